@@ -1,0 +1,157 @@
+//! Branches, domains, table definitions, deployed table definitions and import mappings: read-only metadata.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::Value as JsonValue;
+
+use super::path_id;
+use crate::catalog::{self, TableFilter};
+use crate::error::{ApiError, ApiResult};
+use crate::query::{ListParams, page};
+use crate::state::AppState;
+
+const BRANCH_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "branch_type",
+    "status",
+    "database_suffix",
+    "is_default_dev_branch",
+    "is_integration_branch",
+    "parent_branch_id",
+    "owner_id",
+];
+const DOMAIN_FIELDS: &[&str] = &["id", "name", "abbreviation", "description"];
+const TABLE_FIELDS: &[&str] = &["id", "key", "name", "database_table_name", "description", "domain_id", "branch_id"];
+const MAPPING_FIELDS: &[&str] = &["id", "key", "name", "is_default"];
+
+pub(super) async fn list_branches(State(state): State<AppState>, Query(params): Query<ListParams>) -> ApiResult<Json<JsonValue>> {
+    let items = state.db.catalog(|c| Ok(catalog::branches(c)?.iter().map(catalog::branch_json).collect())).await?;
+    Ok(Json(page(items, &params, BRANCH_FIELDS)?))
+}
+
+pub(super) async fn get_branch(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JsonValue>> {
+    let id = path_id("branch", &id)?;
+    Ok(Json(state.db.catalog(move |c| Ok(catalog::branch_json(&catalog::branch(c, id)?))).await?))
+}
+
+pub(super) async fn list_domains(State(state): State<AppState>, Query(params): Query<ListParams>) -> ApiResult<Json<JsonValue>> {
+    let items = state.db.catalog(|c| Ok(catalog::domains(c)?.iter().map(catalog::domain_json).collect())).await?;
+    Ok(Json(page(items, &params, DOMAIN_FIELDS)?))
+}
+
+pub(super) async fn get_domain(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JsonValue>> {
+    let id = path_id("domain", &id)?;
+    Ok(Json(state.db.catalog(move |c| Ok(catalog::domain_json(&catalog::domain(c, id)?))).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TableListParams {
+    branch_id: Option<String>,
+    domain_id: Option<String>,
+    #[serde(flatten)]
+    list: ListParams,
+}
+
+fn optional_id(name: &str, raw: Option<&str>) -> ApiResult<Option<i64>> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| ApiError::BadRequest(format!("{name} must be an integer id"))),
+    }
+}
+
+async fn list_tables(state: AppState, params: TableListParams, deployed: bool) -> ApiResult<Json<JsonValue>> {
+    let filter = TableFilter {
+        branch_id: optional_id("branch_id", params.branch_id.as_deref())?,
+        domain_id: optional_id("domain_id", params.domain_id.as_deref())?,
+    };
+    let items = state
+        .db
+        .catalog(move |c| Ok(catalog::tables(c, &filter)?.iter().map(|t| catalog::table_json(t, deployed)).collect()))
+        .await?;
+    Ok(Json(page(items, &params.list, TABLE_FIELDS)?))
+}
+
+pub(super) async fn list_table_definitions(
+    State(state): State<AppState>,
+    Query(params): Query<TableListParams>,
+) -> ApiResult<Json<JsonValue>> {
+    list_tables(state, params, false).await
+}
+
+pub(super) async fn list_deployed(
+    State(state): State<AppState>,
+    Query(params): Query<TableListParams>,
+) -> ApiResult<Json<JsonValue>> {
+    list_tables(state, params, true).await
+}
+
+pub(super) async fn get_table_definition(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JsonValue>> {
+    let id = path_id("table definition", &id)?;
+    Ok(Json(state.db.catalog(move |c| Ok(catalog::table_json(&catalog::table(c, id)?, false))).await?))
+}
+
+pub(super) async fn get_deployed(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JsonValue>> {
+    let id = path_id("deployed table definition", &id)?;
+    Ok(Json(state.db.catalog(move |c| Ok(catalog::table_json(&catalog::table(c, id)?, true))).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct LookupParams {
+    key: Option<String>,
+    branch_id: Option<String>,
+}
+
+pub(super) async fn lookup_deployed(State(state): State<AppState>, Query(params): Query<LookupParams>) -> ApiResult<Json<JsonValue>> {
+    let key = params.key.filter(|k| !k.is_empty()).ok_or_else(|| ApiError::BadRequest("key is required".into()))?;
+    let branch_id = optional_id("branch_id", params.branch_id.as_deref())?
+        .ok_or_else(|| ApiError::BadRequest("branch_id is required".into()))?;
+    Ok(Json(
+        state
+            .db
+            .catalog(move |c| {
+                catalog::branch(c, branch_id)?;
+                Ok(catalog::table_json(&catalog::table_by_key(c, branch_id, &key)?, true))
+            })
+            .await?,
+    ))
+}
+
+pub(super) async fn list_import_mappings(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<JsonValue>> {
+    let id = path_id("table definition", &id)?;
+    let items = state
+        .db
+        .catalog(move |c| {
+            let table = catalog::table(c, id)?;
+            Ok(catalog::mappings(c, id)?.iter().map(|m| catalog::mapping_json(m, &table)).collect())
+        })
+        .await?;
+    Ok(Json(page(items, &params, MAPPING_FIELDS)?))
+}
+
+pub(super) async fn get_import_mapping(
+    State(state): State<AppState>,
+    Path((id, mapping_id)): Path<(String, String)>,
+) -> ApiResult<Json<JsonValue>> {
+    let id = path_id("table definition", &id)?;
+    let mapping_id = path_id("import mapping", &mapping_id)?;
+    Ok(Json(
+        state
+            .db
+            .catalog(move |c| {
+                let table = catalog::table(c, id)?;
+                let mapping = catalog::mapping(c, mapping_id)?;
+                if mapping.table_id != id {
+                    return Err(ApiError::not_found("import mapping", mapping_id));
+                }
+                Ok(catalog::mapping_json(&mapping, &table))
+            })
+            .await?,
+    ))
+}

@@ -1,0 +1,21 @@
+//! The wire format of TitanRDM files (protocol part A §7), in one place.
+//!
+//! The emulator writes exports and validates imports; the sync engine reads exports and
+//! writes imports. Both depend on this crate so that the two sides cannot drift apart on a
+//! single byte. The format is:
+//!
+//! - RFC 4180 CSV, UTF-8, with a header row and `,` as the delimiter (import mappings may
+//!   choose another one);
+//! - `\n` line ends on output, `\r\n` also accepted on input;
+//! - NULL is an empty *unquoted* field, the empty string is `""`;
+//! - each column type has one canonical spelling on export and a liberal grammar on
+//!   import ([`value`]), with dates and timestamps handled by [`temporal`].
+
+pub mod csv;
+pub mod temporal;
+pub mod value;
+
+pub use csv::{CsvError, CsvReader, CsvWriter, Field, Record};
+pub use value::{
+    ColumnType, DataType, DateStyle, ParseOptions, UnknownDataType, Value, ValueError,
+};
