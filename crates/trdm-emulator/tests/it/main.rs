@@ -1,0 +1,10 @@
+//! End-to-end tests of the emulator: real HTTP on loopback, real SQLite files. One test binary with a module
+//! per area; shared plumbing is in `common`.
+
+mod common;
+
+mod auth;
+mod exports;
+mod imports;
+mod metadata;
+mod resilience;

@@ -1,0 +1,87 @@
+//! Branches, domains, table definitions, import mappings, pagination and the `q` grammar (part A §3, §4).
+
+use reqwest::StatusCode;
+
+use crate::common::Harness;
+
+#[tokio::test]
+async fn branches_and_domains_match_the_fixture() {
+    let h = Harness::start().await;
+    let (status, body) = h.get("/api/v1/branches").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["meta"]["total_count"], 2);
+    let dev = &body["data"][1];
+    assert_eq!(dev["name"], "dev");
+    assert_eq!(dev["branch_type"], "private");
+    assert_eq!(dev["parent_branch"]["name"], "prod");
+    assert_eq!(dev["parent_branch_id"], body["data"][0]["id"]);
+    assert_eq!(dev["owner"]["email"], "developer@clinics.example");
+    assert_eq!(dev["owner_id"], 1);
+
+    let (_, one) = h.get(&format!("/api/v1/branches/{}", dev["id"])).await;
+    assert_eq!(one["name"], "dev");
+    let (status, missing) = h.get("/api/v1/branches/999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing["message"], "branch 999 not found");
+    assert_eq!(h.get("/api/v1/branches/abc").await.0, StatusCode::NOT_FOUND);
+
+    let (_, domains) = h.get("/api/v1/domains?q=name:eq:Clinics").await;
+    assert_eq!(domains["data"][0]["abbreviation"], "clin");
+    let (_, none) = h.get("/api/v1/domains?q=name:eq:clinics").await;
+    assert_eq!(none["meta"]["total_count"], 0, "eq is case-sensitive");
+    let (_, cont) = h.get("/api/v1/domains?q=name:cont:LINI").await;
+    assert_eq!(cont["meta"]["total_count"], 1);
+    let (status, bad) = h.get("/api/v1/domains?q=colour:eq:red").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad["message"].as_str().unwrap().contains("colour"));
+    assert_eq!(h.get("/api/v1/domains?q=name:like:x").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(h.get("/api/v1/domains?page=0").await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn deployed_tables_lookup_mappings_and_paging() {
+    let h = Harness::start().await;
+    let prod = h.branch_id("prod").await;
+    let (_, body) = h.get(&format!("/api/v1/deployed_table_definitions?branch_id={prod}")).await;
+    let tables = body["data"].as_array().unwrap();
+    let names: Vec<&str> = tables.iter().map(|t| t["database_table_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sites", "delivery_centre", "org_unit"]);
+    let site = &tables[0];
+    assert_eq!(site["name"], "Site");
+    assert_eq!(site["domain"]["abbreviation"], "clin");
+    let cols = site["deployed_column_definitions"].as_array().unwrap();
+    let code = cols.iter().find(|c| c["name"] == "site_code").unwrap();
+    assert_eq!(code["is_primary_key"], true);
+    assert_eq!(code["data_type"], "varchar");
+    assert_eq!(code["length"], 10);
+    let budget = cols.iter().find(|c| c["name"] == "annual_budget").unwrap();
+    assert_eq!((budget["data_type"].as_str(), budget["length"].as_i64(), budget["scale"].as_i64()), (Some("decimal"), Some(14), Some(2)));
+    let orders: Vec<i64> = cols.iter().map(|c| c["display_order"].as_i64().unwrap()).collect();
+    assert!(orders.windows(2).all(|w| w[0] < w[1]), "columns come in display order");
+
+    // Page 2 of 2 with per_page=2.
+    let (_, paged) = h.get(&format!("/api/v1/deployed_table_definitions?branch_id={prod}&per_page=2&page=2")).await;
+    assert_eq!(paged["meta"]["total_pages"], 2);
+    assert_eq!(paged["data"].as_array().unwrap().len(), 1);
+    assert_eq!(paged["data"][0]["database_table_name"], "org_unit");
+
+    // Lookup by key + branch returns the branch's own copy; the key is shared across branches.
+    let dev = h.branch_id("dev").await;
+    let (_, on_dev) = h.get(&format!("/api/v1/deployed_table_definitions/lookup?key={}&branch_id={dev}", site["key"].as_str().unwrap())).await;
+    assert_eq!(on_dev["key"], site["key"]);
+    assert_ne!(on_dev["id"], site["id"]);
+    assert_eq!(on_dev["branch"]["name"], "dev");
+    assert_eq!(h.get(&format!("/api/v1/deployed_table_definitions/lookup?key=nope&branch_id={dev}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(h.get("/api/v1/deployed_table_definitions/lookup?key=x").await.0, StatusCode::BAD_REQUEST);
+
+    // Import mappings accept the deployed id (the SDK sends it) and filter by is_default and key.
+    let (_, mappings) = h.get(&format!("/api/v1/table_definitions/{}/import_mappings?q=is_default:eq:true", site["id"])).await;
+    assert_eq!(mappings["meta"]["total_count"], 1);
+    let key = mappings["data"][0]["key"].as_str().unwrap();
+    let (_, by_key) = h.get(&format!("/api/v1/table_definitions/{}/import_mappings?q=key:eq:{key}", site["id"])).await;
+    assert_eq!(by_key["data"][0]["is_default"], true);
+    assert_eq!(by_key["data"][0]["mapping_config"]["date_style"], "MDY");
+    let (_, td) = h.get(&format!("/api/v1/table_definitions?branch_id={prod}")).await;
+    assert!(td["data"][0]["column_definitions"].is_array());
+    assert_eq!(h.get("/api/v1/nope").await.0, StatusCode::NOT_FOUND);
+}
