@@ -9,7 +9,7 @@
 
 use std::io::{self, BufWriter, Read, Write};
 
-use memchr::{memchr, memchr2, memchr3, memchr_iter};
+use memchr::{memchr, memchr_iter, memchr2, memchr3};
 
 /// Big enough that refills (and the slow path they force on the straddling line) are rare.
 const BUFFER_SIZE: usize = 64 * 1024;
@@ -109,7 +109,8 @@ impl<R: Read> CsvReader<R> {
         result
     }
 
-    /// 1-based number of the physical line where the last returned record started.
+    /// 1-based number of the physical line where the last returned record started
+    /// (0 before the first record).
     pub fn line(&self) -> u64 {
         self.line
     }
@@ -141,10 +142,18 @@ impl<R: Read> CsvReader<R> {
                 out.extend_from_slice(line);
                 let mut start = 0;
                 for at in memchr_iter(delimiter, line) {
-                    spans.push(Span { start, end: at, quoted: false });
+                    spans.push(Span {
+                        start,
+                        end: at,
+                        quoted: false,
+                    });
                     start = at + 1;
                 }
-                spans.push(Span { start, end: line.len(), quoted: false });
+                spans.push(Span {
+                    start,
+                    end: line.len(),
+                    quoted: false,
+                });
                 self.pos += consumed;
                 self.next_line += 1;
                 Ok(true)
@@ -209,11 +218,19 @@ impl<R: Read> CsvReader<R> {
                         ),
                     }),
                     State::QuoteInQuoted | State::CrAfterQuote => {
-                        spans.push(Span { start: field_start, end: out.len(), quoted: true });
+                        spans.push(Span {
+                            start: field_start,
+                            end: out.len(),
+                            quoted: true,
+                        });
                         Ok(true)
                     }
                     State::FieldStart | State::Unquoted | State::UnquotedCr => {
-                        spans.push(Span { start: field_start, end: out.len(), quoted: false });
+                        spans.push(Span {
+                            start: field_start,
+                            end: out.len(),
+                            quoted: false,
+                        });
                         Ok(true)
                     }
                 };
@@ -241,7 +258,11 @@ impl<R: Read> CsvReader<R> {
                         if byte == b'\r' {
                             state = State::UnquotedCr;
                         } else {
-                            spans.push(Span { start: field_start, end: out.len(), quoted: false });
+                            spans.push(Span {
+                                start: field_start,
+                                end: out.len(),
+                                quoted: false,
+                            });
                             if byte == b'\n' {
                                 self.next_line += 1;
                                 return Ok(true);
@@ -256,7 +277,11 @@ impl<R: Read> CsvReader<R> {
                     if available[0] == b'\n' {
                         self.pos += 1;
                         self.next_line += 1;
-                        spans.push(Span { start: field_start, end: out.len(), quoted: false });
+                        spans.push(Span {
+                            start: field_start,
+                            end: out.len(),
+                            quoted: false,
+                        });
                         return Ok(true);
                     }
                     out.push(b'\r');
@@ -284,7 +309,11 @@ impl<R: Read> CsvReader<R> {
                     } else if byte == b'\r' {
                         state = State::CrAfterQuote;
                     } else if byte == delimiter || byte == b'\n' {
-                        spans.push(Span { start: field_start, end: out.len(), quoted: true });
+                        spans.push(Span {
+                            start: field_start,
+                            end: out.len(),
+                            quoted: true,
+                        });
                         if byte == b'\n' {
                             self.next_line += 1;
                             return Ok(true);
@@ -314,7 +343,11 @@ impl<R: Read> CsvReader<R> {
                     }
                     self.pos += 1;
                     self.next_line += 1;
-                    spans.push(Span { start: field_start, end: out.len(), quoted: true });
+                    spans.push(Span {
+                        start: field_start,
+                        end: out.len(),
+                        quoted: true,
+                    });
                     return Ok(true);
                 }
             }
@@ -404,11 +437,18 @@ impl Record {
     pub fn push(&mut self, text: &str, quoted: bool) {
         let start = self.text.len();
         self.text.push_str(text);
-        self.spans.push(Span { start, end: self.text.len(), quoted });
+        self.spans.push(Span {
+            start,
+            end: self.text.len(),
+            quoted,
+        });
     }
 
     fn field(&self, span: &Span) -> Field<'_> {
-        Field { text: &self.text[span.start..span.end], quoted: span.quoted }
+        Field {
+            text: &self.text[span.start..span.end],
+            quoted: span.quoted,
+        }
     }
 }
 
@@ -539,7 +579,10 @@ impl<W: Write> CsvWriter<W> {
 
     /// Flushes and returns the underlying writer.
     pub fn into_inner(self) -> io::Result<W> {
-        let mut inner = self.out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let mut inner = self
+            .out
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
         inner.flush()?;
         Ok(inner)
     }
@@ -581,7 +624,10 @@ mod tests {
         let mut record = Record::new();
         let mut all = Vec::new();
         while reader.read_record(&mut record)? {
-            let fields = record.iter().map(|f| (f.text.to_owned(), f.quoted)).collect();
+            let fields = record
+                .iter()
+                .map(|f| (f.text.to_owned(), f.quoted))
+                .collect();
             all.push((reader.line(), fields));
         }
         Ok(all)
@@ -591,14 +637,25 @@ mod tests {
     fn read_all(input: &str) -> Result<Vec<Fields>, CsvError> {
         let whole = collect(CsvReader::new(input.as_bytes()));
         for chunk in 1..8 {
-            let trickled = collect(CsvReader::new(Trickle { data: input.as_bytes(), chunk }));
-            assert_eq!(format!("{whole:?}"), format!("{trickled:?}"), "chunk {chunk}: {input:?}");
+            let trickled = collect(CsvReader::new(Trickle {
+                data: input.as_bytes(),
+                chunk,
+            }));
+            assert_eq!(
+                format!("{whole:?}"),
+                format!("{trickled:?}"),
+                "chunk {chunk}: {input:?}"
+            );
         }
         whole.map(|records| records.into_iter().map(|(_, f)| f).collect())
     }
 
     fn lines(input: &str) -> Vec<u64> {
-        collect(CsvReader::new(input.as_bytes())).unwrap().into_iter().map(|(l, _)| l).collect()
+        collect(CsvReader::new(input.as_bytes()))
+            .unwrap()
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect()
     }
 
     fn plain(fields: &[&str]) -> Fields {
@@ -614,8 +671,14 @@ mod tests {
 
     #[test]
     fn simple_records() {
-        assert_eq!(read_all("a,b,c\n1,2,3\n").unwrap(), vec![plain(&["a", "b", "c"]), plain(&["1", "2", "3"])]);
-        assert_eq!(read_all("a,b\r\n1,2\r\n").unwrap(), vec![plain(&["a", "b"]), plain(&["1", "2"])]);
+        assert_eq!(
+            read_all("a,b,c\n1,2,3\n").unwrap(),
+            vec![plain(&["a", "b", "c"]), plain(&["1", "2", "3"])]
+        );
+        assert_eq!(
+            read_all("a,b\r\n1,2\r\n").unwrap(),
+            vec![plain(&["a", "b"]), plain(&["1", "2"])]
+        );
         assert_eq!(read_all("a,,\n").unwrap(), vec![plain(&["a", "", ""])]);
         assert_eq!(read_all(",").unwrap(), vec![plain(&["", ""])]);
     }
@@ -625,10 +688,19 @@ mod tests {
         assert_eq!(read_all("").unwrap(), Vec::<Fields>::new());
         assert_eq!(read_all("a,b").unwrap(), vec![plain(&["a", "b"])]);
         assert_eq!(read_all("a,b\r").unwrap(), vec![plain(&["a", "b"])]);
-        assert_eq!(read_all("a\n\nb\n").unwrap(), vec![plain(&["a"]), plain(&[""]), plain(&["b"])]);
-        assert_eq!(read_all("a\r\n\r\nb").unwrap(), vec![plain(&["a"]), plain(&[""]), plain(&["b"])]);
+        assert_eq!(
+            read_all("a\n\nb\n").unwrap(),
+            vec![plain(&["a"]), plain(&[""]), plain(&["b"])]
+        );
+        assert_eq!(
+            read_all("a\r\n\r\nb").unwrap(),
+            vec![plain(&["a"]), plain(&[""]), plain(&["b"])]
+        );
         assert_eq!(read_all("\n").unwrap(), vec![plain(&[""])]);
-        assert_eq!(read_all("a\n\n").unwrap(), vec![plain(&["a"]), plain(&[""])]);
+        assert_eq!(
+            read_all("a\n\n").unwrap(),
+            vec![plain(&["a"]), plain(&[""])]
+        );
         assert_eq!(read_all("\"a\"").unwrap(), vec![vec![("a".into(), true)]]);
         assert_eq!(read_all("\"a\"\r").unwrap(), vec![vec![("a".into(), true)]]);
     }
@@ -646,8 +718,14 @@ mod tests {
                 (String::new(), true),
             ]]
         );
-        assert_eq!(read_all("\"\"\"\"").unwrap(), vec![vec![("\"".into(), true)]]);
-        assert_eq!(read_all("\"a\"\r\nb").unwrap(), vec![vec![("a".into(), true)], plain(&["b"])]);
+        assert_eq!(
+            read_all("\"\"\"\"").unwrap(),
+            vec![vec![("\"".into(), true)]]
+        );
+        assert_eq!(
+            read_all("\"a\"\r\nb").unwrap(),
+            vec![vec![("a".into(), true)], plain(&["b"])]
+        );
     }
 
     #[test]
@@ -667,26 +745,45 @@ mod tests {
 
     #[test]
     fn lenient_quotes_and_carriage_returns_in_unquoted_fields() {
-        assert_eq!(read_all("ab\"c,d\"\n").unwrap(), vec![plain(&["ab\"c", "d\""])]);
-        assert_eq!(read_all(" \"a\",b\n").unwrap(), vec![plain(&[" \"a\"", "b"])]);
+        assert_eq!(
+            read_all("ab\"c,d\"\n").unwrap(),
+            vec![plain(&["ab\"c", "d\""])]
+        );
+        assert_eq!(
+            read_all(" \"a\",b\n").unwrap(),
+            vec![plain(&[" \"a\"", "b"])]
+        );
         assert_eq!(read_all("a\rb,c\r\n").unwrap(), vec![plain(&["a\rb", "c"])]);
         assert_eq!(read_all("a\r\r\n").unwrap(), vec![plain(&["a\r"])]);
     }
 
     #[test]
     fn byte_order_mark() {
-        assert_eq!(read_all("\u{FEFF}id,name\n1,x\n").unwrap(), vec![plain(&["id", "name"]), plain(&["1", "x"])]);
+        assert_eq!(
+            read_all("\u{FEFF}id,name\n1,x\n").unwrap(),
+            vec![plain(&["id", "name"]), plain(&["1", "x"])]
+        );
         assert_eq!(read_all("\u{FEFF}").unwrap(), Vec::<Fields>::new());
-        assert_eq!(read_all("\u{FEFF}\"a\"\n").unwrap(), vec![vec![("a".into(), true)]]);
+        assert_eq!(
+            read_all("\u{FEFF}\"a\"\n").unwrap(),
+            vec![vec![("a".into(), true)]]
+        );
         // Only at the very start.
-        assert_eq!(read_all("a\n\u{FEFF}b\n").unwrap(), vec![plain(&["a"]), plain(&["\u{FEFF}b"])]);
+        assert_eq!(
+            read_all("a\n\u{FEFF}b\n").unwrap(),
+            vec![plain(&["a"]), plain(&["\u{FEFF}b"])]
+        );
     }
 
     #[test]
     fn non_ascii() {
         assert_eq!(
             read_all("Zürich,\"東京,大阪\",😀\n").unwrap(),
-            vec![vec![("Zürich".into(), false), ("東京,大阪".into(), true), ("😀".into(), false)]]
+            vec![vec![
+                ("Zürich".into(), false),
+                ("東京,大阪".into(), true),
+                ("😀".into(), false)
+            ]]
         );
     }
 
@@ -716,15 +813,36 @@ mod tests {
 
     #[test]
     fn malformed_inputs() {
-        assert_eq!(malformed("a\nb,\"open\nmore\n"), (2, "unterminated quoted field (field 2)".into()));
-        assert_eq!(malformed("a\n\"x\"y,z\n"), (2, "unexpected text after the closing quote of field 1".into()));
-        assert_eq!(malformed("a\nb,\"x\ny\" ,z\n"), (3, "unexpected text after the closing quote of field 2".into()));
+        assert_eq!(
+            malformed("a\nb,\"open\nmore\n"),
+            (2, "unterminated quoted field (field 2)".into())
+        );
+        assert_eq!(
+            malformed("a\n\"x\"y,z\n"),
+            (
+                2,
+                "unexpected text after the closing quote of field 1".into()
+            )
+        );
+        assert_eq!(
+            malformed("a\nb,\"x\ny\" ,z\n"),
+            (
+                3,
+                "unexpected text after the closing quote of field 2".into()
+            )
+        );
         assert_eq!(
             malformed("a\n\"x\"\rz\n"),
-            (2, "unexpected carriage return after the closing quote of field 1".into())
+            (
+                2,
+                "unexpected carriage return after the closing quote of field 1".into()
+            )
         );
         let err = read_all("a\n\"\n").unwrap_err();
-        assert_eq!(err.to_string(), "line 2: unterminated quoted field (field 1)");
+        assert_eq!(
+            err.to_string(),
+            "line 2: unterminated quoted field (field 1)"
+        );
     }
 
     #[test]
@@ -736,7 +854,9 @@ mod tests {
         }
         // Two halves of a character split by a delimiter must not join up.
         match collect(CsvReader::new(&b"\"\xc3\",\"\xa9\"\n"[..])) {
-            Err(err @ CsvError::Utf8 { .. }) => assert_eq!(err.to_string(), "line 1: the file is not valid UTF-8"),
+            Err(err @ CsvError::Utf8 { .. }) => {
+                assert_eq!(err.to_string(), "line 1: the file is not valid UTF-8")
+            }
             other => panic!("{other:?}"),
         }
         match collect(CsvReader::new(&b"\xc3,\xa9\n"[..])) {
@@ -753,7 +873,9 @@ mod tests {
                 Err(io::Error::other("disk on fire"))
             }
         }
-        let err = CsvReader::new(Failing).read_record(&mut Record::new()).unwrap_err();
+        let err = CsvReader::new(Failing)
+            .read_record(&mut Record::new())
+            .unwrap_err();
         assert!(matches!(err, CsvError::Io(_)));
         assert_eq!(err.to_string(), "disk on fire");
     }
@@ -769,7 +891,11 @@ mod tests {
         assert_eq!(records[2].1, plain(&["last"]));
         // Many short lines so that some straddle each refill.
         let many: String = (0..50_000).map(|i| format!("{i},\"q{i}\",z\n")).collect();
-        let records = collect(CsvReader::new(Trickle { data: many.as_bytes(), chunk: 40_000 })).unwrap();
+        let records = collect(CsvReader::new(Trickle {
+            data: many.as_bytes(),
+            chunk: 40_000,
+        }))
+        .unwrap();
         assert_eq!(records.len(), 50_000);
         for (i, (line, fields)) in records.iter().enumerate() {
             assert_eq!(*line, i as u64 + 1);
@@ -792,7 +918,15 @@ mod tests {
     fn writer_quotes_only_when_needed() {
         assert_eq!(
             write(&[
-                vec![Some("a"), None, Some(""), Some("x,y"), Some("say \"hi\""), Some("l1\nl2"), Some("cr\r")],
+                vec![
+                    Some("a"),
+                    None,
+                    Some(""),
+                    Some("x,y"),
+                    Some("say \"hi\""),
+                    Some("l1\nl2"),
+                    Some("cr\r")
+                ],
                 vec![None],
                 vec![Some(" padded "), Some("ünï")],
             ]),
@@ -802,7 +936,10 @@ mod tests {
 
     #[test]
     fn writer_protects_a_leading_bom() {
-        assert_eq!(write(&[vec![Some("\u{FEFF}x"), Some("\u{FEFF}y")]]), "\"\u{FEFF}x\",\u{FEFF}y\n");
+        assert_eq!(
+            write(&[vec![Some("\u{FEFF}x"), Some("\u{FEFF}y")]]),
+            "\"\u{FEFF}x\",\u{FEFF}y\n"
+        );
     }
 
     #[test]
@@ -829,10 +966,16 @@ mod tests {
         let back = read_all(&text).unwrap();
         let back: Vec<Vec<Option<String>>> = back
             .into_iter()
-            .map(|r| r.into_iter().map(|(t, q)| (!t.is_empty() || q).then_some(t)).collect())
+            .map(|r| {
+                r.into_iter()
+                    .map(|(t, q)| (!t.is_empty() || q).then_some(t))
+                    .collect()
+            })
             .collect();
-        let expected: Vec<Vec<Option<String>>> =
-            records.iter().map(|r| r.iter().map(|f| f.map(str::to_owned)).collect()).collect();
+        let expected: Vec<Vec<Option<String>>> = records
+            .iter()
+            .map(|r| r.iter().map(|f| f.map(str::to_owned)).collect())
+            .collect();
         assert_eq!(back, expected);
     }
 }

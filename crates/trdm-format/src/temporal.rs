@@ -166,7 +166,7 @@ fn push_clock(micros: i64, out: &mut String) {
     let mut frac = (micros % MICROS_PER_SECOND) as u64;
     if frac != 0 {
         let mut width = 6;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
         }
@@ -180,7 +180,7 @@ pub(crate) fn push_offset(offset_seconds: i32, out: &mut String) {
     out.push(if offset_seconds < 0 { '-' } else { '+' });
     let minutes = offset_seconds.unsigned_abs() / 60;
     push_padded(out, u64::from(minutes / 60), 2);
-    if minutes % 60 != 0 {
+    if !minutes.is_multiple_of(60) {
         out.push(':');
         push_padded(out, u64::from(minutes % 60), 2);
     }
@@ -206,7 +206,7 @@ pub(crate) enum TemporalError {
 }
 
 fn is_leap_year(year: u32) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -257,7 +257,11 @@ pub(crate) fn time_from_hms(
 }
 
 /// Validates offset components and returns seconds east of UTC.
-pub(crate) fn offset_from_hm(negative: bool, hours: u32, minutes: u32) -> Result<i32, TemporalError> {
+pub(crate) fn offset_from_hm(
+    negative: bool,
+    hours: u32,
+    minutes: u32,
+) -> Result<i32, TemporalError> {
     if hours > MAX_OFFSET_HOURS || minutes > 59 {
         return Err(TemporalError::Invalid(
             "time zone offset must be between -15:59 and +15:59",
@@ -275,7 +279,10 @@ pub(crate) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
-        Cursor { bytes: text.as_bytes(), pos: 0 }
+        Cursor {
+            bytes: text.as_bytes(),
+            pos: 0,
+        }
     }
 
     pub(crate) fn at_end(&self) -> bool {
@@ -454,7 +461,10 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
-        assert_eq!(civil_from_days(days_from_civil(-4713, 11, 24)), (-4713, 11, 24));
+        assert_eq!(
+            civil_from_days(days_from_civil(-4713, 11, 24)),
+            (-4713, 11, 24)
+        );
     }
 
     #[test]
@@ -522,10 +532,22 @@ mod tests {
         ] {
             assert_eq!(parse_timestamptz(text), Some(t), "{text}");
         }
-        assert_eq!(parse_timestamptz("2024-01-15"), Some(t - 10 * MICROS_PER_HOUR));
-        assert_eq!(parse_timestamptz("2024-01-15T10:00:00.5Z"), Some(t + 500_000));
-        assert_eq!(parse_timestamptz("2024-01-15T10:00:00,000001Z"), Some(t + 1));
-        assert_eq!(parse_timestamptz("9999-12-31T00:00:00+00"), Some(HIGH_DATE_MICROS));
+        assert_eq!(
+            parse_timestamptz("2024-01-15"),
+            Some(t - 10 * MICROS_PER_HOUR)
+        );
+        assert_eq!(
+            parse_timestamptz("2024-01-15T10:00:00.5Z"),
+            Some(t + 500_000)
+        );
+        assert_eq!(
+            parse_timestamptz("2024-01-15T10:00:00,000001Z"),
+            Some(t + 1)
+        );
+        assert_eq!(
+            parse_timestamptz("9999-12-31T00:00:00+00"),
+            Some(HIGH_DATE_MICROS)
+        );
         for bad in [
             "",
             "2024-01-15T10:00:00.1234567Z",
@@ -571,13 +593,22 @@ mod tests {
         assert_eq!(parse("04.03.2024", Some(DateStyle::Dmy)), d);
         assert_eq!(parse("03/04/2024", None), Err(TemporalError::Syntax));
         assert_eq!(parse("2024-03/04", None), Err(TemporalError::Syntax));
-        assert_eq!(parse("24-03-04", Some(DateStyle::Mdy)), Err(TemporalError::Syntax));
+        assert_eq!(
+            parse("24-03-04", Some(DateStyle::Mdy)),
+            Err(TemporalError::Syntax)
+        );
         assert_eq!(parse("2024-3-123", None), Err(TemporalError::Syntax));
-        assert_eq!(parse("2023-02-29", None), Err(TemporalError::Invalid("day does not exist in that month")));
+        assert_eq!(
+            parse("2023-02-29", None),
+            Err(TemporalError::Invalid("day does not exist in that month"))
+        );
         assert_eq!(parse("2024-02-29", None), Ok(days_from_civil(2024, 2, 29)));
         assert_eq!(parse("2000-02-29", None), Ok(days_from_civil(2000, 2, 29)));
         assert!(parse("1900-02-29", None).is_err());
-        assert_eq!(parse("2024-13-01", None), Err(TemporalError::Invalid("month must be between 01 and 12")));
+        assert_eq!(
+            parse("2024-13-01", None),
+            Err(TemporalError::Invalid("month must be between 01 and 12"))
+        );
         assert_eq!(parse("0000-01-01", None), Err(TemporalError::OutOfRange));
     }
 }

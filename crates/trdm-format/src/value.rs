@@ -215,14 +215,21 @@ pub struct ValueError {
 }
 
 fn invalid(reason: impl Into<String>) -> ValueError {
-    ValueError { reason: reason.into() }
+    ValueError {
+        reason: reason.into(),
+    }
 }
 
 impl ColumnType {
     /// Parses one CSV field. `quoted` tells an empty quoted field ("" = empty string) from NULL (empty unquoted).
     /// Empty unquoted → Value::Null for every type. Empty quoted → Text("") for text types, an error for others.
     /// Non-text types trim surrounding ASCII whitespace first; text types keep it.
-    pub fn parse(&self, text: &str, quoted: bool, opts: &ParseOptions<'_>) -> Result<Value, ValueError> {
+    pub fn parse(
+        &self,
+        text: &str,
+        quoted: bool,
+        opts: &ParseOptions<'_>,
+    ) -> Result<Value, ValueError> {
         if text.is_empty() && !quoted {
             return Ok(Value::Null);
         }
@@ -239,7 +246,9 @@ impl ColumnType {
             DataType::Smallint => parse_int(trimmed, i16::MIN.into(), i16::MAX.into(), "smallint"),
             DataType::Integer => parse_int(trimmed, i32::MIN.into(), i32::MAX.into(), "integer"),
             DataType::Bigint => parse_int(trimmed, i64::MIN, i64::MAX, "bigint"),
-            DataType::Decimal => parse_decimal(trimmed, self.length, self.scale).map(Value::Decimal),
+            DataType::Decimal => {
+                parse_decimal(trimmed, self.length, self.scale).map(Value::Decimal)
+            }
             DataType::Real => parse_real(trimmed).map(Value::Float),
             DataType::Double => parse_double(trimmed).map(Value::Float),
             DataType::Boolean => parse_bool(trimmed).map(Value::Bool),
@@ -298,7 +307,9 @@ fn check_length(text: &str, max: u32) -> Result<(), ValueError> {
     }
     let count = text.chars().count();
     if count > max as usize {
-        return Err(invalid(format!("is longer than {max} characters ({count})")));
+        return Err(invalid(format!(
+            "is longer than {max} characters ({count})"
+        )));
     }
     Ok(())
 }
@@ -343,7 +354,11 @@ fn parse_int(text: &str, min: i64, max: i64, type_name: &str) -> Result<Value, V
             .and_then(|m| m.checked_add(u64::from(d - b'0')))
             .ok_or_else(out_of_range)?;
     }
-    let value = if negative { -i128::from(magnitude) } else { i128::from(magnitude) };
+    let value = if negative {
+        -i128::from(magnitude)
+    } else {
+        i128::from(magnitude)
+    };
     if value < i128::from(min) || value > i128::from(max) {
         return Err(out_of_range());
     }
@@ -356,7 +371,11 @@ const MAX_NUMERIC_FRACTION_DIGITS: i64 = 16_383;
 
 /// Decimal arithmetic on digit strings: precision may be up to 1000 digits, far beyond
 /// any machine number, and a float would not be exact anyway.
-fn parse_decimal(text: &str, precision: Option<u32>, scale: Option<u32>) -> Result<String, ValueError> {
+fn parse_decimal(
+    text: &str,
+    precision: Option<u32>,
+    scale: Option<u32>,
+) -> Result<String, ValueError> {
     let bytes = text.as_bytes();
     let (negative, unsigned) = match bytes.first() {
         Some(b'-') => (true, &bytes[1..]),
@@ -413,7 +432,11 @@ fn parse_unsigned_decimal(
     let constrained = precision.is_some() || scale.is_some();
     let scale = scale.unwrap_or(0) as usize;
     let digit = |k: usize| {
-        if k < int_digits.len() { int_digits[k] } else { frac_digits[k - int_digits.len()] }
+        if k < int_digits.len() {
+            int_digits[k]
+        } else {
+            frac_digits[k - int_digits.len()]
+        }
     };
     let total = int_digits.len() + frac_digits.len();
     let Some(first) = (0..total).find(|&k| digit(k) != b'0') else {
@@ -424,7 +447,10 @@ fn parse_unsigned_decimal(
         }
         return Ok(zero);
     };
-    let last = (0..total).rev().find(|&k| digit(k) != b'0').unwrap_or(first);
+    let last = (0..total)
+        .rev()
+        .find(|&k| digit(k) != b'0')
+        .unwrap_or(first);
     let significant = (last - first + 1) as i64;
     // The value is 0.d1d2...dn × 10^point, where d1..dn are the significant digits.
     let point = int_digits.len() as i64 + exponent - first as i64;
@@ -435,10 +461,10 @@ fn parse_unsigned_decimal(
         if fraction_len > scale as i64 {
             return Err(invalid(format!("has more than {scale} decimal places")));
         }
-        if let Some(precision) = precision {
-            if integer_len > i64::from(precision).saturating_sub(scale as i64) {
-                return Err(invalid(format!("exceeds precision {precision}")));
-            }
+        if let Some(precision) = precision
+            && integer_len > i64::from(precision).saturating_sub(scale as i64)
+        {
+            return Err(invalid(format!("exceeds precision {precision}")));
         }
     }
     if integer_len > MAX_NUMERIC_INTEGER_DIGITS || fraction_len > MAX_NUMERIC_FRACTION_DIGITS {
@@ -452,7 +478,11 @@ fn parse_unsigned_decimal(
             '0'
         }
     };
-    let fraction_out = if constrained { scale as i64 } else { fraction_len };
+    let fraction_out = if constrained {
+        scale as i64
+    } else {
+        fraction_len
+    };
     let mut out = String::with_capacity((integer_len + fraction_out + 3) as usize);
     if negative {
         out.push('-');
@@ -477,15 +507,23 @@ fn names_infinity(text: &str) -> bool {
 
 fn parse_real(text: &str) -> Result<f64, ValueError> {
     // Parsed straight as f32: going through f64 first could round twice.
-    let value: f32 = text.parse().map_err(|_| invalid("is not a valid floating-point number"))?;
+    let value: f32 = text
+        .parse()
+        .map_err(|_| invalid("is not a valid floating-point number"))?;
     if value.is_infinite() && !names_infinity(text) {
         return Err(invalid("is out of range for real"));
     }
-    Ok(if value.is_nan() { f64::NAN } else { f64::from(value) })
+    Ok(if value.is_nan() {
+        f64::NAN
+    } else {
+        f64::from(value)
+    })
 }
 
 fn parse_double(text: &str) -> Result<f64, ValueError> {
-    let value: f64 = text.parse().map_err(|_| invalid("is not a valid floating-point number"))?;
+    let value: f64 = text
+        .parse()
+        .map_err(|_| invalid("is not a valid floating-point number"))?;
     if value.is_infinite() && !names_infinity(text) {
         return Err(invalid("is out of range for double"));
     }
@@ -531,12 +569,26 @@ struct TemporalKind {
     type_name: &'static str,
 }
 
-const DATE: TemporalKind = TemporalKind { what: "date", shape: "YYYY-MM-DD", type_name: "date" };
-const TIME: TemporalKind = TemporalKind { what: "time", shape: "HH:MM:SS", type_name: "time" };
-const TIMETZ: TemporalKind =
-    TemporalKind { what: "time with time zone", shape: "HH:MM:SS+HH:MM", type_name: "timetz" };
-const TIMESTAMP: TemporalKind =
-    TemporalKind { what: "timestamp", shape: "YYYY-MM-DDTHH:MM:SS", type_name: "timestamp" };
+const DATE: TemporalKind = TemporalKind {
+    what: "date",
+    shape: "YYYY-MM-DD",
+    type_name: "date",
+};
+const TIME: TemporalKind = TemporalKind {
+    what: "time",
+    shape: "HH:MM:SS",
+    type_name: "time",
+};
+const TIMETZ: TemporalKind = TemporalKind {
+    what: "time with time zone",
+    shape: "HH:MM:SS+HH:MM",
+    type_name: "timetz",
+};
+const TIMESTAMP: TemporalKind = TemporalKind {
+    what: "timestamp",
+    shape: "YYYY-MM-DDTHH:MM:SS",
+    type_name: "timestamp",
+};
 const TIMESTAMPTZ: TemporalKind = TemporalKind {
     what: "timestamp with time zone",
     shape: "YYYY-MM-DDTHH:MM:SS+HH:MM",
@@ -545,8 +597,13 @@ const TIMESTAMPTZ: TemporalKind = TemporalKind {
 
 fn temporal_error(error: TemporalError, kind: &TemporalKind) -> ValueError {
     match error {
-        TemporalError::Syntax => invalid(format!("is not a valid {} (expected {})", kind.what, kind.shape)),
-        TemporalError::Invalid(detail) => invalid(format!("is not a valid {} ({detail})", kind.what)),
+        TemporalError::Syntax => invalid(format!(
+            "is not a valid {} (expected {})",
+            kind.what, kind.shape
+        )),
+        TemporalError::Invalid(detail) => {
+            invalid(format!("is not a valid {} ({detail})", kind.what))
+        }
         TemporalError::TooManyFractionDigits => invalid("has more than 6 fractional second digits"),
         TemporalError::OutOfRange => invalid(format!("is out of range for {}", kind.type_name)),
         TemporalError::UnexpectedOffset => {
@@ -560,7 +617,8 @@ fn parse_date(text: &str, opts: &ParseOptions<'_>) -> Result<i32, ValueError> {
         return parse_with_format(text, format, &DATE).map(|parts| parts.days);
     }
     let mut c = Cursor::new(text);
-    let days = temporal::parse_date_part(&mut c, Some(opts.date_style)).map_err(|e| temporal_error(e, &DATE))?;
+    let days = temporal::parse_date_part(&mut c, Some(opts.date_style))
+        .map_err(|e| temporal_error(e, &DATE))?;
     if c.at_end() {
         return Ok(days);
     }
@@ -592,7 +650,11 @@ fn parse_timetz(text: &str) -> Result<(i64, i32), ValueError> {
     let mut c = Cursor::new(text);
     let parsed = temporal::parse_time_part(&mut c, true).and_then(|time| {
         let offset = temporal::parse_offset_part(&mut c)?;
-        if c.at_end() { Ok((time, offset.unwrap_or(0))) } else { Err(TemporalError::Syntax) }
+        if c.at_end() {
+            Ok((time, offset.unwrap_or(0)))
+        } else {
+            Err(TemporalError::Syntax)
+        }
     });
     parsed.map_err(|e| temporal_error(e, &TIMETZ))
 }
@@ -681,7 +743,11 @@ const TOKENS: [(&str, Token); 16] = [
 /// Matches `text` against a PostgreSQL `to_date`/`to_timestamp` pattern. Unlike
 /// PostgreSQL, which skips over much of what does not fit, every character has to match:
 /// a mapping that reads the wrong thing silently is worse than one that fails loudly.
-fn parse_with_format(text: &str, format: &str, kind: &TemporalKind) -> Result<FormatParts, ValueError> {
+fn parse_with_format(
+    text: &str,
+    format: &str,
+    kind: &TemporalKind,
+) -> Result<FormatParts, ValueError> {
     let mismatch = || invalid(format!("does not match the format {format:?}"));
     let mut input = Cursor::new(text);
     let pattern = format.as_bytes();
@@ -706,19 +772,26 @@ fn parse_with_format(text: &str, format: &str, kind: &TemporalKind) -> Result<Fo
             p += literal_len + 2;
             continue;
         }
-        let token = TOKENS
-            .iter()
-            .find(|(name, _)| rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name.as_bytes()));
+        let token = TOKENS.iter().find(|(name, _)| {
+            rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+        });
         let Some(&(name, token)) = token else {
             let wanted = rest[0];
             if wanted == b' ' {
                 // One pattern space stands for any run of spaces.
-                let spaces = input.rest().iter().take_while(|b| b.is_ascii_whitespace()).count();
+                let spaces = input
+                    .rest()
+                    .iter()
+                    .take_while(|b| b.is_ascii_whitespace())
+                    .count();
                 if spaces == 0 {
                     return Err(mismatch());
                 }
                 input.advance(spaces);
-            } else if input.peek().is_some_and(|b| b.eq_ignore_ascii_case(&wanted)) {
+            } else if input
+                .peek()
+                .is_some_and(|b| b.eq_ignore_ascii_case(&wanted))
+            {
                 input.advance(1);
             } else {
                 return Err(mismatch());
@@ -769,7 +842,8 @@ fn parse_with_format(text: &str, format: &str, kind: &TemporalKind) -> Result<Fo
             }
             Token::Meridiem => {
                 let word = ["AM", "PM", "A.M.", "P.M."].into_iter().find(|w| {
-                    input.rest().len() >= w.len() && input.rest()[..w.len()].eq_ignore_ascii_case(w.as_bytes())
+                    input.rest().len() >= w.len()
+                        && input.rest()[..w.len()].eq_ignore_ascii_case(w.as_bytes())
                 });
                 let Some(word) = word else {
                     return Err(mismatch());
@@ -783,11 +857,16 @@ fn parse_with_format(text: &str, format: &str, kind: &TemporalKind) -> Result<Fo
         return Err(mismatch());
     }
     let Some(year) = year else {
-        return Err(invalid(format!("cannot be read with the format {format:?}, which has no YYYY")));
+        return Err(invalid(format!(
+            "cannot be read with the format {format:?}, which has no YYYY"
+        )));
     };
     if twelve_hour {
         if !(1..=12).contains(&hour) {
-            return Err(temporal_error(TemporalError::Invalid("hour must be between 1 and 12 with AM/PM"), kind));
+            return Err(temporal_error(
+                TemporalError::Invalid("hour must be between 1 and 12 with AM/PM"),
+                kind,
+            ));
         }
         hour = match (pm, hour) {
             (false, 12) => 0,
@@ -797,11 +876,13 @@ fn parse_with_format(text: &str, format: &str, kind: &TemporalKind) -> Result<Fo
         };
     }
     let days = temporal::date_from_ymd(year, month, day).map_err(|e| temporal_error(e, kind))?;
-    let time = temporal::time_from_hms(hour, minute, second, fraction, false).map_err(|e| temporal_error(e, kind))?;
+    let time = temporal::time_from_hms(hour, minute, second, fraction, false)
+        .map_err(|e| temporal_error(e, kind))?;
     let offset = match tz {
-        Some((negative, hours, minutes)) => {
-            Some(temporal::offset_from_hm(negative, hours, minutes).map_err(|e| temporal_error(e, kind))?)
-        }
+        Some((negative, hours, minutes)) => Some(
+            temporal::offset_from_hm(negative, hours, minutes)
+                .map_err(|e| temporal_error(e, kind))?,
+        ),
         None => None,
     };
     Ok(FormatParts { days, time, offset })
@@ -813,24 +894,42 @@ mod tests {
     use crate::temporal::days_from_civil;
 
     fn col(data_type: DataType) -> ColumnType {
-        ColumnType { data_type, length: None, scale: None }
+        ColumnType {
+            data_type,
+            length: None,
+            scale: None,
+        }
     }
 
     fn sized(data_type: DataType, length: u32) -> ColumnType {
-        ColumnType { data_type, length: Some(length), scale: None }
+        ColumnType {
+            data_type,
+            length: Some(length),
+            scale: None,
+        }
     }
 
     fn decimal(precision: Option<u32>, scale: Option<u32>) -> ColumnType {
-        ColumnType { data_type: DataType::Decimal, length: precision, scale }
+        ColumnType {
+            data_type: DataType::Decimal,
+            length: precision,
+            scale,
+        }
     }
 
     fn canon(column: &ColumnType, text: &str) -> Result<Option<String>, String> {
         canon_with(column, text, &ParseOptions::default())
     }
 
-    fn canon_with(column: &ColumnType, text: &str, opts: &ParseOptions<'_>) -> Result<Option<String>, String> {
+    fn canon_with(
+        column: &ColumnType,
+        text: &str,
+        opts: &ParseOptions<'_>,
+    ) -> Result<Option<String>, String> {
         let quoted = text.is_empty();
-        column.canonicalize(text, quoted, opts).map_err(|e| e.reason)
+        column
+            .canonicalize(text, quoted, opts)
+            .map_err(|e| e.reason)
     }
 
     /// Asserts each `(input, canonical)` pair, and that the canonical text is a fixed point.
@@ -841,9 +940,18 @@ mod tests {
     fn check_with(column: &ColumnType, opts: &ParseOptions<'_>, cases: &[(&str, &str)]) {
         for (input, expected) in cases {
             let got = canon_with(column, input, opts);
-            assert_eq!(got, Ok(Some(expected.to_string())), "{:?} {input:?}", column.data_type);
+            assert_eq!(
+                got,
+                Ok(Some(expected.to_string())),
+                "{:?} {input:?}",
+                column.data_type
+            );
             let again = canon(column, expected);
-            assert_eq!(again, Ok(Some(expected.to_string())), "not a fixed point: {expected:?}");
+            assert_eq!(
+                again,
+                Ok(Some(expected.to_string())),
+                "not a fixed point: {expected:?}"
+            );
         }
     }
 
@@ -853,7 +961,12 @@ mod tests {
 
     fn reject_with(column: &ColumnType, opts: &ParseOptions<'_>, cases: &[(&str, &str)]) {
         for (input, reason) in cases {
-            assert_eq!(canon_with(column, input, opts), Err(reason.to_string()), "{:?} {input:?}", column.data_type);
+            assert_eq!(
+                canon_with(column, input, opts),
+                Err(reason.to_string()),
+                "{:?} {input:?}",
+                column.data_type
+            );
         }
     }
 
@@ -861,7 +974,10 @@ mod tests {
     fn data_type_names() {
         for data_type in DataType::ALL {
             assert_eq!(data_type.as_str().parse::<DataType>(), Ok(data_type));
-            assert_eq!(data_type.as_str().to_uppercase().parse::<DataType>(), Ok(data_type));
+            assert_eq!(
+                data_type.as_str().to_uppercase().parse::<DataType>(),
+                Ok(data_type)
+            );
         }
         let aliases = [
             ("character varying", DataType::Varchar),
@@ -892,7 +1008,10 @@ mod tests {
     fn date_style_names() {
         assert_eq!("MDY".parse::<DateStyle>(), Ok(DateStyle::Mdy));
         assert_eq!("dmy".parse::<DateStyle>(), Ok(DateStyle::Dmy));
-        assert_eq!("ymd".parse::<DateStyle>().unwrap_err().reason, "is not a valid date style (expected MDY or DMY)");
+        assert_eq!(
+            "ymd".parse::<DateStyle>().unwrap_err().reason,
+            "is not a valid date style (expected MDY or DMY)"
+        );
         assert_eq!(DateStyle::default(), DateStyle::Mdy);
     }
 
@@ -901,37 +1020,91 @@ mod tests {
         for data_type in DataType::ALL {
             let column = col(data_type);
             let opts = ParseOptions::default();
-            assert_eq!(column.parse("", false, &opts), Ok(Value::Null), "{data_type:?}");
+            assert_eq!(
+                column.parse("", false, &opts),
+                Ok(Value::Null),
+                "{data_type:?}"
+            );
             assert_eq!(column.canonicalize("", false, &opts), Ok(None));
             let mut out = String::from("x");
             assert!(!column.format(&Value::Null, &mut out));
             assert_eq!(out, "x");
             let empty = column.parse("", true, &opts);
             match data_type {
-                DataType::Varchar | DataType::Text => assert_eq!(empty, Ok(Value::Text(String::new()))),
+                DataType::Varchar | DataType::Text => {
+                    assert_eq!(empty, Ok(Value::Text(String::new())))
+                }
                 DataType::Character => assert_eq!(empty, Ok(Value::Text(" ".into()))),
                 _ => assert!(empty.is_err(), "{data_type:?}"),
             }
         }
-        assert_eq!(col(DataType::Integer).parse("", true, &ParseOptions::default()).unwrap_err().reason, "is not a valid integer");
-        assert_eq!(col(DataType::Date).parse("  ", false, &ParseOptions::default()).unwrap_err().reason, "is not a valid date (expected YYYY-MM-DD)");
+        assert_eq!(
+            col(DataType::Integer)
+                .parse("", true, &ParseOptions::default())
+                .unwrap_err()
+                .reason,
+            "is not a valid integer"
+        );
+        assert_eq!(
+            col(DataType::Date)
+                .parse("  ", false, &ParseOptions::default())
+                .unwrap_err()
+                .reason,
+            "is not a valid date (expected YYYY-MM-DD)"
+        );
     }
 
     #[test]
     fn text_types() {
-        check(&col(DataType::Text), &[(" keep  spaces ", " keep  spaces "), ("ünïcödé 😀", "ünïcödé 😀")]);
-        check(&sized(DataType::Varchar, 3), &[("abc", "abc"), ("äöü", "äöü"), (" a ", " a ")]);
-        check(&col(DataType::Varchar), &[(&"x".repeat(10_000), &"x".repeat(10_000))]);
-        reject(&sized(DataType::Varchar, 10), &[("abcdefghijkl", "is longer than 10 characters (12)")]);
-        reject(&sized(DataType::Varchar, 2), &[("äöü", "is longer than 2 characters (3)"), ("ab ", "is longer than 2 characters (3)")]);
-        assert_eq!(canon(&sized(DataType::Varchar, 3), ""), Ok(Some(String::new())));
+        check(
+            &col(DataType::Text),
+            &[
+                (" keep  spaces ", " keep  spaces "),
+                ("ünïcödé 😀", "ünïcödé 😀"),
+            ],
+        );
+        check(
+            &sized(DataType::Varchar, 3),
+            &[("abc", "abc"), ("äöü", "äöü"), (" a ", " a ")],
+        );
+        check(
+            &col(DataType::Varchar),
+            &[(&"x".repeat(10_000), &"x".repeat(10_000))],
+        );
+        reject(
+            &sized(DataType::Varchar, 10),
+            &[("abcdefghijkl", "is longer than 10 characters (12)")],
+        );
+        reject(
+            &sized(DataType::Varchar, 2),
+            &[
+                ("äöü", "is longer than 2 characters (3)"),
+                ("ab ", "is longer than 2 characters (3)"),
+            ],
+        );
+        assert_eq!(
+            canon(&sized(DataType::Varchar, 3), ""),
+            Ok(Some(String::new()))
+        );
     }
 
     #[test]
     fn character_pads() {
-        check(&sized(DataType::Character, 4), &[("ab", "ab  "), ("ab      ", "ab  "), ("  ab", "  ab"), ("é", "é   "), ("", "    ")]);
+        check(
+            &sized(DataType::Character, 4),
+            &[
+                ("ab", "ab  "),
+                ("ab      ", "ab  "),
+                ("  ab", "  ab"),
+                ("é", "é   "),
+                ("", "    "),
+            ],
+        );
         check(&col(DataType::Character), &[("x", "x"), ("x   ", "x")]);
-        reject(&sized(DataType::Character, 2), &[("abc", "is longer than 2 characters (3)")]);
+        reject(
+            &sized(DataType::Character, 2),
+            &[("abc", "is longer than 2 characters (3)")],
+        );
         assert_eq!(
             col(DataType::Character).parse("y", false, &ParseOptions::default()),
             Ok(Value::Text("y".into()))
@@ -942,24 +1115,62 @@ mod tests {
     fn integers() {
         check(
             &col(DataType::Integer),
-            &[("42", "42"), ("-7", "-7"), ("+7", "7"), ("007", "7"), ("7.0", "7"), ("7.", "7"), ("-0", "0"), (" 12 \t", "12"), ("-3.000", "-3")],
+            &[
+                ("42", "42"),
+                ("-7", "-7"),
+                ("+7", "7"),
+                ("007", "7"),
+                ("7.0", "7"),
+                ("7.", "7"),
+                ("-0", "0"),
+                (" 12 \t", "12"),
+                ("-3.000", "-3"),
+            ],
         );
-        check(&col(DataType::Smallint), &[("-32768", "-32768"), ("32767", "32767")]);
-        check(&col(DataType::Integer), &[("-2147483648", "-2147483648"), ("2147483647", "2147483647")]);
+        check(
+            &col(DataType::Smallint),
+            &[("-32768", "-32768"), ("32767", "32767")],
+        );
+        check(
+            &col(DataType::Integer),
+            &[("-2147483648", "-2147483648"), ("2147483647", "2147483647")],
+        );
         check(
             &col(DataType::Bigint),
-            &[("-9223372036854775808", "-9223372036854775808"), ("9223372036854775807", "9223372036854775807"), ("0000000000000000000000001", "1")],
+            &[
+                ("-9223372036854775808", "-9223372036854775808"),
+                ("9223372036854775807", "9223372036854775807"),
+                ("0000000000000000000000001", "1"),
+            ],
         );
-        for bad in ["7.5", "1e3", "abc", "", "-", "+", ".0", "1,000", "0x10", "7.0.0", "--1", "1 2", "٣"] {
+        for bad in [
+            "7.5", "1e3", "abc", "", "-", "+", ".0", "1,000", "0x10", "7.0.0", "--1", "1 2", "٣",
+        ] {
             reject(&col(DataType::Integer), &[(bad, "is not a valid integer")]);
         }
-        reject(&col(DataType::Smallint), &[("32768", "is out of range for smallint"), ("-32769", "is out of range for smallint")]);
-        reject(&col(DataType::Integer), &[("2147483648", "is out of range for integer")]);
+        reject(
+            &col(DataType::Smallint),
+            &[
+                ("32768", "is out of range for smallint"),
+                ("-32769", "is out of range for smallint"),
+            ],
+        );
+        reject(
+            &col(DataType::Integer),
+            &[("2147483648", "is out of range for integer")],
+        );
         reject(
             &col(DataType::Bigint),
-            &[("9223372036854775808", "is out of range for bigint"), ("-9223372036854775809", "is out of range for bigint"), ("99999999999999999999999", "is out of range for bigint")],
+            &[
+                ("9223372036854775808", "is out of range for bigint"),
+                ("-9223372036854775809", "is out of range for bigint"),
+                ("99999999999999999999999", "is out of range for bigint"),
+            ],
         );
-        assert_eq!(col(DataType::Smallint).parse("5", false, &ParseOptions::default()), Ok(Value::Int(5)));
+        assert_eq!(
+            col(DataType::Smallint).parse("5", false, &ParseOptions::default()),
+            Ok(Value::Int(5))
+        );
     }
 
     #[test]
@@ -1002,10 +1213,25 @@ mod tests {
                 ("", "is not a valid decimal number"),
             ],
         );
-        check(&decimal(Some(5), None), &[("12345", "12345"), ("12345.000", "12345"), ("-0.0", "0")]);
-        reject(&decimal(Some(5), None), &[("1.5", "has more than 0 decimal places"), ("123456", "exceeds precision 5")]);
-        check(&decimal(Some(3), Some(3)), &[("0.123", "0.123"), ("-.5", "-0.500")]);
-        reject(&decimal(Some(3), Some(3)), &[("1.5", "exceeds precision 3")]);
+        check(
+            &decimal(Some(5), None),
+            &[("12345", "12345"), ("12345.000", "12345"), ("-0.0", "0")],
+        );
+        reject(
+            &decimal(Some(5), None),
+            &[
+                ("1.5", "has more than 0 decimal places"),
+                ("123456", "exceeds precision 5"),
+            ],
+        );
+        check(
+            &decimal(Some(3), Some(3)),
+            &[("0.123", "0.123"), ("-.5", "-0.500")],
+        );
+        reject(
+            &decimal(Some(3), Some(3)),
+            &[("1.5", "exceeds precision 3")],
+        );
     }
 
     #[test]
@@ -1022,10 +1248,20 @@ mod tests {
                 ("-1.25E+3", "-1250"),
                 ("12e0", "12"),
                 ("0.00e99999999999", "0"),
-                ("123456789012345678901234567890.123456789", "123456789012345678901234567890.123456789"),
+                (
+                    "123456789012345678901234567890.123456789",
+                    "123456789012345678901234567890.123456789",
+                ),
             ],
         );
-        reject(&col(DataType::Decimal), &[("1e200000", "is out of range for decimal"), ("1e-20000", "is out of range for decimal"), ("1e99999999999999999999", "is out of range for decimal")]);
+        reject(
+            &col(DataType::Decimal),
+            &[
+                ("1e200000", "is out of range for decimal"),
+                ("1e-20000", "is out of range for decimal"),
+                ("1e99999999999999999999", "is out of range for decimal"),
+            ],
+        );
         let wide = decimal(Some(1000), Some(500));
         let text = format!("{}.{}", "9".repeat(500), "1".repeat(500));
         check(&wide, &[(&text, &text)]);
@@ -1051,12 +1287,38 @@ mod tests {
                 ("1.7976931348623157e308", &f64::MAX.to_string()),
             ],
         );
-        check(&col(DataType::Real), &[("0.1", "0.1"), ("3.14159274", "3.1415927"), ("16777217", "16777216"), ("nan", "NaN"), ("-inf", "-Infinity")]);
-        let real = col(DataType::Real).parse("0.1", false, &ParseOptions::default()).unwrap();
+        check(
+            &col(DataType::Real),
+            &[
+                ("0.1", "0.1"),
+                ("3.14159274", "3.1415927"),
+                ("16777217", "16777216"),
+                ("nan", "NaN"),
+                ("-inf", "-Infinity"),
+            ],
+        );
+        let real = col(DataType::Real)
+            .parse("0.1", false, &ParseOptions::default())
+            .unwrap();
         assert_eq!(real, Value::Float(f64::from(0.1f32)));
-        reject(&col(DataType::Double), &[("1e400", "is out of range for double"), ("abc", "is not a valid floating-point number"), ("1,5", "is not a valid floating-point number")]);
-        reject(&col(DataType::Real), &[("1e39", "is out of range for real"), ("", "is not a valid floating-point number")]);
-        let nan = col(DataType::Double).parse("-nan", false, &ParseOptions::default()).unwrap();
+        reject(
+            &col(DataType::Double),
+            &[
+                ("1e400", "is out of range for double"),
+                ("abc", "is not a valid floating-point number"),
+                ("1,5", "is not a valid floating-point number"),
+            ],
+        );
+        reject(
+            &col(DataType::Real),
+            &[
+                ("1e39", "is out of range for real"),
+                ("", "is not a valid floating-point number"),
+            ],
+        );
+        let nan = col(DataType::Double)
+            .parse("-nan", false, &ParseOptions::default())
+            .unwrap();
         let Value::Float(nan) = nan else { panic!() };
         assert_eq!(nan.to_bits(), f64::NAN.to_bits());
     }
@@ -1071,7 +1333,10 @@ mod tests {
             check(&column, &[(f, "false")]);
         }
         for bad in ["2", "on", "tru", "ja", ""] {
-            reject(&column, &[(bad, "is not a valid boolean (expected true/false)")]);
+            reject(
+                &column,
+                &[(bad, "is not a valid boolean (expected true/false)")],
+            );
         }
     }
 
@@ -1095,27 +1360,66 @@ mod tests {
                 ("2024-03-04T00:00", "2024-03-04"),
             ],
         );
-        let dmy = ParseOptions { date_style: DateStyle::Dmy, format: None };
-        check_with(&column, &dmy, &[("03/04/2024", "2024-04-03"), ("31.12.1999", "1999-12-31"), ("2024-03-04", "2024-03-04")]);
-        reject_with(&column, &dmy, &[("12/31/1999", "is not a valid date (month must be between 01 and 12)")]);
+        let dmy = ParseOptions {
+            date_style: DateStyle::Dmy,
+            format: None,
+        };
+        check_with(
+            &column,
+            &dmy,
+            &[
+                ("03/04/2024", "2024-04-03"),
+                ("31.12.1999", "1999-12-31"),
+                ("2024-03-04", "2024-03-04"),
+            ],
+        );
+        reject_with(
+            &column,
+            &dmy,
+            &[(
+                "12/31/1999",
+                "is not a valid date (month must be between 01 and 12)",
+            )],
+        );
         reject(
             &column,
             &[
-                ("2023-02-29", "is not a valid date (day does not exist in that month)"),
-                ("2024-04-31", "is not a valid date (day does not exist in that month)"),
-                ("2024-00-10", "is not a valid date (month must be between 01 and 12)"),
-                ("31/12/1999", "is not a valid date (month must be between 01 and 12)"),
+                (
+                    "2023-02-29",
+                    "is not a valid date (day does not exist in that month)",
+                ),
+                (
+                    "2024-04-31",
+                    "is not a valid date (day does not exist in that month)",
+                ),
+                (
+                    "2024-00-10",
+                    "is not a valid date (month must be between 01 and 12)",
+                ),
+                (
+                    "31/12/1999",
+                    "is not a valid date (month must be between 01 and 12)",
+                ),
                 ("0000-01-01", "is out of range for date"),
                 ("10000-01-01", "is not a valid date (expected YYYY-MM-DD)"),
                 ("24-03-04", "is not a valid date (expected YYYY-MM-DD)"),
                 ("20240304", "is not a valid date (expected YYYY-MM-DD)"),
                 ("2024-03-04x", "is not a valid date (expected YYYY-MM-DD)"),
-                ("2024-03-04T10:00", "is not a valid date (it has a time of day)"),
-                ("2024-03-04T00:00+01", "is not a valid date (expected YYYY-MM-DD)"),
+                (
+                    "2024-03-04T10:00",
+                    "is not a valid date (it has a time of day)",
+                ),
+                (
+                    "2024-03-04T00:00+01",
+                    "is not a valid date (expected YYYY-MM-DD)",
+                ),
                 ("March 4, 2024", "is not a valid date (expected YYYY-MM-DD)"),
             ],
         );
-        assert_eq!(column.parse("1970-01-02", false, &ParseOptions::default()), Ok(Value::Date(1)));
+        assert_eq!(
+            column.parse("1970-01-02", false, &ParseOptions::default()),
+            Ok(Value::Date(1))
+        );
     }
 
     #[test]
@@ -1138,19 +1442,40 @@ mod tests {
         reject(
             &column,
             &[
-                ("10:30:15.1234567", "has more than 6 fractional second digits"),
-                ("25:00", "is not a valid time (hour must be between 00 and 23)"),
-                ("24:00:01", "is not a valid time (hour must be between 00 and 23)"),
-                ("10:60", "is not a valid time (minute must be between 00 and 59)"),
-                ("10:30:60", "is not a valid time (second must be between 00 and 59)"),
+                (
+                    "10:30:15.1234567",
+                    "has more than 6 fractional second digits",
+                ),
+                (
+                    "25:00",
+                    "is not a valid time (hour must be between 00 and 23)",
+                ),
+                (
+                    "24:00:01",
+                    "is not a valid time (hour must be between 00 and 23)",
+                ),
+                (
+                    "10:60",
+                    "is not a valid time (minute must be between 00 and 59)",
+                ),
+                (
+                    "10:30:60",
+                    "is not a valid time (second must be between 00 and 59)",
+                ),
                 ("10", "is not a valid time (expected HH:MM:SS)"),
                 ("10:3", "is not a valid time (expected HH:MM:SS)"),
                 ("10:30:15.", "is not a valid time (expected HH:MM:SS)"),
                 ("10:30 pm", "is not a valid time (expected HH:MM:SS)"),
-                ("10:30:00+02", "has a time zone offset but the column is time without time zone"),
+                (
+                    "10:30:00+02",
+                    "has a time zone offset but the column is time without time zone",
+                ),
             ],
         );
-        assert_eq!(column.parse("00:00:01.5", false, &ParseOptions::default()), Ok(Value::Time(1_500_000)));
+        assert_eq!(
+            column.parse("00:00:01.5", false, &ParseOptions::default()),
+            Ok(Value::Time(1_500_000))
+        );
     }
 
     #[test]
@@ -1172,11 +1497,26 @@ mod tests {
         reject(
             &column,
             &[
-                ("10:30:00+16", "is not a valid time with time zone (time zone offset must be between -15:59 and +15:59)"),
-                ("10:30:00+02:60", "is not a valid time with time zone (time zone offset must be between -15:59 and +15:59)"),
-                ("10:30:00 CET", "is not a valid time with time zone (expected HH:MM:SS+HH:MM)"),
-                ("10:30:00+2:3", "is not a valid time with time zone (expected HH:MM:SS+HH:MM)"),
-                ("10:30:00.0000001Z", "has more than 6 fractional second digits"),
+                (
+                    "10:30:00+16",
+                    "is not a valid time with time zone (time zone offset must be between -15:59 and +15:59)",
+                ),
+                (
+                    "10:30:00+02:60",
+                    "is not a valid time with time zone (time zone offset must be between -15:59 and +15:59)",
+                ),
+                (
+                    "10:30:00 CET",
+                    "is not a valid time with time zone (expected HH:MM:SS+HH:MM)",
+                ),
+                (
+                    "10:30:00+2:3",
+                    "is not a valid time with time zone (expected HH:MM:SS+HH:MM)",
+                ),
+                (
+                    "10:30:00.0000001Z",
+                    "has more than 6 fractional second digits",
+                ),
             ],
         );
         assert_eq!(
@@ -1207,15 +1547,36 @@ mod tests {
                 ("2024-03-04T10:30:00Z", offset),
                 ("2024-03-04T10:30:00+02:00", offset),
                 ("2024-03-04 10:30:00 -0500", offset),
-                ("2024-03-04T24:00:00", "is not a valid timestamp (hour must be between 00 and 23)"),
-                ("2024-02-30T10:00:00", "is not a valid timestamp (day does not exist in that month)"),
-                ("2024-03-04T10:30:00.1234567", "has more than 6 fractional second digits"),
-                ("2024-03-04T10", "is not a valid timestamp (expected YYYY-MM-DDTHH:MM:SS)"),
-                ("2024-03-04X10:30", "is not a valid timestamp (expected YYYY-MM-DDTHH:MM:SS)"),
-                ("2024-03-04T10:30:00+", "is not a valid timestamp (expected YYYY-MM-DDTHH:MM:SS)"),
+                (
+                    "2024-03-04T24:00:00",
+                    "is not a valid timestamp (hour must be between 00 and 23)",
+                ),
+                (
+                    "2024-02-30T10:00:00",
+                    "is not a valid timestamp (day does not exist in that month)",
+                ),
+                (
+                    "2024-03-04T10:30:00.1234567",
+                    "has more than 6 fractional second digits",
+                ),
+                (
+                    "2024-03-04T10",
+                    "is not a valid timestamp (expected YYYY-MM-DDTHH:MM:SS)",
+                ),
+                (
+                    "2024-03-04X10:30",
+                    "is not a valid timestamp (expected YYYY-MM-DDTHH:MM:SS)",
+                ),
+                (
+                    "2024-03-04T10:30:00+",
+                    "is not a valid timestamp (expected YYYY-MM-DDTHH:MM:SS)",
+                ),
             ],
         );
-        assert_eq!(column.parse("1970-01-01T00:00:01", false, &ParseOptions::default()), Ok(Value::Timestamp(1_000_000)));
+        assert_eq!(
+            column.parse("1970-01-01T00:00:01", false, &ParseOptions::default()),
+            Ok(Value::Timestamp(1_000_000))
+        );
     }
 
     #[test]
@@ -1240,46 +1601,107 @@ mod tests {
             &[
                 ("0001-01-01T00:00:00+01", "is out of range for timestamptz"),
                 ("9999-12-31T23:00:00-02", "is out of range for timestamptz"),
-                ("2024-03-04T10:30:00 Europe/Paris", "is not a valid timestamp with time zone (expected YYYY-MM-DDTHH:MM:SS+HH:MM)"),
-                ("2024-13-04T10:30:00Z", "is not a valid timestamp with time zone (month must be between 01 and 12)"),
+                (
+                    "2024-03-04T10:30:00 Europe/Paris",
+                    "is not a valid timestamp with time zone (expected YYYY-MM-DDTHH:MM:SS+HH:MM)",
+                ),
+                (
+                    "2024-13-04T10:30:00Z",
+                    "is not a valid timestamp with time zone (month must be between 01 and 12)",
+                ),
             ],
         );
         let epoch = days_from_civil(2024, 3, 4) as i64 * MICROS_PER_DAY;
-        assert_eq!(column.parse("2024-03-04T01:00:00+01", false, &ParseOptions::default()), Ok(Value::TimestampTz(epoch)));
+        assert_eq!(
+            column.parse("2024-03-04T01:00:00+01", false, &ParseOptions::default()),
+            Ok(Value::TimestampTz(epoch))
+        );
     }
 
     #[test]
     fn format_patterns() {
-        let with = |format| ParseOptions { date_style: DateStyle::Mdy, format: Some(format) };
-        check_with(&col(DataType::Date), &with("DD/MM/YYYY"), &[("04/03/2024", "2024-03-04"), ("4/3/2024", "2024-03-04")]);
-        check_with(&col(DataType::Date), &with("YYYYMMDD"), &[("20240304", "2024-03-04")]);
-        check_with(&col(DataType::Date), &with("yyyy-mm"), &[("2024-03", "2024-03-01")]);
-        check_with(&col(DataType::Date), &with("DD \"of\" MM, YYYY"), &[("4 of 03, 2024", "2024-03-04")]);
-        check_with(&col(DataType::Date), &with("DD/MM/YYYY HH24:MI"), &[("04/03/2024 10:30", "2024-03-04")]);
+        let with = |format| ParseOptions {
+            date_style: DateStyle::Mdy,
+            format: Some(format),
+        };
+        check_with(
+            &col(DataType::Date),
+            &with("DD/MM/YYYY"),
+            &[("04/03/2024", "2024-03-04"), ("4/3/2024", "2024-03-04")],
+        );
+        check_with(
+            &col(DataType::Date),
+            &with("YYYYMMDD"),
+            &[("20240304", "2024-03-04")],
+        );
+        check_with(
+            &col(DataType::Date),
+            &with("yyyy-mm"),
+            &[("2024-03", "2024-03-01")],
+        );
+        check_with(
+            &col(DataType::Date),
+            &with("DD \"of\" MM, YYYY"),
+            &[("4 of 03, 2024", "2024-03-04")],
+        );
+        check_with(
+            &col(DataType::Date),
+            &with("DD/MM/YYYY HH24:MI"),
+            &[("04/03/2024 10:30", "2024-03-04")],
+        );
         check_with(
             &col(DataType::Timestamp),
             &with("MM-DD-YYYY HH24:MI:SS"),
-            &[("03-04-2024 10:30:15", "2024-03-04T10:30:15"), ("03-04-2024   10:30:15", "2024-03-04T10:30:15")],
+            &[
+                ("03-04-2024 10:30:15", "2024-03-04T10:30:15"),
+                ("03-04-2024   10:30:15", "2024-03-04T10:30:15"),
+            ],
         );
         check_with(
             &col(DataType::Timestamp),
             &with("DD.MM.YYYY HH12:MI AM"),
-            &[("04.03.2024 10:30 PM", "2024-03-04T22:30:00"), ("04.03.2024 12:05 am", "2024-03-04T00:05:00"), ("04.03.2024 12:05 P.M.", "2024-03-04T12:05:00")],
+            &[
+                ("04.03.2024 10:30 PM", "2024-03-04T22:30:00"),
+                ("04.03.2024 12:05 am", "2024-03-04T00:05:00"),
+                ("04.03.2024 12:05 P.M.", "2024-03-04T12:05:00"),
+            ],
         );
-        check_with(&col(DataType::Timestamp), &with("HH:MI YYYY-MM-DD"), &[("12:00 2024-03-04", "2024-03-04T00:00:00")]);
+        check_with(
+            &col(DataType::Timestamp),
+            &with("HH:MI YYYY-MM-DD"),
+            &[("12:00 2024-03-04", "2024-03-04T00:00:00")],
+        );
         check_with(
             &col(DataType::Timestamp),
             &with("YYYY-MM-DD\"T\"HH24:MI:SS.MS"),
-            &[("2024-03-04T10:30:15.5", "2024-03-04T10:30:15.5"), ("2024-03-04T10:30:15.020", "2024-03-04T10:30:15.02")],
+            &[
+                ("2024-03-04T10:30:15.5", "2024-03-04T10:30:15.5"),
+                ("2024-03-04T10:30:15.020", "2024-03-04T10:30:15.02"),
+            ],
         );
-        check_with(&col(DataType::Timestamp), &with("YYYY-MM-DD HH24:MI:SS.US"), &[("2024-03-04 10:30:15.000123", "2024-03-04T10:30:15.000123")]);
+        check_with(
+            &col(DataType::Timestamp),
+            &with("YYYY-MM-DD HH24:MI:SS.US"),
+            &[("2024-03-04 10:30:15.000123", "2024-03-04T10:30:15.000123")],
+        );
         check_with(
             &col(DataType::Timestamptz),
             &with("YYYY-MM-DD HH24:MI:SSTZH:TZM"),
-            &[("2024-03-04 12:30:00+02:00", "2024-03-04T10:30:00+00"), ("2024-03-04 10:00:00-00:30", "2024-03-04T10:30:00+00")],
+            &[
+                ("2024-03-04 12:30:00+02:00", "2024-03-04T10:30:00+00"),
+                ("2024-03-04 10:00:00-00:30", "2024-03-04T10:30:00+00"),
+            ],
         );
-        check_with(&col(DataType::Timestamptz), &with("YYYY-MM-DD HH24TZH"), &[("2024-03-04 12-03", "2024-03-04T15:00:00+00")]);
-        check_with(&col(DataType::Timestamptz), &with("DD/MM/YYYY"), &[("04/03/2024", "2024-03-04T00:00:00+00")]);
+        check_with(
+            &col(DataType::Timestamptz),
+            &with("YYYY-MM-DD HH24TZH"),
+            &[("2024-03-04 12-03", "2024-03-04T15:00:00+00")],
+        );
+        check_with(
+            &col(DataType::Timestamptz),
+            &with("DD/MM/YYYY"),
+            &[("04/03/2024", "2024-03-04T00:00:00+00")],
+        );
         // Other types ignore the format.
         check_with(&col(DataType::Integer), &with("DD/MM/YYYY"), &[("7", "7")]);
 
@@ -1287,32 +1709,78 @@ mod tests {
         reject_with(
             &col(DataType::Date),
             &with("DD/MM/YYYY"),
-            &[("2024-03-04", mismatch), ("04/03/2024x", mismatch), ("04-03-2024", mismatch), ("04/03/", mismatch)],
+            &[
+                ("2024-03-04", mismatch),
+                ("04/03/2024x", mismatch),
+                ("04-03-2024", mismatch),
+                ("04/03/", mismatch),
+            ],
         );
-        reject_with(&col(DataType::Date), &with("DD/MM/YYYY"), &[("31/02/2024", "is not a valid date (day does not exist in that month)")]);
+        reject_with(
+            &col(DataType::Date),
+            &with("DD/MM/YYYY"),
+            &[(
+                "31/02/2024",
+                "is not a valid date (day does not exist in that month)",
+            )],
+        );
         reject_with(
             &col(DataType::Timestamp),
             &with("YYYY-MM-DD HH24:MITZH"),
-            &[("2024-03-04 10:30+02", "has a time zone offset but the column is timestamp without time zone")],
+            &[(
+                "2024-03-04 10:30+02",
+                "has a time zone offset but the column is timestamp without time zone",
+            )],
         );
         reject_with(
             &col(DataType::Timestamp),
             &with("YYYY-MM-DD HH12:MI AM"),
             &[
-                ("2024-03-04 13:30 PM", "is not a valid timestamp (hour must be between 1 and 12 with AM/PM)"),
-                ("2024-03-04 10:30 XM", "does not match the format \"YYYY-MM-DD HH12:MI AM\""),
+                (
+                    "2024-03-04 13:30 PM",
+                    "is not a valid timestamp (hour must be between 1 and 12 with AM/PM)",
+                ),
+                (
+                    "2024-03-04 10:30 XM",
+                    "does not match the format \"YYYY-MM-DD HH12:MI AM\"",
+                ),
             ],
         );
         reject_with(
             &col(DataType::Timestamp),
             &with("YYYY-MM-DD HH24:MI"),
-            &[("2024-03-04 24:00", "is not a valid timestamp (hour must be between 00 and 23)"), ("2024-03-04 10:30:00", "does not match the format \"YYYY-MM-DD HH24:MI\"")],
+            &[
+                (
+                    "2024-03-04 24:00",
+                    "is not a valid timestamp (hour must be between 00 and 23)",
+                ),
+                (
+                    "2024-03-04 10:30:00",
+                    "does not match the format \"YYYY-MM-DD HH24:MI\"",
+                ),
+            ],
         );
-        reject_with(&col(DataType::Date), &with("DD/MM"), &[("04/03", "cannot be read with the format \"DD/MM\", which has no YYYY")]);
+        reject_with(
+            &col(DataType::Date),
+            &with("DD/MM"),
+            &[(
+                "04/03",
+                "cannot be read with the format \"DD/MM\", which has no YYYY",
+            )],
+        );
         reject_with(
             &col(DataType::Timestamptz),
             &with("YYYY-MM-DD HH24TZH"),
-            &[("2024-03-04 12+16", "is not a valid timestamp with time zone (time zone offset must be between -15:59 and +15:59)"), ("2024-03-04 12 03", "does not match the format \"YYYY-MM-DD HH24TZH\"")],
+            &[
+                (
+                    "2024-03-04 12+16",
+                    "is not a valid timestamp with time zone (time zone offset must be between -15:59 and +15:59)",
+                ),
+                (
+                    "2024-03-04 12 03",
+                    "does not match the format \"YYYY-MM-DD HH24TZH\"",
+                ),
+            ],
         );
     }
 
@@ -1341,7 +1809,9 @@ mod tests {
             out,
             "-12|true|0.1|0.10000000149011612|-Infinity|1.50|1970-01-01|00:00:00.000001|00:00:00-01|1970-01-01T00:00:00|1970-01-01T00:00:00+00|x|"
         );
-        let err = ValueError { reason: "is not a valid integer".into() };
+        let err = ValueError {
+            reason: "is not a valid integer".into(),
+        };
         assert_eq!(err.to_string(), "is not a valid integer");
     }
 }
