@@ -5,6 +5,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // the binary is where output belongs
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,9 @@ struct EmulatorArgs {
     /// Lifetime of access tokens (seconds, or e.g. 5s).
     #[arg(long, value_parser = parse_duration, default_value = "7200")]
     token_ttl: Duration,
+    /// Largest accepted upload in bytes (the real service's limit is 100 MB).
+    #[arg(long, default_value_t = trdm_emulator::decisions::MAX_UPLOAD_BYTES)]
+    max_upload_size: u64,
     /// Share of requests that fail (0.0 to 1.0).
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
@@ -135,6 +139,7 @@ async fn run_emulator(args: EmulatorArgs) -> Result<(), String> {
         export_delay: args.export_delay,
         import_delay: args.import_delay,
         token_ttl: args.token_ttl,
+        max_upload_bytes: args.max_upload_size,
         faults: FaultConfig {
             rate: args.fault_rate,
             kinds: args.fault_kinds,
@@ -149,15 +154,20 @@ async fn run_emulator(args: EmulatorArgs) -> Result<(), String> {
 
 async fn serve_until_signal(config: EmulatorConfig, listen: SocketAddr) -> Result<(), String> {
     let emulator = Emulator::start(config, listen).await.map_err(|e| e.to_string())?;
-    println!("listening on {}", emulator.url());
+    // The server must keep running when whoever started it stops reading stdout, so write errors are ignored.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {}", emulator.url());
     for app in emulator.applications() {
-        println!(
+        let _ = writeln!(
+            out,
             "credentials: client_id={} client_secret={} scopes={}",
             app.client_id,
             app.client_secret,
             app.scopes.join(" ")
         );
     }
+    let _ = out.flush();
+    drop(out);
     wait_for_signal().await;
     eprintln!("shutting down");
     emulator.shutdown().await;

@@ -39,7 +39,7 @@ impl Pool {
              PRAGMA synchronous = NORMAL;
              PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
              PRAGMA foreign_keys = ON;
-             PRAGMA cache_size = -65536;
+             PRAGMA cache_size = -16384;
              PRAGMA temp_store = FILE;"
         ))?;
         Ok(conn)
