@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 TRDM_BIN="${TRDM_BIN:-target/debug/trdm}"
-VENV="target/incumbent-venv"
+VENV="${INCUMBENT_VENV:-target/incumbent-venv}"
 
 if [[ ! -x "$TRDM_BIN" ]]; then
     echo "error: emulator binary $TRDM_BIN not found (cargo build -p trdm-cli, or set TRDM_BIN)" >&2

@@ -54,24 +54,57 @@ fn write_csv(path: &Path, rows: u64) -> std::io::Result<u64> {
     let file = std::fs::File::create(path)?;
     let mut w = CsvWriter::new(file);
     w.write_record(
-        ["code", "name", "notes", "qty", "population", "amount", "ratio", "active", "opened", "seen_at", "grade", "local_time"]
-            .map(Some),
+        [
+            "code",
+            "name",
+            "notes",
+            "qty",
+            "population",
+            "amount",
+            "ratio",
+            "active",
+            "opened",
+            "seen_at",
+            "grade",
+            "local_time",
+        ]
+        .map(Some),
     )?;
     let mut fields: Vec<String> = vec![String::new(); 12];
     for i in 0..rows {
         fields[0] = format!("{i:08}");
         fields[1] = format!("Site number {i}");
-        fields[2] = if i % 7 == 0 { String::new() } else { format!("note, with \"quotes\" {}", i % 1000) };
+        fields[2] = if i % 7 == 0 {
+            String::new()
+        } else {
+            format!("note, with \"quotes\" {}", i % 1000)
+        };
         fields[3] = (i % 5000).to_string();
         fields[4] = (3_000_000_000 + i).to_string();
         fields[5] = format!("{}.{:02}", i % 1_000_000, i % 100);
         fields[6] = format!("{}", (i as f64) / 7.0);
-        fields[7] = if i % 2 == 0 { "true".into() } else { "false".into() };
+        fields[7] = if i % 2 == 0 {
+            "true".into()
+        } else {
+            "false".into()
+        };
         fields[8] = format!("20{:02}-{:02}-{:02}", i % 25, i % 12 + 1, i % 28 + 1);
-        fields[9] = format!("2024-{:02}-{:02}T{:02}:{:02}:00+00", i % 12 + 1, i % 28 + 1, i % 24, i % 60);
+        fields[9] = format!(
+            "2024-{:02}-{:02}T{:02}:{:02}:00+00",
+            i % 12 + 1,
+            i % 28 + 1,
+            i % 24,
+            i % 60
+        );
         fields[10] = (i % 100).to_string();
         fields[11] = format!("2023-01-{:02}T08:30:00", i % 28 + 1);
-        w.write_record(fields.iter().enumerate().map(|(k, f)| if k == 3 && i % 11 == 0 { None } else { Some(f.as_str()) }))?;
+        w.write_record(fields.iter().enumerate().map(|(k, f)| {
+            if k == 3 && i % 11 == 0 {
+                None
+            } else {
+                Some(f.as_str())
+            }
+        }))?;
     }
     w.flush()?;
     Ok(w.bytes_written())
@@ -85,7 +118,14 @@ struct Server {
 impl Server {
     fn start(trdm: &Path, dir: &Path) -> Server {
         let mut child = Command::new(trdm)
-            .args(["emulator", "--listen", "127.0.0.1:0", "--max-upload-size", "4000000000", "--fixture"])
+            .args([
+                "emulator",
+                "--listen",
+                "127.0.0.1:0",
+                "--max-upload-size",
+                "4000000000",
+                "--fixture",
+            ])
             .arg(dir.join("bench.toml"))
             .arg("--db")
             .arg(dir.join("emulator.db"))
@@ -106,7 +146,8 @@ impl Server {
 
     /// Peak resident set size of the server process so far, in MiB.
     fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -122,9 +163,22 @@ impl Drop for Server {
     }
 }
 
-async fn poll(http: &reqwest::Client, url: &str, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn poll(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     loop {
-        let v: Value = http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        let v: Value = http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if done(&v) {
             return v;
         }
@@ -150,10 +204,17 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
     let csv = dir.path().join("data.csv");
     let bytes = write_csv(&csv, rows).unwrap();
     let server = Server::start(trdm, dir.path());
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap();
     let token: Value = http
         .post(format!("{}/oauth/token", server.url))
-        .form(&[("grant_type", "client_credentials"), ("client_id", "bench"), ("client_secret", "bench-secret")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "bench"),
+            ("client_secret", "bench-secret"),
+        ])
         .send()
         .await
         .unwrap()
@@ -161,12 +222,39 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
         .await
         .unwrap();
     let token = token["access_token"].as_str().unwrap().to_owned();
-    let get = |path: &str| http.get(format!("{}{path}", server.url)).bearer_auth(&token).send();
-    let tables: Value = get("/api/v1/deployed_table_definitions?branch_id=1").await.unwrap().json().await.unwrap();
+    let get = |path: &str| {
+        http.get(format!("{}{path}", server.url))
+            .bearer_auth(&token)
+            .send()
+    };
+    let tables: Value = get("/api/v1/deployed_table_definitions?branch_id=1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let table = &tables["data"][0];
-    let mappings: Value = get(&format!("/api/v1/table_definitions/{}/import_mappings", table["id"])).await.unwrap().json().await.unwrap();
-    let post = |path: &str, body: Value| http.post(format!("{}{path}", server.url)).bearer_auth(&token).json(&body).send();
-    let import: Value = post("/api/imports/new", json!({"branch_id": 1})).await.unwrap().json().await.unwrap();
+    let mappings: Value = get(&format!(
+        "/api/v1/table_definitions/{}/import_mappings",
+        table["id"]
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let post = |path: &str, body: Value| {
+        http.post(format!("{}{path}", server.url))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let import: Value = post("/api/imports/new", json!({"branch_id": 1}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let slot: Value = post(
         "/api/import_tables/new",
         json!({"import_id": import["id"], "table_definition_key": table["key"], "import_mapping_key": mappings["data"][0]["key"], "pattern": "full"}),
@@ -179,37 +267,68 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
 
     let started = Instant::now();
     let file = tokio::fs::File::open(&csv).await.unwrap();
-    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
-    let put = http.put(slot["signed_s3_url"].as_str().unwrap()).body(body).send().await.unwrap();
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+        file,
+        256 * 1024,
+    ));
+    let put = http
+        .put(slot["signed_s3_url"].as_str().unwrap())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert!(put.status().is_success(), "upload failed: {}", put.status());
     let upload_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    post(&format!("/api/import_tables/{}/upload_complete", slot["id"]), json!({})).await.unwrap();
-    post(&format!("/api/imports/{}/complete", import["id"]), json!({})).await.unwrap();
-    let result = poll(&http, &format!("{}/api/v1/imports/{}", server.url, import["id"]), &token, |v| {
-        v["import"]["status"] != "created" && v["import"]["status"] != "processing"
-    })
+    post(
+        &format!("/api/import_tables/{}/upload_complete", slot["id"]),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    post(
+        &format!("/api/imports/{}/complete", import["id"]),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let result = poll(
+        &http,
+        &format!("{}/api/v1/imports/{}", server.url, import["id"]),
+        &token,
+        |v| v["import"]["status"] != "created" && v["import"]["status"] != "processing",
+    )
     .await;
     let import_s = started.elapsed().as_secs_f64();
     assert_eq!(result["import"]["status"], "completed", "{result}");
     assert_eq!(result["import"]["insert_row_count"], rows);
 
     let started = Instant::now();
-    let export: Value = post("/api/exports/new", json!({"branch_id": 1, "table_definition_key": table["key"], "pattern": "full"}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let export = poll(&http, &format!("{}/api/exports/{}", server.url, export["id"]), &token, |v| {
-        v["status"] == "completed" || v["status"] == "failed"
-    })
+    let export: Value = post(
+        "/api/exports/new",
+        json!({"branch_id": 1, "table_definition_key": table["key"], "pattern": "full"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let export = poll(
+        &http,
+        &format!("{}/api/exports/{}", server.url, export["id"]),
+        &token,
+        |v| v["status"] == "completed" || v["status"] == "failed",
+    )
     .await;
     let export_s = started.elapsed().as_secs_f64();
     assert_eq!(export["rows_exported"], rows);
     let started = Instant::now();
-    let mut response = http.get(export["download_url"].as_str().unwrap()).send().await.unwrap();
+    let mut response = http
+        .get(export["download_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     let mut downloaded = 0u64;
     while let Some(chunk) = response.chunk().await.unwrap() {
         downloaded += chunk.len() as u64;
@@ -220,13 +339,24 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
     drop(server);
 
     let (base_import_s, base_export_s) = baseline(&csv, &dir.path().join("baseline.db"));
-    Measured { rows, bytes, upload_s, import_s, export_s, download_s, rss_mib, base_import_s, base_export_s }
+    Measured {
+        rows,
+        bytes,
+        upload_s,
+        import_s,
+        export_s,
+        download_s,
+        rss_mib,
+        base_import_s,
+        base_export_s,
+    }
 }
 
 /// The same CSV parsed and inserted into a plain table in one transaction, then selected back out to CSV.
 fn baseline(csv: &Path, db: &Path) -> (f64, f64) {
     let conn = rusqlite::Connection::open(db).unwrap();
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        .unwrap();
     conn.execute_batch(
         "CREATE TABLE t (code TEXT, name TEXT, notes TEXT, qty INTEGER, population INTEGER, amount TEXT, ratio TEXT,
          active INTEGER, opened TEXT, seen_at TEXT, grade INTEGER, local_time TEXT)",
@@ -238,9 +368,13 @@ fn baseline(csv: &Path, db: &Path) -> (f64, f64) {
     reader.read_record(&mut record).unwrap();
     let tx = conn.unchecked_transaction().unwrap();
     {
-        let mut insert = tx.prepare("INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)").unwrap();
+        let mut insert = tx
+            .prepare("INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
+            .unwrap();
         while reader.read_record(&mut record).unwrap() {
-            insert.execute(rusqlite::params_from_iter(record.iter().map(|f| f.text))).unwrap();
+            insert
+                .execute(rusqlite::params_from_iter(record.iter().map(|f| f.text)))
+                .unwrap();
         }
     }
     tx.commit().unwrap();
@@ -251,11 +385,14 @@ fn baseline(csv: &Path, db: &Path) -> (f64, f64) {
     let mut w = CsvWriter::new(std::io::sink());
     while let Some(row) = rows.next().unwrap() {
         for i in 0..12 {
-            let text: Option<String> = row.get::<_, Option<rusqlite::types::Value>>(i).unwrap().map(|v| match v {
-                rusqlite::types::Value::Text(s) => s,
-                rusqlite::types::Value::Integer(n) => n.to_string(),
-                _ => String::new(),
-            });
+            let text: Option<String> = row
+                .get::<_, Option<rusqlite::types::Value>>(i)
+                .unwrap()
+                .map(|v| match v {
+                    rusqlite::types::Value::Text(s) => s,
+                    rusqlite::types::Value::Integer(n) => n.to_string(),
+                    _ => String::new(),
+                });
             w.write_field(text.as_deref()).unwrap();
         }
         w.end_record().unwrap();
@@ -271,10 +408,20 @@ fn trdm_binary() -> PathBuf {
 
 #[tokio::main]
 async fn main() {
-    let sizes: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().expect("row counts")).collect();
-    let sizes = if sizes.is_empty() { vec![100_000, 1_000_000] } else { sizes };
+    let sizes: Vec<u64> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("row counts"))
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![100_000, 1_000_000]
+    } else {
+        sizes
+    };
     let trdm = trdm_binary();
-    assert!(trdm.exists(), "build the CLI first: cargo build --release -p trdm-cli");
+    assert!(
+        trdm.exists(),
+        "build the CLI first: cargo build --release -p trdm-cli"
+    );
     let mut results = Vec::new();
     for rows in sizes {
         eprintln!("running {rows} rows …");

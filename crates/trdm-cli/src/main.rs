@@ -60,7 +60,11 @@ struct EmulatorArgs {
     #[arg(long, value_delimiter = ',', default_value = "429,503,drop")]
     fault_kinds: Vec<FaultKind>,
     /// Endpoint groups faults apply to, comma separated: auth, metadata, exports, imports, blobs.
-    #[arg(long, value_delimiter = ',', default_value = "auth,metadata,exports,imports,blobs")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "auth,metadata,exports,imports,blobs"
+    )]
     fault_groups: Vec<EndpointGroup>,
     /// Retry-After of injected 429 answers (seconds).
     #[arg(long, value_parser = parse_duration, default_value = "1")]
@@ -89,7 +93,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     } else {
         (text, 1.0)
     };
-    let value: f64 = number.trim().parse().map_err(|_| format!("{text:?} is not a duration (e.g. 2, 1.5, 500ms)"))?;
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 2, 1.5, 500ms)"))?;
     if !value.is_finite() || value < 0.0 {
         return Err(format!("{text:?} must be a non-negative duration"));
     }
@@ -100,11 +107,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TRDM_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("TRDM_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -115,7 +126,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Emulator(args) => run_emulator(args).await,
             Command::Demo(args) => {
-                let config = EmulatorConfig { fixture: Some(args.fixture), ..EmulatorConfig::default() };
+                let config = EmulatorConfig {
+                    fixture: Some(args.fixture),
+                    ..EmulatorConfig::default()
+                };
                 serve_until_signal(config, args.listen).await
             }
         }
@@ -131,7 +145,10 @@ fn main() -> ExitCode {
 
 async fn run_emulator(args: EmulatorArgs) -> Result<(), String> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
-        return Err(format!("--fault-rate must be between 0 and 1, got {}", args.fault_rate));
+        return Err(format!(
+            "--fault-rate must be between 0 and 1, got {}",
+            args.fault_rate
+        ));
     }
     let config = EmulatorConfig {
         db_path: args.db,
@@ -153,7 +170,9 @@ async fn run_emulator(args: EmulatorArgs) -> Result<(), String> {
 }
 
 async fn serve_until_signal(config: EmulatorConfig, listen: SocketAddr) -> Result<(), String> {
-    let emulator = Emulator::start(config, listen).await.map_err(|e| e.to_string())?;
+    let emulator = Emulator::start(config, listen)
+        .await
+        .map_err(|e| e.to_string())?;
     // The server must keep running when whoever started it stops reading stdout, so write errors are ignored.
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on {}", emulator.url());

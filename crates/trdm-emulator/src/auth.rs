@@ -4,12 +4,12 @@
 //! HMAC-SHA256 under the emulator's persistent key. Checking one needs no database, so a long import holding
 //! the write lock never delays authentication, and tokens stay valid across restarts on the same `--db`.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::Json;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
@@ -65,7 +65,9 @@ enum TokenCheck {
 }
 
 fn check(key: &[u8], token: &str, now_secs: i64) -> TokenCheck {
-    let Ok(bytes) = URL_SAFE_NO_PAD.decode(token.trim()) else { return TokenCheck::Invalid };
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(token.trim()) else {
+        return TokenCheck::Invalid;
+    };
     if bytes.len() < NONCE_LEN + 16 + MAC_LEN {
         return TokenCheck::Invalid;
     }
@@ -73,12 +75,23 @@ fn check(key: &[u8], token: &str, now_secs: i64) -> TokenCheck {
     if mac(key, payload).verify_slice(tag).is_err() {
         return TokenCheck::Invalid;
     }
-    let app_id = i64::from_le_bytes(payload[NONCE_LEN..NONCE_LEN + 8].try_into().expect("8 bytes"));
-    let expires_at = i64::from_le_bytes(payload[NONCE_LEN + 8..NONCE_LEN + 16].try_into().expect("8 bytes"));
+    let app_id = i64::from_le_bytes(
+        payload[NONCE_LEN..NONCE_LEN + 8]
+            .try_into()
+            .expect("8 bytes"),
+    );
+    let expires_at = i64::from_le_bytes(
+        payload[NONCE_LEN + 8..NONCE_LEN + 16]
+            .try_into()
+            .expect("8 bytes"),
+    );
     if now_secs >= expires_at {
         return TokenCheck::Expired;
     }
-    let scopes = String::from_utf8_lossy(&payload[NONCE_LEN + 16..]).split_whitespace().map(str::to_owned).collect();
+    let scopes = String::from_utf8_lossy(&payload[NONCE_LEN + 16..])
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     TokenCheck::Valid { app_id, scopes }
 }
 
@@ -91,11 +104,19 @@ struct TokenRequest {
 }
 
 fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> ApiError {
-    ApiError::OAuth { status, error, description: description.into() }
+    ApiError::OAuth {
+        status,
+        error,
+        description: description.into(),
+    }
 }
 
 /// `POST /oauth/token`: form body (or JSON), client credentials in the body or in HTTP Basic.
-pub(crate) async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Json_>> {
+pub(crate) async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Json_>> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -103,9 +124,11 @@ pub(crate) async fn token(State(state): State<AppState>, headers: HeaderMap, bod
     let mut req: TokenRequest = if body.is_empty() {
         TokenRequest::default()
     } else if is_json {
-        serde_json::from_slice(&body).map_err(|e| oauth(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?
+        serde_json::from_slice(&body)
+            .map_err(|e| oauth(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?
     } else {
-        serde_urlencoded::from_bytes(&body).map_err(|e| oauth(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?
+        serde_urlencoded::from_bytes(&body)
+            .map_err(|e| oauth(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?
     };
     if let Some(basic) = headers
         .get(header::AUTHORIZATION)
@@ -116,16 +139,32 @@ pub(crate) async fn token(State(state): State<AppState>, headers: HeaderMap, bod
             .decode(basic.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| oauth(StatusCode::UNAUTHORIZED, "invalid_client", "malformed HTTP Basic credentials"))?;
-        let (id, secret) = decoded
-            .split_once(':')
-            .ok_or_else(|| oauth(StatusCode::UNAUTHORIZED, "invalid_client", "malformed HTTP Basic credentials"))?;
+            .ok_or_else(|| {
+                oauth(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "malformed HTTP Basic credentials",
+                )
+            })?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(|| {
+            oauth(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "malformed HTTP Basic credentials",
+            )
+        })?;
         req.client_id = Some(id.to_owned());
         req.client_secret = Some(secret.to_owned());
     }
     match req.grant_type.as_deref() {
         Some("client_credentials") => {}
-        None => return Err(oauth(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required")),
+        None => {
+            return Err(oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is required",
+            ));
+        }
         Some(_) => {
             return Err(oauth(
                 StatusCode::BAD_REQUEST,
@@ -135,7 +174,11 @@ pub(crate) async fn token(State(state): State<AppState>, headers: HeaderMap, bod
         }
     }
     let (Some(client_id), Some(secret)) = (req.client_id, req.client_secret) else {
-        return Err(oauth(StatusCode::UNAUTHORIZED, "invalid_client", "client_id and client_secret are required"));
+        return Err(oauth(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client_id and client_secret are required",
+        ));
     };
     let lookup_id = client_id.clone();
     let app = state
@@ -154,7 +197,11 @@ pub(crate) async fn token(State(state): State<AppState>, headers: HeaderMap, bod
         None | Some("") => app.scopes.clone(),
         Some(requested) => {
             let requested: Vec<String> = requested.split_whitespace().map(str::to_owned).collect();
-            let allowed = |s: &String| app.scopes.iter().any(|a| a == s || a == decisions::SCOPE_ALL);
+            let allowed = |s: &String| {
+                app.scopes
+                    .iter()
+                    .any(|a| a == s || a == decisions::SCOPE_ALL)
+            };
             if let Some(bad) = requested.iter().find(|s| !allowed(s)) {
                 return Err(oauth(
                     StatusCode::BAD_REQUEST,
@@ -179,12 +226,19 @@ pub(crate) async fn token(State(state): State<AppState>, headers: HeaderMap, bod
 }
 
 /// Middleware on `/api`: checks the bearer token and the scope the request needs.
-pub(crate) async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+pub(crate) async fn authorize(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .ok_or_else(|| ApiError::Unauthorized("a Bearer access token is required".into()))?;
     let now = crate::time::now() / 1_000_000;
     match check(&state.signing_key[..], token, now) {
@@ -193,7 +247,9 @@ pub(crate) async fn authorize(State(state): State<AppState>, mut request: Reques
         TokenCheck::Valid { app_id, scopes } => {
             let needed = decisions::required_scope(request.method(), request.uri().path());
             if !decisions::scope_satisfies(&scopes, needed) {
-                return Err(ApiError::Forbidden(format!("this request needs the {needed} scope")));
+                return Err(ApiError::Forbidden(format!(
+                    "this request needs the {needed} scope"
+                )));
             }
             request.extensions_mut().insert(Caller { app_id });
             Ok(next.run(request).await)
@@ -221,7 +277,14 @@ mod tests {
         assert!(matches!(check(&[8u8; 32], &token, 0), TokenCheck::Invalid));
         let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
         bytes[NONCE_LEN + 8] ^= 1; // push the expiry out
-        assert!(matches!(check(&key, &URL_SAFE_NO_PAD.encode(bytes), 0), TokenCheck::Invalid));
-        assert_ne!(mint(&key, 3, "api:read", 1_000), token, "each token carries fresh random bits");
+        assert!(matches!(
+            check(&key, &URL_SAFE_NO_PAD.encode(bytes), 0),
+            TokenCheck::Invalid
+        ));
+        assert_ne!(
+            mint(&key, 3, "api:read", 1_000),
+            token,
+            "each token carries fresh random bits"
+        );
     }
 }

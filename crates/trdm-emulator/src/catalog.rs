@@ -66,7 +66,10 @@ pub(crate) fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Reads a setting.
 pub(crate) fn setting(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| r.get(0)).optional()
+    conn.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .optional()
 }
 
 /// Writes a setting.
@@ -87,7 +90,10 @@ pub(crate) struct Application {
     pub(crate) scopes: Vec<String>,
 }
 
-pub(crate) fn application_by_client_id(conn: &Connection, client_id: &str) -> ApiResult<Option<Application>> {
+pub(crate) fn application_by_client_id(
+    conn: &Connection,
+    client_id: &str,
+) -> ApiResult<Option<Application>> {
     Ok(conn
         .query_row(
             "SELECT id, secret_sha256, scopes FROM oauth_applications WHERE client_id = ?1",
@@ -154,9 +160,13 @@ pub(crate) fn branches(conn: &Connection) -> ApiResult<Vec<Branch>> {
 }
 
 pub(crate) fn branch(conn: &Connection, id: i64) -> ApiResult<Branch> {
-    conn.query_row(&format!("{BRANCH_SELECT} WHERE b.id = ?1"), [id], branch_row)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("branch", id))
+    conn.query_row(
+        &format!("{BRANCH_SELECT} WHERE b.id = ?1"),
+        [id],
+        branch_row,
+    )
+    .optional()?
+    .ok_or_else(|| ApiError::not_found("branch", id))
 }
 
 /// The JSON of a branch: nested `parent_branch`/`owner` objects and the flat ids, as both sources show.
@@ -202,7 +212,8 @@ fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
     })
 }
 
-const DOMAIN_SELECT: &str = "SELECT id, name, abbreviation, description, created_at, updated_at FROM domains";
+const DOMAIN_SELECT: &str =
+    "SELECT id, name, abbreviation, description, created_at, updated_at FROM domains";
 
 pub(crate) fn domains(conn: &Connection) -> ApiResult<Vec<Domain>> {
     let mut stmt = conn.prepare(&format!("{DOMAIN_SELECT} ORDER BY id"))?;
@@ -250,8 +261,16 @@ impl Column {
     /// The type the value grammar checks values against.
     pub(crate) fn column_type(&self) -> ColumnType {
         match self.data_type {
-            DataType::Decimal => ColumnType { data_type: self.data_type, length: self.precision, scale: self.scale },
-            _ => ColumnType { data_type: self.data_type, length: self.length, scale: None },
+            DataType::Decimal => ColumnType {
+                data_type: self.data_type,
+                length: self.precision,
+                scale: self.scale,
+            },
+            _ => ColumnType {
+                data_type: self.data_type,
+                length: self.length,
+                scale: None,
+            },
         }
     }
 }
@@ -316,7 +335,11 @@ fn load_columns(conn: &Connection, table: &mut Table) -> ApiResult<()> {
                 key: r.get(1)?,
                 name: r.get(2)?,
                 data_type: data_type.parse().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+                    rusqlite::Error::FromSqlConversionFailure(
+                        3,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
                 })?,
                 length: r.get(4)?,
                 precision: r.get(5)?,
@@ -342,8 +365,9 @@ pub(crate) fn tables(conn: &Connection, filter: &TableFilter) -> ApiResult<Vec<T
     let mut stmt = conn.prepare(&format!(
         "{TABLE_SELECT} WHERE (?1 IS NULL OR t.branch_id = ?1) AND (?2 IS NULL OR t.domain_id = ?2) ORDER BY t.id"
     ))?;
-    let mut rows: Vec<Table> =
-        stmt.query_map(params![filter.branch_id, filter.domain_id], table_row)?.collect::<Result<_, _>>()?;
+    let mut rows: Vec<Table> = stmt
+        .query_map(params![filter.branch_id, filter.domain_id], table_row)?
+        .collect::<Result<_, _>>()?;
     for t in &mut rows {
         load_columns(conn, t)?;
     }
@@ -361,17 +385,27 @@ pub(crate) fn table(conn: &Connection, id: i64) -> ApiResult<Table> {
 
 pub(crate) fn table_by_key(conn: &Connection, branch_id: i64, key: &str) -> ApiResult<Table> {
     let mut t = conn
-        .query_row(&format!("{TABLE_SELECT} WHERE t.branch_id = ?1 AND t.key = ?2"), params![branch_id, key], table_row)
+        .query_row(
+            &format!("{TABLE_SELECT} WHERE t.branch_id = ?1 AND t.key = ?2"),
+            params![branch_id, key],
+            table_row,
+        )
         .optional()?
         .ok_or_else(|| {
-            ApiError::NotFound(format!("no deployed table definition with key {key} on branch {branch_id}"))
+            ApiError::NotFound(format!(
+                "no deployed table definition with key {key} on branch {branch_id}"
+            ))
         })?;
     load_columns(conn, &mut t)?;
     Ok(t)
 }
 
 fn column_json(c: &Column) -> Json {
-    let length = if c.data_type == DataType::Decimal { c.precision } else { c.length };
+    let length = if c.data_type == DataType::Decimal {
+        c.precision
+    } else {
+        c.length
+    };
     json!({
         "id": c.id,
         "key": c.key,
@@ -407,7 +441,11 @@ pub(crate) fn table_json(t: &Table, deployed: bool) -> Json {
         "created_at": iso(t.created_at),
         "updated_at": iso(t.updated_at),
     });
-    let list_key = if deployed { "deployed_column_definitions" } else { "column_definitions" };
+    let list_key = if deployed {
+        "deployed_column_definitions"
+    } else {
+        "column_definitions"
+    };
     obj[list_key] = Json::Array(columns);
     obj
 }
@@ -447,8 +485,7 @@ pub(crate) struct Mapping {
     updated_at: i64,
 }
 
-const MAPPING_SELECT: &str =
-    "SELECT id, table_id, key, name, is_default, config, created_at, updated_at FROM import_mappings";
+const MAPPING_SELECT: &str = "SELECT id, table_id, key, name, is_default, config, created_at, updated_at FROM import_mappings";
 
 fn mapping_row(r: &Row<'_>) -> rusqlite::Result<Mapping> {
     let config: String = r.get(5)?;
@@ -468,20 +505,34 @@ fn mapping_row(r: &Row<'_>) -> rusqlite::Result<Mapping> {
 
 pub(crate) fn mappings(conn: &Connection, table_id: i64) -> ApiResult<Vec<Mapping>> {
     let mut stmt = conn.prepare(&format!("{MAPPING_SELECT} WHERE table_id = ?1 ORDER BY id"))?;
-    let rows = stmt.query_map([table_id], mapping_row)?.collect::<Result<_, _>>()?;
+    let rows = stmt
+        .query_map([table_id], mapping_row)?
+        .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
 pub(crate) fn mapping(conn: &Connection, id: i64) -> ApiResult<Mapping> {
-    conn.query_row(&format!("{MAPPING_SELECT} WHERE id = ?1"), [id], mapping_row)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("import mapping", id))
+    conn.query_row(
+        &format!("{MAPPING_SELECT} WHERE id = ?1"),
+        [id],
+        mapping_row,
+    )
+    .optional()?
+    .ok_or_else(|| ApiError::not_found("import mapping", id))
 }
 
 pub(crate) fn mapping_by_key(conn: &Connection, table_id: i64, key: &str) -> ApiResult<Mapping> {
-    conn.query_row(&format!("{MAPPING_SELECT} WHERE table_id = ?1 AND key = ?2"), params![table_id, key], mapping_row)
-        .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no import mapping with key {key} for table definition {table_id}")))
+    conn.query_row(
+        &format!("{MAPPING_SELECT} WHERE table_id = ?1 AND key = ?2"),
+        params![table_id, key],
+        mapping_row,
+    )
+    .optional()?
+    .ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no import mapping with key {key} for table definition {table_id}"
+        ))
+    })
 }
 
 pub(crate) fn mapping_json(m: &Mapping, table: &Table) -> Json {
@@ -581,7 +632,10 @@ pub(crate) fn insert_export(conn: &Connection, e: &NewExport<'_>) -> ApiResult<i
         Some(code) if !code.is_empty() => code.to_owned(),
         _ => format!("export-{id}"),
     };
-    conn.execute("UPDATE exports SET correlation_code = ?1 WHERE id = ?2", params![code, id])?;
+    conn.execute(
+        "UPDATE exports SET correlation_code = ?1 WHERE id = ?2",
+        params![code, id],
+    )?;
     Ok(id)
 }
 
@@ -599,8 +653,11 @@ pub(crate) fn exports_of(conn: &mut Connection) -> ApiResult<Vec<Export>> {
 
 /// Exports a restart must pick up again.
 pub(crate) fn unfinished_exports(conn: &Connection) -> ApiResult<Vec<i64>> {
-    let mut stmt = conn.prepare("SELECT id FROM exports WHERE status IN ('created', 'started') ORDER BY id")?;
-    let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut stmt =
+        conn.prepare("SELECT id FROM exports WHERE status IN ('created', 'started') ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
@@ -612,7 +669,12 @@ pub(crate) fn mark_export_started(conn: &Connection, id: i64, now: i64) -> ApiRe
     Ok(())
 }
 
-pub(crate) fn finish_export(conn: &Connection, id: i64, outcome: Result<(i64, i64), String>, now: i64) -> ApiResult<()> {
+pub(crate) fn finish_export(
+    conn: &Connection,
+    id: i64,
+    outcome: Result<(i64, i64), String>,
+    now: i64,
+) -> ApiResult<()> {
     match outcome {
         Ok((rows, bytes)) => conn.execute(
             "UPDATE exports SET status = 'completed', completed_at = ?2, rows_exported = ?3, bytes_exported = ?4
@@ -673,7 +735,8 @@ pub(crate) struct Import {
     finished_at: Option<i64>,
 }
 
-const IMPORT_SELECT: &str = "SELECT id, branch_id, description, correlation_code, status, message, created_at,
+const IMPORT_SELECT: &str =
+    "SELECT id, branch_id, description, correlation_code, status, message, created_at,
     completed_at, finished_at FROM imports";
 
 fn import_row(r: &Row<'_>) -> rusqlite::Result<Import> {
@@ -707,7 +770,10 @@ pub(crate) fn insert_import(
         Some(code) if !code.is_empty() => code.to_owned(),
         _ => format!("import-{id}"),
     };
-    conn.execute("UPDATE imports SET correlation_code = ?1 WHERE id = ?2", params![code, id])?;
+    conn.execute(
+        "UPDATE imports SET correlation_code = ?1 WHERE id = ?2",
+        params![code, id],
+    )?;
     Ok(id)
 }
 
@@ -725,8 +791,11 @@ pub(crate) fn imports_of(conn: &mut Connection) -> ApiResult<Vec<Import>> {
 
 /// Imports whose final status a restart must settle.
 pub(crate) fn processing_imports(conn: &Connection) -> ApiResult<Vec<i64>> {
-    let mut stmt = conn.prepare("SELECT id FROM imports WHERE status = 'processing' ORDER BY id")?;
-    let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut stmt =
+        conn.prepare("SELECT id FROM imports WHERE status = 'processing' ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
@@ -800,37 +869,57 @@ pub(crate) fn insert_import_table(conn: &Connection, t: &NewImportTable<'_>) -> 
         Some(code) if !code.is_empty() => code.to_owned(),
         _ => format!("import-table-{id}"),
     };
-    conn.execute("UPDATE import_tables SET correlation_code = ?1 WHERE id = ?2", params![code, id])?;
+    conn.execute(
+        "UPDATE import_tables SET correlation_code = ?1 WHERE id = ?2",
+        params![code, id],
+    )?;
     Ok(id)
 }
 
 pub(crate) fn import_table(conn: &Connection, id: i64) -> ApiResult<ImportTable> {
-    conn.query_row(&format!("{IMPORT_TABLE_SELECT} WHERE id = ?1"), [id], import_table_row)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("import table", id))
+    conn.query_row(
+        &format!("{IMPORT_TABLE_SELECT} WHERE id = ?1"),
+        [id],
+        import_table_row,
+    )
+    .optional()?
+    .ok_or_else(|| ApiError::not_found("import table", id))
 }
 
 pub(crate) fn import_tables(conn: &Connection, import_id: i64) -> ApiResult<Vec<ImportTable>> {
-    let mut stmt = conn.prepare(&format!("{IMPORT_TABLE_SELECT} WHERE import_id = ?1 ORDER BY id"))?;
-    let rows = stmt.query_map([import_id], import_table_row)?.collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare(&format!(
+        "{IMPORT_TABLE_SELECT} WHERE import_id = ?1 ORDER BY id"
+    ))?;
+    let rows = stmt
+        .query_map([import_id], import_table_row)?
+        .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
 /// Import tables a restart must pick up again.
 pub(crate) fn unfinished_import_tables(conn: &Connection) -> ApiResult<Vec<i64>> {
-    let mut stmt =
-        conn.prepare("SELECT id FROM import_tables WHERE status IN ('uploaded', 'processing') ORDER BY id")?;
-    let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare(
+        "SELECT id FROM import_tables WHERE status IN ('uploaded', 'processing') ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
 pub(crate) fn set_import_table_status(conn: &Connection, id: i64, status: &str) -> ApiResult<()> {
-    conn.execute("UPDATE import_tables SET status = ?2 WHERE id = ?1", params![id, status])?;
+    conn.execute(
+        "UPDATE import_tables SET status = ?2 WHERE id = ?1",
+        params![id, status],
+    )?;
     Ok(())
 }
 
 pub(crate) fn set_import_table_file(conn: &Connection, id: i64, size: i64) -> ApiResult<()> {
-    conn.execute("UPDATE import_tables SET file_size = ?2 WHERE id = ?1", params![id, size])?;
+    conn.execute(
+        "UPDATE import_tables SET file_size = ?2 WHERE id = ?1",
+        params![id, size],
+    )?;
     Ok(())
 }
 
@@ -879,7 +968,12 @@ pub(crate) fn finish_import_table(
 }
 
 /// Marks an import completed by the client and fails its tables that never got a file.
-pub(crate) fn complete_import(conn: &mut Connection, id: i64, message: Option<&str>, now: i64) -> ApiResult<()> {
+pub(crate) fn complete_import(
+    conn: &mut Connection,
+    id: i64,
+    message: Option<&str>,
+    now: i64,
+) -> ApiResult<()> {
     let tx = conn.transaction()?;
     tx.execute(
         "UPDATE imports SET status = 'processing', completed_at = ?2, message = COALESCE(?3, message) WHERE id = ?1",
@@ -903,7 +997,10 @@ pub(crate) fn settle_import(conn: &Connection, id: i64, now: i64) -> ApiResult<(
         return Ok(());
     }
     let tables = import_tables(conn, id)?;
-    if tables.iter().any(|t| t.status != "completed" && t.status != "failed") {
+    if tables
+        .iter()
+        .any(|t| t.status != "completed" && t.status != "failed")
+    {
         return Ok(());
     }
     let failed = tables.iter().filter(|t| t.status == "failed").count();
@@ -945,7 +1042,11 @@ pub(crate) fn import_json(i: &Import, tables: &[ImportTable]) -> Json {
     })
 }
 
-pub(crate) fn import_table_json(t: &ImportTable, table_name: &str, signed_url: Option<String>) -> Json {
+pub(crate) fn import_table_json(
+    t: &ImportTable,
+    table_name: &str,
+    signed_url: Option<String>,
+) -> Json {
     let duration = match (t.start_at, t.end_at) {
         (Some(s), Some(e)) => Some((e - s) as f64 / 1e6),
         _ => None,

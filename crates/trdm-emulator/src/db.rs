@@ -26,7 +26,10 @@ pub(crate) struct Pool {
 
 impl Pool {
     pub(crate) fn open(path: &Path) -> rusqlite::Result<Arc<Self>> {
-        let pool = Arc::new(Pool { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
+        let pool = Arc::new(Pool {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        });
         let first = pool.connect()?;
         pool.idle.lock().expect("pool lock").push(first);
         Ok(pool)
@@ -51,7 +54,10 @@ impl Pool {
             Some(conn) => conn,
             None => self.connect()?,
         };
-        Ok(Pooled { conn: Some(conn), pool: self.clone() })
+        Ok(Pooled {
+            conn: Some(conn),
+            pool: self.clone(),
+        })
     }
 }
 

@@ -88,7 +88,8 @@ pub mod import_status {
 }
 
 /// Message given to a table that never received `upload_complete` when its batch is completed.
-pub const NEVER_UPLOADED_MESSAGE: &str = "the import was completed before this table's file was uploaded";
+pub const NEVER_UPLOADED_MESSAGE: &str =
+    "the import was completed before this table's file was uploaded";
 
 /// How row numbers in import error messages count: the first data row after the header is row 1.
 pub const FIRST_DATA_ROW: u64 = 1;

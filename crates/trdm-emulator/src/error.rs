@@ -44,7 +44,11 @@ pub(crate) enum ApiError {
     Conflict(String),
     /// RFC 6749 §5.2 error of the token endpoint.
     #[error("{error}: {description}")]
-    OAuth { status: StatusCode, error: &'static str, description: String },
+    OAuth {
+        status: StatusCode,
+        error: &'static str,
+        description: String,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -83,7 +87,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = match &self {
-            ApiError::OAuth { error, description, .. } => {
+            ApiError::OAuth {
+                error, description, ..
+            } => {
                 json!({ "error": error, "error_description": description })
             }
             ApiError::Internal(detail) => {
@@ -98,7 +104,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -29,7 +29,9 @@ impl FromStr for FaultKind {
             "429" => Ok(FaultKind::TooManyRequests),
             "503" => Ok(FaultKind::Unavailable),
             "drop" => Ok(FaultKind::Drop),
-            other => Err(format!("unknown fault kind {other:?} (expected 429, 503 or drop)")),
+            other => Err(format!(
+                "unknown fault kind {other:?} (expected 429, 503 or drop)"
+            )),
         }
     }
 }
@@ -51,8 +53,13 @@ pub enum EndpointGroup {
 
 impl EndpointGroup {
     /// Every group.
-    pub const ALL: [EndpointGroup; 5] =
-        [EndpointGroup::Auth, EndpointGroup::Metadata, EndpointGroup::Exports, EndpointGroup::Imports, EndpointGroup::Blobs];
+    pub const ALL: [EndpointGroup; 5] = [
+        EndpointGroup::Auth,
+        EndpointGroup::Metadata,
+        EndpointGroup::Exports,
+        EndpointGroup::Imports,
+        EndpointGroup::Blobs,
+    ];
 
     /// The group a request path belongs to, if any.
     pub fn of_path(path: &str) -> Option<Self> {
@@ -83,7 +90,9 @@ impl FromStr for EndpointGroup {
             "exports" => Ok(EndpointGroup::Exports),
             "imports" => Ok(EndpointGroup::Imports),
             "blobs" => Ok(EndpointGroup::Blobs),
-            other => Err(format!("unknown endpoint group {other:?} (expected auth, metadata, exports, imports or blobs)")),
+            other => Err(format!(
+                "unknown endpoint group {other:?} (expected auth, metadata, exports, imports or blobs)"
+            )),
         }
     }
 }
@@ -107,7 +116,11 @@ impl Default for FaultConfig {
     fn default() -> Self {
         FaultConfig {
             rate: 0.0,
-            kinds: vec![FaultKind::TooManyRequests, FaultKind::Unavailable, FaultKind::Drop],
+            kinds: vec![
+                FaultKind::TooManyRequests,
+                FaultKind::Unavailable,
+                FaultKind::Drop,
+            ],
             groups: EndpointGroup::ALL.to_vec(),
             retry_after: Duration::from_secs(1),
             seed: 0,
@@ -154,11 +167,26 @@ mod tests {
 
     #[test]
     fn groups_and_rates() {
-        assert_eq!(EndpointGroup::of_path("/api/exports/new"), Some(EndpointGroup::Exports));
-        assert_eq!(EndpointGroup::of_path("/api/v1/imports/3"), Some(EndpointGroup::Imports));
-        assert_eq!(EndpointGroup::of_path("/api/import_tables/3/upload_complete"), Some(EndpointGroup::Imports));
-        assert_eq!(EndpointGroup::of_path("/api/v1/branches"), Some(EndpointGroup::Metadata));
-        assert_eq!(EndpointGroup::of_path("/_s3/uploads/1"), Some(EndpointGroup::Blobs));
+        assert_eq!(
+            EndpointGroup::of_path("/api/exports/new"),
+            Some(EndpointGroup::Exports)
+        );
+        assert_eq!(
+            EndpointGroup::of_path("/api/v1/imports/3"),
+            Some(EndpointGroup::Imports)
+        );
+        assert_eq!(
+            EndpointGroup::of_path("/api/import_tables/3/upload_complete"),
+            Some(EndpointGroup::Imports)
+        );
+        assert_eq!(
+            EndpointGroup::of_path("/api/v1/branches"),
+            Some(EndpointGroup::Metadata)
+        );
+        assert_eq!(
+            EndpointGroup::of_path("/_s3/uploads/1"),
+            Some(EndpointGroup::Blobs)
+        );
         assert_eq!(EndpointGroup::of_path("/healthz"), None);
         let always = FaultInjector::new(FaultConfig {
             rate: 1.0,
@@ -169,9 +197,18 @@ mod tests {
         .unwrap();
         assert_eq!(always.draw("/api/exports/1"), Some(FaultKind::Unavailable));
         assert_eq!(always.draw("/api/v1/branches"), None);
-        let some = FaultInjector::new(FaultConfig { rate: 0.3, ..FaultConfig::default() }).unwrap();
-        let hits = (0..10_000).filter(|_| some.draw("/api/v1/branches").is_some()).count();
-        assert!((2_500..3_500).contains(&hits), "rate 0.3 drew {hits} of 10000");
+        let some = FaultInjector::new(FaultConfig {
+            rate: 0.3,
+            ..FaultConfig::default()
+        })
+        .unwrap();
+        let hits = (0..10_000)
+            .filter(|_| some.draw("/api/v1/branches").is_some())
+            .count();
+        assert!(
+            (2_500..3_500).contains(&hits),
+            "rate 0.3 drew {hits} of 10000"
+        );
         assert!(FaultInjector::new(FaultConfig::default()).is_none());
     }
 }

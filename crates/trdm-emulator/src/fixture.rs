@@ -157,17 +157,26 @@ fn default_delimiter() -> String {
 
 /// Lower case with spaces as underscores, as TitanRDM derives a database table name from a display name.
 fn derive_database_table_name(name: &str) -> String {
-    name.trim().to_lowercase().replace(|c: char| c.is_whitespace(), "_")
+    name.trim()
+        .to_lowercase()
+        .replace(|c: char| c.is_whitespace(), "_")
 }
 
 fn stable_key(parts: &[&str]) -> String {
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("trdm:{}", parts.join("\u{1f}")).as_bytes()).to_string()
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("trdm:{}", parts.join("\u{1f}")).as_bytes(),
+    )
+    .to_string()
 }
 
 impl Fixture {
     /// Reads and validates a fixture file.
     pub fn read(path: &Path) -> Result<Fixture, Error> {
-        let fail = |message: String| Error::Fixture { path: path.display().to_string(), message };
+        let fail = |message: String| Error::Fixture {
+            path: path.display().to_string(),
+            message,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
         let mut fixture: Fixture = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
         fixture.path = path.to_owned();
@@ -187,23 +196,37 @@ impl Fixture {
                 return Err(format!("client_id {:?} is declared twice", app.client_id));
             }
             for scope in &app.scopes {
-                if !["api", "api:read", "api:write", "api:delete", "api:admin"].contains(&scope.as_str()) {
-                    return Err(format!("application {:?}: unknown scope {scope:?}", app.name));
+                if !["api", "api:read", "api:write", "api:delete", "api:admin"]
+                    .contains(&scope.as_str())
+                {
+                    return Err(format!(
+                        "application {:?}: unknown scope {scope:?}",
+                        app.name
+                    ));
                 }
             }
         }
         let mut branches = HashSet::new();
         for b in &self.branches {
             if !["shared", "private"].contains(&b.branch_type.as_str()) {
-                return Err(format!("branch {:?}: branch_type must be shared or private", b.name));
+                return Err(format!(
+                    "branch {:?}: branch_type must be shared or private",
+                    b.name
+                ));
             }
             if !["open", "closed"].contains(&b.status.as_str()) {
-                return Err(format!("branch {:?}: status must be open or closed", b.name));
+                return Err(format!(
+                    "branch {:?}: status must be open or closed",
+                    b.name
+                ));
             }
-            if let Some(parent) = &b.parent {
-                if !branches.contains(parent) {
-                    return Err(format!("branch {:?}: parent {parent:?} must be declared before it", b.name));
-                }
+            if let Some(parent) = &b.parent
+                && !branches.contains(parent)
+            {
+                return Err(format!(
+                    "branch {:?}: parent {parent:?} must be declared before it",
+                    b.name
+                ));
             }
             if !branches.insert(&b.name) {
                 return Err(format!("branch {:?} is declared twice", b.name));
@@ -214,7 +237,11 @@ impl Fixture {
             if !domains.insert(&d.name) {
                 return Err(format!("domain {:?} is declared twice", d.name));
             }
-            let ok_start = d.abbreviation.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            let ok_start = d
+                .abbreviation
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
             if !ok_start || d.abbreviation.chars().count() > 4 {
                 return Err(format!(
                     "domain {:?}: the abbreviation must be 1 to 4 characters starting with a letter or _",
@@ -229,18 +256,30 @@ impl Fixture {
                 return Err(at(format!("unknown domain {:?}", t.domain)));
             }
             if t.branches.is_empty() {
-                return Err(at("deploy it on at least one branch (branches = [...])".into()));
+                return Err(at(
+                    "deploy it on at least one branch (branches = [...])".into()
+                ));
             }
             for b in &t.branches {
                 if !branches.contains(b) {
                     return Err(at(format!("unknown branch {b:?}")));
                 }
             }
-            let dtn = t.database_table_name.clone().unwrap_or_else(|| derive_database_table_name(&t.name));
-            let valid_dtn = dtn.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-                && dtn.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            let dtn = t
+                .database_table_name
+                .clone()
+                .unwrap_or_else(|| derive_database_table_name(&t.name));
+            let valid_dtn = dtn
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && dtn
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if !valid_dtn {
-                return Err(at(format!("database_table_name {dtn:?} must be lower-case snake case")));
+                return Err(at(format!(
+                    "database_table_name {dtn:?} must be lower-case snake case"
+                )));
             }
             if !table_names.insert(t.name.clone()) || !table_names.insert(format!("\u{0}{dtn}")) {
                 return Err(at("the name or database_table_name is used twice".into()));
@@ -252,7 +291,9 @@ impl Fixture {
             for c in &t.columns {
                 let at = |m: String| format!("table {:?}, column {:?}: {m}", t.name, c.name);
                 if c.name.is_empty() || c.name.starts_with("trdm_") {
-                    return Err(at("column names must be non-empty and must not start with trdm_".into()));
+                    return Err(at(
+                        "column names must be non-empty and must not start with trdm_".into(),
+                    ));
                 }
                 if !columns.insert(&c.name) {
                     return Err(at("declared twice".into()));
@@ -261,7 +302,10 @@ impl Fixture {
                 if data_type == DataType::Decimal {
                     if let Some(p) = c.precision {
                         if !(1..=1000).contains(&p) || c.scale.unwrap_or(0) > p {
-                            return Err(at("decimal needs 1 <= precision <= 1000 and scale <= precision".into()));
+                            return Err(at(
+                                "decimal needs 1 <= precision <= 1000 and scale <= precision"
+                                    .into(),
+                            ));
                         }
                     } else if c.scale.is_some() {
                         return Err(at("a decimal scale needs a precision".into()));
@@ -279,14 +323,23 @@ impl Fixture {
             }
             for m in &t.import_mappings {
                 if !["MDY", "DMY"].contains(&m.date_style.to_uppercase().as_str()) {
-                    return Err(at(format!("mapping {:?}: date_style must be MDY or DMY", m.name)));
+                    return Err(at(format!(
+                        "mapping {:?}: date_style must be MDY or DMY",
+                        m.name
+                    )));
                 }
                 if m.delimiter.len() != 1 {
-                    return Err(at(format!("mapping {:?}: the delimiter must be one ASCII character", m.name)));
+                    return Err(at(format!(
+                        "mapping {:?}: the delimiter must be one ASCII character",
+                        m.name
+                    )));
                 }
                 for mc in &m.columns {
                     if !columns.contains(&mc.target_column) {
-                        return Err(at(format!("mapping {:?}: unknown target column {:?}", m.name, mc.target_column)));
+                        return Err(at(format!(
+                            "mapping {:?}: unknown target column {:?}",
+                            m.name, mc.target_column
+                        )));
                     }
                 }
             }
@@ -300,18 +353,23 @@ impl Fixture {
 }
 
 /// Opens the database at `path`; loads `fixture` into it if it is new. Returns the database and the signing key.
-pub(crate) fn open_database(path: &Path, fixture: Option<&Fixture>) -> Result<(Db, [u8; 32]), Error> {
-    if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
-        }
+pub(crate) fn open_database(
+    path: &Path,
+    fixture: Option<&Fixture>,
+) -> Result<(Db, [u8; 32]), Error> {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
     }
     let db = Db::open(path)?;
     let mut conn = db.catalog_now()?;
     let key = match catalog::setting(&conn, "signing_key")? {
         Some(hex_key) => {
             let bytes = hex::decode(hex_key).map_err(|e| Error::Io(std::io::Error::other(e)))?;
-            bytes.try_into().map_err(|_| Error::Io(std::io::Error::other("malformed signing key")))?
+            bytes
+                .try_into()
+                .map_err(|_| Error::Io(std::io::Error::other("malformed signing key")))?
         }
         None => {
             let mut key = [0u8; 32];
@@ -334,7 +392,10 @@ pub(crate) fn open_database(path: &Path, fixture: Option<&Fixture>) -> Result<(D
 }
 
 fn load(db: &Db, conn: &mut rusqlite::Connection, fx: &Fixture) -> Result<(), Error> {
-    let fail = |message: String| Error::Fixture { path: fx.path.display().to_string(), message };
+    let fail = |message: String| Error::Fixture {
+        path: fx.path.display().to_string(),
+        message,
+    };
     let now = crate::time::now();
     let tx = conn.transaction()?;
     for app in &fx.oauth_applications {
@@ -376,8 +437,14 @@ fn load(db: &Db, conn: &mut rusqlite::Connection, fx: &Fixture) -> Result<(), Er
     }
     let mut seeds = Vec::new();
     for t in &fx.tables {
-        let dtn = t.database_table_name.clone().unwrap_or_else(|| derive_database_table_name(&t.name));
-        let key = t.key.clone().unwrap_or_else(|| stable_key(&[&t.domain, &t.name]));
+        let dtn = t
+            .database_table_name
+            .clone()
+            .unwrap_or_else(|| derive_database_table_name(&t.name));
+        let key = t
+            .key
+            .clone()
+            .unwrap_or_else(|| stable_key(&[&t.domain, &t.name]));
         for branch in &t.branches {
             let branch_id = branch_ids[branch];
             let physical = format!("b{branch_id}__{dtn}");
@@ -445,12 +512,17 @@ fn load(db: &Db, conn: &mut rusqlite::Connection, fx: &Fixture) -> Result<(), Er
         }
     }
     let mut records = db.records_now()?;
-    let identity = MappingConfig { date_style: default_date_style(), delimiter: default_delimiter(), columns: Vec::new() };
+    let identity = MappingConfig {
+        date_style: default_date_style(),
+        delimiter: default_delimiter(),
+        columns: Vec::new(),
+    };
     for (table, seed) in &seeds {
         records::create_table(&records, table)?;
         if let Some(seed) = seed {
             let path = fx.seed_path(seed);
-            let file = std::fs::File::open(&path).map_err(|e| fail(format!("seed file {}: {e}", path.display())))?;
+            let file = std::fs::File::open(&path)
+                .map_err(|e| fail(format!("seed file {}: {e}", path.display())))?;
             let spec = ImportSpec {
                 table,
                 mapping: &identity,
@@ -459,8 +531,13 @@ fn load(db: &Db, conn: &mut rusqlite::Connection, fx: &Fixture) -> Result<(), Er
                 actor_id: decisions::SEED_ACTOR_ID,
                 import_table_id: None,
             };
-            records::apply_file(&mut records, &spec, file)
-                .map_err(|e| fail(format!("seed file {} for table {:?}: {e}", path.display(), table.name)))?;
+            records::apply_file(&mut records, &spec, file).map_err(|e| {
+                fail(format!(
+                    "seed file {} for table {:?}: {e}",
+                    path.display(),
+                    table.name
+                ))
+            })?;
         }
     }
     catalog::set_setting(&tx, "initialized_at", &crate::time::iso(now))?;

@@ -32,7 +32,11 @@ pub(crate) async fn resume(state: &AppState) -> ApiResult<()> {
     let (exports, tables, imports) = state
         .db
         .catalog(|c| {
-            Ok((catalog::unfinished_exports(c)?, catalog::unfinished_import_tables(c)?, catalog::processing_imports(c)?))
+            Ok((
+                catalog::unfinished_exports(c)?,
+                catalog::unfinished_import_tables(c)?,
+                catalog::processing_imports(c)?,
+            ))
         })
         .await?;
     for id in exports {
@@ -42,14 +46,24 @@ pub(crate) async fn resume(state: &AppState) -> ApiResult<()> {
         spawn_import_table(state, id);
     }
     for id in imports {
-        state.db.catalog(move |c| catalog::settle_import(c, id, now())).await?;
+        state
+            .db
+            .catalog(move |c| catalog::settle_import(c, id, now()))
+            .await?;
     }
     Ok(())
 }
 
 async fn run_export(state: &AppState, id: i64) -> ApiResult<()> {
-    let _slot = state.job_slots.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.db.catalog(move |c| catalog::mark_export_started(c, id, now())).await?;
+    let _slot = state
+        .job_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state
+        .db
+        .catalog(move |c| catalog::mark_export_started(c, id, now()))
+        .await?;
     if !state.config.export_delay.is_zero() {
         tokio::time::sleep(state.config.export_delay).await;
     }
@@ -66,7 +80,10 @@ async fn run_export(state: &AppState, id: i64) -> ApiResult<()> {
         .db
         .records(move |c| {
             let partial = path.with_extension("csv.part");
-            let selection = ExportSelection { high_water_mark: export.hwm_micros, include_history: export.include_history };
+            let selection = ExportSelection {
+                high_water_mark: export.hwm_micros,
+                include_history: export.include_history,
+            };
             let written = File::create(&partial)
                 .map_err(|e| ApplyError::Rejected(format!("cannot create the export file: {e}")))
                 .and_then(|file| records::write_export(c, &table, selection, file));
@@ -85,11 +102,18 @@ async fn run_export(state: &AppState, id: i64) -> ApiResult<()> {
     if let Err(message) = &outcome {
         tracing::warn!(export = id, %message, "export failed");
     }
-    state.db.catalog(move |c| catalog::finish_export(c, id, outcome, now())).await
+    state
+        .db
+        .catalog(move |c| catalog::finish_export(c, id, outcome, now()))
+        .await
 }
 
 async fn run_import_table(state: &AppState, id: i64) -> ApiResult<()> {
-    let _slot = state.job_slots.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let _slot = state
+        .job_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     if !state.config.import_delay.is_zero() {
         tokio::time::sleep(state.config.import_delay).await;
     }
@@ -106,7 +130,9 @@ async fn run_import_table(state: &AppState, id: i64) -> ApiResult<()> {
             Ok(Some((it, table, mapping)))
         })
         .await?;
-    let Some((it, table, mapping)) = loaded else { return Ok(()) };
+    let Some((it, table, mapping)) = loaded else {
+        return Ok(());
+    };
     let path = state.upload_path(id);
     let import_id = it.import_id;
     let outcome: Result<Counts, String> = state
@@ -116,7 +142,11 @@ async fn run_import_table(state: &AppState, id: i64) -> ApiResult<()> {
                 return Ok(Ok(counts));
             }
             let Some(pattern) = ImportPattern::parse(&it.pattern) else {
-                return Ok(Err(format!("unknown pattern {:?}; expected one of {}", it.pattern, ImportPattern::NAMES)));
+                return Ok(Err(format!(
+                    "unknown pattern {:?}; expected one of {}",
+                    it.pattern,
+                    ImportPattern::NAMES
+                )));
             };
             let file = match File::open(&path) {
                 Ok(file) => file,
@@ -134,7 +164,13 @@ async fn run_import_table(state: &AppState, id: i64) -> ApiResult<()> {
         })
         .await?;
     match &outcome {
-        Ok(c) => tracing::info!(import_table = id, inserted = c.inserted, updated = c.updated, deleted = c.deleted, "applied"),
+        Ok(c) => tracing::info!(
+            import_table = id,
+            inserted = c.inserted,
+            updated = c.updated,
+            deleted = c.deleted,
+            "applied"
+        ),
         Err(message) => tracing::info!(import_table = id, %message, "rejected"),
     }
     state

@@ -70,7 +70,9 @@ pub struct Emulator {
 
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emulator").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Emulator")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -111,7 +113,9 @@ impl Emulator {
             origin: Arc::new(url.clone()),
             config: Arc::new(config.clone()),
         };
-        jobs::resume(&state).await.map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        jobs::resume(&state)
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
         let router = routes::app(state);
         let faults = FaultInjector::new(config.faults.clone()).map(Arc::new);
         let (tx, rx) = oneshot::channel();
@@ -185,11 +189,11 @@ async fn serve(
                     let router = router.clone();
                     let faults = faults.clone();
                     async move {
-                        if let Some(faults) = faults {
-                            if let Some(kind) = faults.draw(request.uri().path()) {
-                                tracing::debug!(path = request.uri().path(), ?kind, "injecting fault");
-                                return routes::fault_response(kind, faults.retry_after());
-                            }
+                        if let Some(faults) = faults
+                            && let Some(kind) = faults.draw(request.uri().path())
+                        {
+                            tracing::debug!(path = request.uri().path(), ?kind, "injecting fault");
+                            return routes::fault_response(kind, faults.retry_after());
                         }
                         let response = router.oneshot(request.map(axum::body::Body::new)).await;
                         Ok::<_, std::io::Error>(response.unwrap_or_else(|never| match never {}))

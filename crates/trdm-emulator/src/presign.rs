@@ -43,9 +43,14 @@ impl IntoResponse for S3Error {
             S3Error::SignatureDoesNotMatch => (
                 StatusCode::FORBIDDEN,
                 "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided.".to_owned(),
+                "The request signature we calculated does not match the signature you provided."
+                    .to_owned(),
             ),
-            S3Error::Expired => (StatusCode::FORBIDDEN, "AccessDenied", "Request has expired".to_owned()),
+            S3Error::Expired => (
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "Request has expired".to_owned(),
+            ),
             S3Error::NoSuchKey(m) => (StatusCode::NOT_FOUND, "NoSuchKey", m),
             S3Error::Conflict(m) => (StatusCode::CONFLICT, "InvalidRequest", m),
             S3Error::TooLarge(limit) => (
@@ -55,7 +60,11 @@ impl IntoResponse for S3Error {
             ),
             S3Error::Internal(m) => {
                 tracing::error!(detail = %m, "presigned request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error.".to_owned())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error.".to_owned(),
+                )
             }
         };
         let body = format!(
@@ -67,7 +76,13 @@ impl IntoResponse for S3Error {
 }
 
 /// Checks the signature and expiry in `query` for `method` on `path`.
-pub(crate) fn verify(key: &[u8], method: &str, path: &str, query: &str, now_secs: i64) -> Result<(), S3Error> {
+pub(crate) fn verify(
+    key: &[u8],
+    method: &str,
+    path: &str,
+    query: &str,
+    now_secs: i64,
+) -> Result<(), S3Error> {
     let mut expires = None;
     let mut signature = None;
     for pair in query.split('&') {
@@ -80,7 +95,9 @@ pub(crate) fn verify(key: &[u8], method: &str, path: &str, query: &str, now_secs
     let (Some(expires), Some(signature)) = (expires, signature) else {
         return Err(S3Error::SignatureDoesNotMatch);
     };
-    mac(key, method, path, expires).verify_slice(&signature).map_err(|_| S3Error::SignatureDoesNotMatch)?;
+    mac(key, method, path, expires)
+        .verify_slice(&signature)
+        .map_err(|_| S3Error::SignatureDoesNotMatch)?;
     if now_secs >= expires {
         return Err(S3Error::Expired);
     }
@@ -97,10 +114,22 @@ mod tests {
         let u = url("http://h", key, "PUT", "/_s3/uploads/1", 100);
         let query = u.split_once('?').unwrap().1;
         assert!(verify(key, "PUT", "/_s3/uploads/1", query, 99).is_ok());
-        assert!(matches!(verify(key, "PUT", "/_s3/uploads/1", query, 100), Err(S3Error::Expired)));
-        assert!(matches!(verify(key, "GET", "/_s3/uploads/1", query, 0), Err(S3Error::SignatureDoesNotMatch)));
-        assert!(matches!(verify(key, "PUT", "/_s3/uploads/2", query, 0), Err(S3Error::SignatureDoesNotMatch)));
+        assert!(matches!(
+            verify(key, "PUT", "/_s3/uploads/1", query, 100),
+            Err(S3Error::Expired)
+        ));
+        assert!(matches!(
+            verify(key, "GET", "/_s3/uploads/1", query, 0),
+            Err(S3Error::SignatureDoesNotMatch)
+        ));
+        assert!(matches!(
+            verify(key, "PUT", "/_s3/uploads/2", query, 0),
+            Err(S3Error::SignatureDoesNotMatch)
+        ));
         let later = query.replace("X-Trdm-Expires=100", "X-Trdm-Expires=200");
-        assert!(matches!(verify(key, "PUT", "/_s3/uploads/1", &later, 150), Err(S3Error::SignatureDoesNotMatch)));
+        assert!(matches!(
+            verify(key, "PUT", "/_s3/uploads/1", &later, 150),
+            Err(S3Error::SignatureDoesNotMatch)
+        ));
     }
 }

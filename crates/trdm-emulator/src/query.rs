@@ -31,7 +31,11 @@ fn parse_q(q: &str) -> ApiResult<Filter> {
     let mut parts = q.splitn(3, ':');
     let first = parts.next().unwrap_or_default();
     match (parts.next(), parts.next()) {
-        (None, _) => Ok(Filter { field: "name".into(), op: Op::Cont, value: q.to_owned() }),
+        (None, _) => Ok(Filter {
+            field: "name".into(),
+            op: Op::Cont,
+            value: q.to_owned(),
+        }),
         (Some(op), Some(value)) => {
             let op = match op {
                 "eq" => Op::Eq,
@@ -42,9 +46,15 @@ fn parse_q(q: &str) -> ApiResult<Filter> {
                     )));
                 }
             };
-            Ok(Filter { field: first.to_owned(), op, value: value.to_owned() })
+            Ok(Filter {
+                field: first.to_owned(),
+                op,
+                value: value.to_owned(),
+            })
         }
-        (Some(_), None) => Err(ApiError::BadRequest(format!("q must look like field:op:value, got {q:?}"))),
+        (Some(_), None) => Err(ApiError::BadRequest(format!(
+            "q must look like field:op:value, got {q:?}"
+        ))),
     }
 }
 
@@ -59,18 +69,19 @@ fn text_of(v: &Json) -> String {
 fn parse_positive(name: &str, raw: Option<&str>, default: u32) -> ApiResult<u32> {
     match raw {
         None | Some("") => Ok(default),
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|&n| n >= 1)
-            .ok_or_else(|| ApiError::BadRequest(format!("{name} must be a whole number of at least 1, got {s:?}"))),
+        Some(s) => s.parse::<u32>().ok().filter(|&n| n >= 1).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{name} must be a whole number of at least 1, got {s:?}"
+            ))
+        }),
     }
 }
 
 /// Filters `items` by `q` and cuts out the requested page. `fields` are the names `q` may use.
 pub(crate) fn page(items: Vec<Json>, params: &ListParams, fields: &[&str]) -> ApiResult<Json> {
     let page = parse_positive("page", params.page.as_deref(), 1)?;
-    let per_page = parse_positive("per_page", params.per_page.as_deref(), DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
+    let per_page =
+        parse_positive("per_page", params.per_page.as_deref(), DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
     let filtered: Vec<Json> = match params.q.as_deref().filter(|q| !q.is_empty()) {
         None => items,
         Some(q) => {
@@ -97,8 +108,11 @@ pub(crate) fn page(items: Vec<Json>, params: &ListParams, fields: &[&str]) -> Ap
     };
     let total = filtered.len();
     let total_pages = total.div_ceil(per_page as usize);
-    let data: Vec<Json> =
-        filtered.into_iter().skip((page as usize - 1) * per_page as usize).take(per_page as usize).collect();
+    let data: Vec<Json> = filtered
+        .into_iter()
+        .skip((page as usize - 1) * per_page as usize)
+        .take(per_page as usize)
+        .collect();
     Ok(json!({
         "data": data,
         "meta": { "page": page, "per_page": per_page, "total_count": total, "total_pages": total_pages },
@@ -110,26 +124,68 @@ mod tests {
     use super::*;
 
     fn params(page: Option<&str>, per_page: Option<&str>, q: Option<&str>) -> ListParams {
-        ListParams { page: page.map(Into::into), per_page: per_page.map(Into::into), q: q.map(Into::into) }
+        ListParams {
+            page: page.map(Into::into),
+            per_page: per_page.map(Into::into),
+            q: q.map(Into::into),
+        }
     }
 
     #[test]
     fn q_grammar_and_pages() {
-        let items: Vec<Json> = (1..=5).map(|i| json!({"id": i, "name": format!("Name:{i}"), "flag": i % 2 == 0})).collect();
-        let all = page(items.clone(), &params(Some("2"), Some("2"), None), &["name"]).unwrap();
+        let items: Vec<Json> = (1..=5)
+            .map(|i| json!({"id": i, "name": format!("Name:{i}"), "flag": i % 2 == 0}))
+            .collect();
+        let all = page(
+            items.clone(),
+            &params(Some("2"), Some("2"), None),
+            &["name"],
+        )
+        .unwrap();
         assert_eq!(all["data"].as_array().unwrap().len(), 2);
         assert_eq!(all["data"][0]["id"], 3);
         assert_eq!(all["meta"]["total_pages"], 3);
-        let eq = page(items.clone(), &params(None, None, Some("name:eq:Name:3")), &["name"]).unwrap();
+        let eq = page(
+            items.clone(),
+            &params(None, None, Some("name:eq:Name:3")),
+            &["name"],
+        )
+        .unwrap();
         assert_eq!(eq["meta"]["total_count"], 1, "the value may contain ':'");
-        let flag = page(items.clone(), &params(None, None, Some("flag:eq:true")), &["flag"]).unwrap();
+        let flag = page(
+            items.clone(),
+            &params(None, None, Some("flag:eq:true")),
+            &["flag"],
+        )
+        .unwrap();
         assert_eq!(flag["meta"]["total_count"], 2);
-        let bare = page(items.clone(), &params(None, None, Some("name:4")), &["name"]);
-        assert!(bare.is_err(), "two parts is neither bare nor field:op:value");
+        let bare = page(
+            items.clone(),
+            &params(None, None, Some("name:4")),
+            &["name"],
+        );
+        assert!(
+            bare.is_err(),
+            "two parts is neither bare nor field:op:value"
+        );
         let sub = page(items.clone(), &params(None, None, Some("NAME")), &["name"]).unwrap();
         assert_eq!(sub["meta"]["total_count"], 5);
-        assert!(page(items.clone(), &params(None, None, Some("nope:eq:1")), &["name"]).is_err());
-        assert!(page(items.clone(), &params(None, None, Some("name:gt:1")), &["name"]).is_err());
+        assert!(
+            page(
+                items.clone(),
+                &params(None, None, Some("nope:eq:1")),
+                &["name"]
+            )
+            .is_err()
+        );
+        assert!(
+            page(
+                items.clone(),
+                &params(None, None, Some("name:gt:1")),
+                &["name"]
+            )
+            .is_err()
+        );
         assert!(page(items.clone(), &params(Some("0"), None, None), &["name"]).is_err());
         let empty = page(Vec::new(), &params(None, None, None), &["name"]).unwrap();
         assert_eq!(empty["meta"]["total_pages"], 0);

@@ -59,13 +59,20 @@ pub(crate) fn create_table(conn: &Connection, table: &Table) -> rusqlite::Result
         .iter()
         .map(|c| {
             let affinity = match c.data_type {
-                DataType::Smallint | DataType::Integer | DataType::Bigint | DataType::Boolean => "INTEGER",
+                DataType::Smallint | DataType::Integer | DataType::Bigint | DataType::Boolean => {
+                    "INTEGER"
+                }
                 _ => "TEXT",
             };
             format!("{} {affinity}", ident(&c.name))
         })
         .collect();
-    let pk: Vec<String> = table.columns.iter().filter(|c| c.is_primary_key).map(|c| ident(&c.name)).collect();
+    let pk: Vec<String> = table
+        .columns
+        .iter()
+        .filter(|c| c.is_primary_key)
+        .map(|c| ident(&c.name))
+        .collect();
     conn.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS {t} (
             trdm_sk INTEGER PRIMARY KEY, trdm_record_id INTEGER NOT NULL, trdm_state TEXT NOT NULL,
@@ -99,7 +106,8 @@ pub(crate) enum ImportPattern {
 }
 
 impl ImportPattern {
-    pub(crate) const NAMES: &'static str = "full, incremental_upsert_only, incremental_with_delete, incremental";
+    pub(crate) const NAMES: &'static str =
+        "full, incremental_upsert_only, incremental_with_delete, incremental";
 
     pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
@@ -150,7 +158,10 @@ fn shown(value: &str) -> String {
 
 /// Where each file column goes.
 enum Slot {
-    Column { index: usize, format: Option<String> },
+    Column {
+        index: usize,
+        format: Option<String>,
+    },
     TranCode,
     Ignored,
 }
@@ -205,7 +216,9 @@ fn plan(spec: &ImportSpec<'_>, header: &Record) -> Result<Plan, ApplyError> {
     }
     match (spec.pattern, has_tran_code) {
         (ImportPattern::WithDelete, false) => {
-            return Err(reject(format!("the incremental_with_delete pattern needs a {TRAN_CODE} column")));
+            return Err(reject(format!(
+                "the incremental_with_delete pattern needs a {TRAN_CODE} column"
+            )));
         }
         (ImportPattern::Full | ImportPattern::UpsertOnly, true) => {
             return Err(reject(format!(
@@ -214,13 +227,22 @@ fn plan(spec: &ImportSpec<'_>, header: &Record) -> Result<Plan, ApplyError> {
         }
         _ => {}
     }
-    let pk: Vec<usize> = (0..table.columns.len()).filter(|&i| table.columns[i].is_primary_key).collect();
+    let pk: Vec<usize> = (0..table.columns.len())
+        .filter(|&i| table.columns[i].is_primary_key)
+        .collect();
     for &i in &pk {
         if !present[i] {
-            return Err(reject(format!("primary key column {} is missing from the file", table.columns[i].name)));
+            return Err(reject(format!(
+                "primary key column {} is missing from the file",
+                table.columns[i].name
+            )));
         }
     }
-    let date_style = if spec.mapping.date_style.eq_ignore_ascii_case("DMY") { DateStyle::Dmy } else { DateStyle::Mdy };
+    let date_style = if spec.mapping.date_style.eq_ignore_ascii_case("DMY") {
+        DateStyle::Dmy
+    } else {
+        DateStyle::Mdy
+    };
     Ok(Plan {
         slots,
         present,
@@ -276,14 +298,22 @@ fn sql_text(value: &SqlValue) -> String {
 /// The next change time: now, but always after the previous change, so that a high-water mark taken from
 /// exported data never skips a later commit. Taken inside the write transaction, so writers are ordered.
 fn next_change_time(conn: &Connection) -> rusqlite::Result<i64> {
-    let last: i64 = conn.query_row("SELECT last_change FROM trdm_clock WHERE id = 1", [], |r| r.get(0))?;
+    let last: i64 = conn.query_row("SELECT last_change FROM trdm_clock WHERE id = 1", [], |r| {
+        r.get(0)
+    })?;
     let change = crate::time::now().max(last + 1);
-    conn.execute("UPDATE trdm_clock SET last_change = ?1 WHERE id = 1", [change])?;
+    conn.execute(
+        "UPDATE trdm_clock SET last_change = ?1 WHERE id = 1",
+        [change],
+    )?;
     Ok(change)
 }
 
 /// Whether an import table's file was already applied (a restart between commit and status update).
-pub(crate) fn applied_counts(conn: &Connection, import_table_id: i64) -> rusqlite::Result<Option<Counts>> {
+pub(crate) fn applied_counts(
+    conn: &Connection,
+    import_table_id: i64,
+) -> rusqlite::Result<Option<Counts>> {
     conn.query_row(
         "SELECT inserted, updated, deleted FROM trdm_applied_import_tables WHERE import_table_id = ?1",
         [import_table_id],
@@ -293,7 +323,11 @@ pub(crate) fn applied_counts(conn: &Connection, import_table_id: i64) -> rusqlit
 }
 
 /// Validates and applies one file in one transaction. On any error nothing is changed.
-pub(crate) fn apply_file(conn: &mut Connection, spec: &ImportSpec<'_>, input: impl Read) -> Result<Counts, ApplyError> {
+pub(crate) fn apply_file(
+    conn: &mut Connection,
+    spec: &ImportSpec<'_>,
+    input: impl Read,
+) -> Result<Counts, ApplyError> {
     let delimiter = match spec.mapping.delimiter.as_bytes() {
         [d] => *d,
         _ => b',',
@@ -318,21 +352,29 @@ pub(crate) fn apply_file(conn: &mut Connection, spec: &ImportSpec<'_>, input: im
         [&table.physical_name],
         |r| r.get(0),
     )?;
-    let table_was_empty = tx.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {t})"), [], |r| r.get::<_, bool>(0))?;
+    let table_was_empty =
+        tx.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {t})"), [], |r| {
+            r.get::<_, bool>(0)
+        })?;
     tx.execute_batch(
         "DROP TABLE IF EXISTS temp.trdm_seen;
          CREATE TEMP TABLE trdm_seen (k TEXT PRIMARY KEY, row_no INTEGER NOT NULL, record_id INTEGER) WITHOUT ROWID;",
     )?;
     let mut counts = Counts::default();
     {
-        let pk_where: Vec<String> =
-            plan.pk.iter().enumerate().map(|(p, &i)| format!("{} = ?{}", cols[i], p + 1)).collect();
+        let pk_where: Vec<String> = plan
+            .pk
+            .iter()
+            .enumerate()
+            .map(|(p, &i)| format!("{} = ?{}", cols[i], p + 1))
+            .collect();
         let mut lookup = tx.prepare(&format!(
             "SELECT trdm_sk, trdm_record_id, trdm_is_deleted, {col_list} FROM {t}
              WHERE trdm_state = 'C' AND {}",
             pk_where.join(" AND ")
         ))?;
-        let mut seen = tx.prepare("INSERT INTO temp.trdm_seen (k, row_no, record_id) VALUES (?1, ?2, ?3)")?;
+        let mut seen =
+            tx.prepare("INSERT INTO temp.trdm_seen (k, row_no, record_id) VALUES (?1, ?2, ?3)")?;
         let mut first_seen = tx.prepare("SELECT row_no FROM temp.trdm_seen WHERE k = ?1")?;
         let mut close = tx.prepare(&format!(
             "UPDATE {t} SET trdm_state = 'H', trdm_effective_to = ?1 WHERE trdm_sk = ?2"
@@ -389,7 +431,10 @@ pub(crate) fn apply_file(conn: &mut Connection, spec: &ImportSpec<'_>, input: im
                     }
                     Slot::Column { index, format } => {
                         let ty = &plan.types[*index];
-                        let opts = ParseOptions { date_style: plan.date_style, format: format.as_deref() };
+                        let opts = ParseOptions {
+                            date_style: plan.date_style,
+                            format: format.as_deref(),
+                        };
                         let value = ty.parse(field.text, field.quoted, &opts).map_err(|e| {
                             reject(format!(
                                 "row {row_no}, column {}: value {} {}",
@@ -415,7 +460,11 @@ pub(crate) fn apply_file(conn: &mut Connection, spec: &ImportSpec<'_>, input: im
             if matches!(tran, Tran::Upsert) {
                 for (i, c) in table.columns.iter().enumerate() {
                     if c.is_required && matches!(values[i], SqlValue::Null) {
-                        let why = if plan.present[i] { "a value is required" } else { "is required but missing from the file" };
+                        let why = if plan.present[i] {
+                            "a value is required"
+                        } else {
+                            "is required but missing from the file"
+                        };
                         return Err(reject(format!("row {row_no}, column {}: {why}", c.name)));
                     }
                 }
@@ -445,7 +494,9 @@ pub(crate) fn apply_file(conn: &mut Connection, spec: &ImportSpec<'_>, input: im
                     let pk_text: Vec<String> = plan
                         .pk
                         .iter()
-                        .map(|&i| format!("{}={}", table.columns[i].name, shown(&sql_text(&values[i]))))
+                        .map(|&i| {
+                            format!("{}={}", table.columns[i].name, shown(&sql_text(&values[i])))
+                        })
                         .collect();
                     return Err(reject(format!(
                         "row {row_no}, column {}: value {} repeats the primary key of row {first} ({}); \
@@ -460,7 +511,13 @@ pub(crate) fn apply_file(conn: &mut Connection, spec: &ImportSpec<'_>, input: im
             match (tran, current) {
                 (Tran::Delete, Some((sk, _, false, _))) => {
                     close.execute(params![change, sk])?;
-                    tombstone.execute(params![change, HIGH_DATE_MICROS, spec.actor_type, spec.actor_id, sk])?;
+                    tombstone.execute(params![
+                        change,
+                        HIGH_DATE_MICROS,
+                        spec.actor_type,
+                        spec.actor_id,
+                        sk
+                    ])?;
                     counts.deleted += 1;
                 }
                 (Tran::Delete, _) => {}
@@ -474,7 +531,11 @@ pub(crate) fn apply_file(conn: &mut Connection, spec: &ImportSpec<'_>, input: im
                         continue;
                     }
                     close.execute(params![change, sk])?;
-                    let code = if deleted { decisions::REINSERT_TRAN_CODE } else { "u" };
+                    let code = if deleted {
+                        decisions::REINSERT_TRAN_CODE
+                    } else {
+                        "u"
+                    };
                     insert_version(&mut insert, record_id, change, spec, code, &values)?;
                     counts.updated += 1;
                 }
@@ -493,7 +554,13 @@ pub(crate) fn apply_file(conn: &mut Connection, spec: &ImportSpec<'_>, input: im
                 .collect::<Result<_, _>>()?;
             for sk in absent {
                 close.execute(params![change, sk])?;
-                tombstone.execute(params![change, HIGH_DATE_MICROS, spec.actor_type, spec.actor_id, sk])?;
+                tombstone.execute(params![
+                    change,
+                    HIGH_DATE_MICROS,
+                    spec.actor_type,
+                    spec.actor_id,
+                    sk
+                ])?;
                 counts.deleted += 1;
             }
         }
@@ -554,7 +621,10 @@ pub(crate) fn write_export(
 ) -> Result<(i64, i64), ApplyError> {
     let t = ident(&table.physical_name);
     let cols: Vec<String> = table.columns.iter().map(|c| ident(&c.name)).collect();
-    let filter = match (selection.high_water_mark.is_some(), selection.include_history) {
+    let filter = match (
+        selection.high_water_mark.is_some(),
+        selection.include_history,
+    ) {
         (false, false) => "trdm_state = 'C' AND trdm_is_deleted = 0",
         (false, true) => "1",
         (true, false) => "trdm_state = 'C' AND trdm_created_at > ?1",
@@ -573,11 +643,22 @@ pub(crate) fn write_export(
         None => stmt.query([])?,
     };
     let mut writer = CsvWriter::new(out);
-    let io = |e: std::io::Error| ApplyError::Rejected(format!("writing the export file failed: {e}"));
+    let io =
+        |e: std::io::Error| ApplyError::Rejected(format!("writing the export file failed: {e}"));
     writer
-        .write_record(table.columns.iter().map(|c| Some(c.name.as_str())).chain(SYSTEM_COLUMNS.iter().map(|s| Some(*s))))
+        .write_record(
+            table
+                .columns
+                .iter()
+                .map(|c| Some(c.name.as_str()))
+                .chain(SYSTEM_COLUMNS.iter().map(|s| Some(*s))),
+        )
         .map_err(io)?;
-    let bools: Vec<bool> = table.columns.iter().map(|c| c.data_type == DataType::Boolean).collect();
+    let bools: Vec<bool> = table
+        .columns
+        .iter()
+        .map(|c| c.data_type == DataType::Boolean)
+        .collect();
     let n = cols.len();
     let mut buf = String::new();
     let mut count = 0i64;
@@ -585,13 +666,17 @@ pub(crate) fn write_export(
         for (i, is_bool) in bools.iter().enumerate() {
             match row.get_ref(i)? {
                 ValueRef::Null => writer.write_field(None).map_err(io)?,
-                ValueRef::Integer(v) if *is_bool => writer.write_field(Some(if v != 0 { "true" } else { "false" })).map_err(io)?,
+                ValueRef::Integer(v) if *is_bool => writer
+                    .write_field(Some(if v != 0 { "true" } else { "false" }))
+                    .map_err(io)?,
                 ValueRef::Integer(v) => {
                     buf.clear();
                     push_int(&mut buf, v);
                     writer.write_field(Some(&buf)).map_err(io)?
                 }
-                ValueRef::Text(s) => writer.write_field(Some(std::str::from_utf8(s).unwrap_or_default())).map_err(io)?,
+                ValueRef::Text(s) => writer
+                    .write_field(Some(std::str::from_utf8(s).unwrap_or_default()))
+                    .map_err(io)?,
                 ValueRef::Real(f) => {
                     buf.clear();
                     buf.push_str(&f.to_string());
@@ -615,7 +700,11 @@ pub(crate) fn write_export(
                     format_timestamptz(row.get(i)?, &mut buf);
                     Some(&buf)
                 }
-                6 => Some(if row.get::<_, bool>(i)? { "true" } else { "false" }),
+                6 => Some(if row.get::<_, bool>(i)? {
+                    "true"
+                } else {
+                    "false"
+                }),
                 9 if plain_full => None,
                 _ => match row.get_ref(i)? {
                     ValueRef::Text(s) => Some(std::str::from_utf8(s).unwrap_or_default()),
@@ -635,4 +724,194 @@ pub(crate) fn write_export(
 fn push_int(buf: &mut String, v: i64) {
     use std::fmt::Write as _;
     let _ = write!(buf, "{v}");
+}
+
+/// One condition of a grid `filterModel` (AG Grid's format, part B §4.6).
+#[derive(Debug, Clone)]
+pub(crate) struct GridFilter {
+    pub(crate) column: usize,
+    pub(crate) op: String,
+    pub(crate) value: String,
+}
+
+/// A page of current records for `POST /api/v1/table_data/grid`.
+#[derive(Debug, Clone)]
+pub(crate) struct GridQuery {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) filters: Vec<GridFilter>,
+    /// (column index, descending)
+    pub(crate) sort: Vec<(usize, bool)>,
+}
+
+fn json_value(table: &Table, index: usize, value: ValueRef<'_>) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        ValueRef::Null | ValueRef::Blob(_) => J::Null,
+        ValueRef::Integer(v) if table.columns[index].data_type == DataType::Boolean => {
+            J::Bool(v != 0)
+        }
+        ValueRef::Integer(v) => J::from(v),
+        ValueRef::Real(f) => J::from(f),
+        ValueRef::Text(s) => J::String(String::from_utf8_lossy(s).into_owned()),
+    }
+}
+
+/// Why a grid request is malformed (an HTTP 400).
+pub(crate) fn grid_condition(table: &Table, f: &GridFilter) -> Result<String, String> {
+    let col = ident(&table.columns[f.column].name);
+    let numeric = matches!(
+        table.columns[f.column].data_type,
+        DataType::Smallint
+            | DataType::Integer
+            | DataType::Bigint
+            | DataType::Decimal
+            | DataType::Real
+            | DataType::Double
+    );
+    let lhs = if numeric {
+        format!("CAST({col} AS REAL)")
+    } else {
+        col.clone()
+    };
+    let rhs = if numeric { "CAST(? AS REAL)" } else { "?" };
+    Ok(match f.op.as_str() {
+        "contains" => format!("{col} LIKE '%' || ? || '%' ESCAPE '\\'"),
+        "notContains" => format!("({col} IS NULL OR {col} NOT LIKE '%' || ? || '%' ESCAPE '\\')"),
+        "startsWith" => format!("{col} LIKE ? || '%' ESCAPE '\\'"),
+        "endsWith" => format!("{col} LIKE '%' || ? ESCAPE '\\'"),
+        "equals" => format!("{lhs} = {rhs}"),
+        "notEqual" => format!("({col} IS NULL OR {lhs} <> {rhs})"),
+        "lessThan" => format!("{lhs} < {rhs}"),
+        "lessThanOrEqual" => format!("{lhs} <= {rhs}"),
+        "greaterThan" => format!("{lhs} > {rhs}"),
+        "greaterThanOrEqual" => format!("{lhs} >= {rhs}"),
+        other => {
+            return Err(format!(
+                "unknown filter type {other:?} for column {}",
+                table.columns[f.column].name
+            ));
+        }
+    })
+}
+
+/// Current, non-deleted records matching `query`, and how many match in all.
+pub(crate) fn grid(
+    conn: &Connection,
+    table: &Table,
+    query: &GridQuery,
+) -> Result<(Vec<serde_json::Value>, i64), String> {
+    let t = ident(&table.physical_name);
+    let mut conditions = vec![
+        "trdm_state = 'C'".to_owned(),
+        "trdm_is_deleted = 0".to_owned(),
+    ];
+    let mut args: Vec<String> = Vec::new();
+    for f in &query.filters {
+        conditions.push(grid_condition(table, f)?);
+        let like = matches!(
+            f.op.as_str(),
+            "contains" | "notContains" | "startsWith" | "endsWith"
+        );
+        args.push(if like {
+            f.value
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        } else {
+            f.value.clone()
+        });
+    }
+    let mut order: Vec<String> = query
+        .sort
+        .iter()
+        .map(|(i, desc)| {
+            format!(
+                "{} {}",
+                ident(&table.columns[*i].name),
+                if *desc { "DESC" } else { "ASC" }
+            )
+        })
+        .collect();
+    order.push("trdm_sk".into());
+    let cols: Vec<String> = table.columns.iter().map(|c| ident(&c.name)).collect();
+    let filter = conditions.join(" AND ");
+    let db = |e: rusqlite::Error| format!("database: {e}");
+    let count: i64 = conn
+        .query_row(
+            &format!("SELECT count(*) FROM {t} WHERE {filter}"),
+            params_from_iter(args.iter()),
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    let sql = format!(
+        "SELECT trdm_sk, {} FROM {t} WHERE {filter} ORDER BY {} LIMIT {} OFFSET {}",
+        cols.join(", "),
+        order.join(", "),
+        (query.end - query.start).max(0),
+        query.start.max(0)
+    );
+    let mut stmt = conn.prepare(&sql).map_err(db)?;
+    let mut rows = stmt.query(params_from_iter(args.iter())).map_err(db)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(db)? {
+        let mut obj = serde_json::Map::new();
+        obj.insert(
+            "trdm_sk".into(),
+            serde_json::Value::from(row.get::<_, i64>(0).map_err(db)?),
+        );
+        for (i, c) in table.columns.iter().enumerate() {
+            obj.insert(
+                c.name.clone(),
+                json_value(table, i, row.get_ref(i + 1).map_err(db)?),
+            );
+        }
+        out.push(serde_json::Value::Object(obj));
+    }
+    Ok((out, count))
+}
+
+/// One version by its surrogate key, with its system columns, for `GET /api/v1/table_data/{id}`.
+pub(crate) fn version(
+    conn: &Connection,
+    table: &Table,
+    sk: i64,
+) -> rusqlite::Result<Option<serde_json::Value>> {
+    let t = ident(&table.physical_name);
+    let cols: Vec<String> = table.columns.iter().map(|c| ident(&c.name)).collect();
+    let sql = format!(
+        "SELECT {}, trdm_sk, trdm_record_id, trdm_state, trdm_created_at, trdm_effective_from, trdm_effective_to,
+                trdm_is_deleted, trdm_actor_type, trdm_actor_id, trdm_tran_code FROM {t} WHERE trdm_sk = ?1",
+        cols.join(", ")
+    );
+    conn.query_row(&sql, [sk], |row| {
+        let mut obj = serde_json::Map::new();
+        let n = table.columns.len();
+        for (i, c) in table.columns.iter().enumerate() {
+            obj.insert(c.name.clone(), json_value(table, i, row.get_ref(i)?));
+        }
+        let stamp = |k: usize| -> rusqlite::Result<serde_json::Value> {
+            let mut s = String::new();
+            format_timestamptz(row.get(n + k)?, &mut s);
+            Ok(serde_json::Value::String(s))
+        };
+        obj.insert("trdm_sk".into(), row.get::<_, i64>(n)?.into());
+        obj.insert("trdm_record_id".into(), row.get::<_, i64>(n + 1)?.into());
+        obj.insert("trdm_state".into(), row.get::<_, String>(n + 2)?.into());
+        obj.insert("trdm_created_at".into(), stamp(3)?);
+        obj.insert("trdm_effective_from".into(), stamp(4)?);
+        obj.insert("trdm_effective_to".into(), stamp(5)?);
+        obj.insert("trdm_is_deleted".into(), row.get::<_, bool>(n + 6)?.into());
+        obj.insert(
+            "trdm_actor_type".into(),
+            row.get::<_, String>(n + 7)?.into(),
+        );
+        obj.insert(
+            "trdm_actor_id".into(),
+            row.get::<_, Option<i64>>(n + 8)?.into(),
+        );
+        obj.insert("trdm_tran_code".into(), row.get::<_, String>(n + 9)?.into());
+        Ok(serde_json::Value::Object(obj))
+    })
+    .optional()
 }

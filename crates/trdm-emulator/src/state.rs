@@ -25,7 +25,9 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn upload_path(&self, import_table_id: i64) -> PathBuf {
-        self.blobs.join("uploads").join(format!("{import_table_id}.csv"))
+        self.blobs
+            .join("uploads")
+            .join(format!("{import_table_id}.csv"))
     }
 
     pub(crate) fn export_path(&self, export_id: i64) -> PathBuf {

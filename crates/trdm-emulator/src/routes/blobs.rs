@@ -22,8 +22,16 @@ pub(super) async fn put_upload(
     body: Body,
 ) -> Result<Response, S3Error> {
     let path = format!("/_s3/uploads/{id}");
-    verify(&state.signing_key[..], "PUT", &path, query.as_deref().unwrap_or(""), now_secs())?;
-    let id: i64 = id.parse().map_err(|_| S3Error::NoSuchKey(format!("no upload slot {id}")))?;
+    verify(
+        &state.signing_key[..],
+        "PUT",
+        &path,
+        query.as_deref().unwrap_or(""),
+        now_secs(),
+    )?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| S3Error::NoSuchKey(format!("no upload slot {id}")))?;
     let writable = state
         .db
         .catalog(move |c| {
@@ -34,13 +42,17 @@ pub(super) async fn put_upload(
         .await
         .map_err(|e| S3Error::NoSuchKey(e.to_string()))?;
     if !writable {
-        return Err(S3Error::Conflict(format!("import table {id} no longer accepts a file")));
+        return Err(S3Error::Conflict(format!(
+            "import table {id} no longer accepts a file"
+        )));
     }
     let target = state.upload_path(id);
     let partial = target.with_extension("csv.part");
     let limit = state.config.max_upload_bytes;
     let written = async {
-        let mut file = tokio::fs::File::create(&partial).await.map_err(|e| S3Error::Internal(e.to_string()))?;
+        let mut file = tokio::fs::File::create(&partial)
+            .await
+            .map_err(|e| S3Error::Internal(e.to_string()))?;
         let mut stream = body.into_data_stream();
         let mut size: u64 = 0;
         while let Some(chunk) = stream.next().await {
@@ -49,10 +61,16 @@ pub(super) async fn put_upload(
             if size > limit {
                 return Err(S3Error::TooLarge(limit));
             }
-            file.write_all(&chunk).await.map_err(|e| S3Error::Internal(e.to_string()))?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| S3Error::Internal(e.to_string()))?;
         }
-        file.flush().await.map_err(|e| S3Error::Internal(e.to_string()))?;
-        file.sync_all().await.map_err(|e| S3Error::Internal(e.to_string()))?;
+        file.flush()
+            .await
+            .map_err(|e| S3Error::Internal(e.to_string()))?;
+        file.sync_all()
+            .await
+            .map_err(|e| S3Error::Internal(e.to_string()))?;
         Ok(size)
     }
     .await;
@@ -63,14 +81,19 @@ pub(super) async fn put_upload(
             return Err(e);
         }
     };
-    tokio::fs::rename(&partial, &target).await.map_err(|e| S3Error::Internal(e.to_string()))?;
+    tokio::fs::rename(&partial, &target)
+        .await
+        .map_err(|e| S3Error::Internal(e.to_string()))?;
     state
         .db
         .catalog(move |c| catalog::set_import_table_file(c, id, size as i64))
         .await
         .map_err(|e| S3Error::Internal(e.to_string()))?;
     let mut response = StatusCode::OK.into_response();
-    response.headers_mut().insert(header::ETAG, HeaderValue::from_str(&format!("\"{id}-{size}\"")).expect("ascii"));
+    response.headers_mut().insert(
+        header::ETAG,
+        HeaderValue::from_str(&format!("\"{id}-{size}\"")).expect("ascii"),
+    );
     Ok(response)
 }
 
@@ -81,22 +104,41 @@ pub(super) async fn get_export(
     RawQuery(query): RawQuery,
 ) -> Result<Response, S3Error> {
     let path = format!("/_s3/exports/{id}");
-    verify(&state.signing_key[..], "GET", &path, query.as_deref().unwrap_or(""), now_secs())?;
-    let id: i64 = id.parse().map_err(|_| S3Error::NoSuchKey(format!("no export {id}")))?;
+    verify(
+        &state.signing_key[..],
+        "GET",
+        &path,
+        query.as_deref().unwrap_or(""),
+        now_secs(),
+    )?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| S3Error::NoSuchKey(format!("no export {id}")))?;
     let status = state
         .db
         .catalog(move |c| Ok(catalog::export(c, id)?.status))
         .await
         .map_err(|e| S3Error::NoSuchKey(e.to_string()))?;
     if status != export_status::COMPLETED {
-        return Err(S3Error::NoSuchKey(format!("export {id} has no file (status {status})")));
+        return Err(S3Error::NoSuchKey(format!(
+            "export {id} has no file (status {status})"
+        )));
     }
-    let file = tokio::fs::File::open(state.export_path(id)).await.map_err(|e| S3Error::NoSuchKey(e.to_string()))?;
-    let len = file.metadata().await.map_err(|e| S3Error::Internal(e.to_string()))?.len();
+    let file = tokio::fs::File::open(state.export_path(id))
+        .await
+        .map_err(|e| S3Error::NoSuchKey(e.to_string()))?;
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| S3Error::Internal(e.to_string()))?
+        .len();
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024));
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_LENGTH, len.to_string())],
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
         body,
     )
         .into_response())

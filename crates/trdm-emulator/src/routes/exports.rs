@@ -14,35 +14,64 @@ use crate::query::{ListParams, page};
 use crate::state::AppState;
 use crate::time::now;
 
-const EXPORT_FIELDS: &[&str] =
-    &["id", "status", "branch_id", "table_definition_key", "pattern", "correlation_code", "include_history"];
+const EXPORT_FIELDS: &[&str] = &[
+    "id",
+    "status",
+    "branch_id",
+    "table_definition_key",
+    "pattern",
+    "correlation_code",
+    "include_history",
+];
 
 fn render(state: &AppState, headers: &HeaderMap, export: &Export) -> JsonValue {
     let url = (export.status == export_status::COMPLETED).then(|| {
         let path = format!("/_s3/exports/{}", export.id);
         let expires = now_secs() + state.config.presigned_url_ttl.as_secs() as i64;
-        crate::presign::url(&origin(state, headers), &state.signing_key[..], "GET", &path, expires)
+        crate::presign::url(
+            &origin(state, headers),
+            &state.signing_key[..],
+            "GET",
+            &path,
+            expires,
+        )
     });
     catalog::export_json(export, url)
 }
 
 /// `POST /api/exports/new` and `POST /api/v1/exports`.
-pub(super) async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+pub(super) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let branch_id = body.required_id("branch_id")?;
     let key = body.required_key("table_definition_key")?;
-    let pattern = body.text("pattern")?.ok_or_else(|| ApiError::BadRequest("pattern is required".into()))?;
+    let pattern = body
+        .text("pattern")?
+        .ok_or_else(|| ApiError::BadRequest("pattern is required".into()))?;
     if pattern != "full" && pattern != "incremental" {
-        return Err(ApiError::BadRequest(format!("pattern must be full or incremental, got {pattern:?}")));
+        return Err(ApiError::BadRequest(format!(
+            "pattern must be full or incremental, got {pattern:?}"
+        )));
     }
     let include_history = body.flag("include_history")?.unwrap_or(false);
-    let high_water_mark = body.text("high_water_mark")?.filter(|s| !s.trim().is_empty());
+    let high_water_mark = body
+        .text("high_water_mark")?
+        .filter(|s| !s.trim().is_empty());
     let hwm_micros = match (&pattern[..], &high_water_mark) {
         ("incremental", None) => {
-            return Err(ApiError::BadRequest("high_water_mark is required with the incremental pattern".into()));
+            return Err(ApiError::BadRequest(
+                "high_water_mark is required with the incremental pattern".into(),
+            ));
         }
-        ("incremental", Some(text)) => Some(trdm_format::temporal::parse_timestamptz(text.trim()).ok_or_else(|| {
-            ApiError::BadRequest(format!("high_water_mark must be an ISO 8601 date-time, got {text:?}"))
-        })?),
+        ("incremental", Some(text)) => Some(
+            trdm_format::temporal::parse_timestamptz(text.trim()).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "high_water_mark must be an ISO 8601 date-time, got {text:?}"
+                ))
+            })?,
+        ),
         _ => None,
     };
     let correlation_code = body.text("correlation_code")?;
@@ -73,15 +102,26 @@ pub(super) async fn create(State(state): State<AppState>, headers: HeaderMap, bo
 }
 
 /// `GET /api/exports/{id}` and `GET /api/v1/exports/{id}`.
-pub(super) async fn get(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<JsonValue>> {
+pub(super) async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     let id = path_id("export", &id)?;
     let export = state.db.catalog(move |c| catalog::export(c, id)).await?;
     Ok(Json(render(&state, &headers, &export)))
 }
 
 /// `GET /api/v1/exports`: lets a client find an export by correlation code after a create whose answer it lost.
-pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<ListParams>) -> ApiResult<Json<JsonValue>> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<JsonValue>> {
     let exports = state.db.catalog(catalog::exports_of).await?;
-    let items = exports.iter().map(|e| render(&state, &headers, e)).collect();
+    let items = exports
+        .iter()
+        .map(|e| render(&state, &headers, e))
+        .collect();
     Ok(Json(page(items, &params, EXPORT_FIELDS)?))
 }

@@ -17,7 +17,13 @@ use crate::records::ImportPattern;
 use crate::state::AppState;
 use crate::time::now;
 
-const IMPORT_FIELDS: &[&str] = &["id", "status", "branch_id", "description", "correlation_code"];
+const IMPORT_FIELDS: &[&str] = &[
+    "id",
+    "status",
+    "branch_id",
+    "description",
+    "correlation_code",
+];
 
 fn import_body(c: &Connection, id: i64) -> ApiResult<JsonValue> {
     let import = catalog::import(c, id)?;
@@ -32,7 +38,13 @@ fn table_name(c: &Connection, table_id: i64) -> ApiResult<String> {
 fn render_table(state: &AppState, headers: &HeaderMap, t: &ImportTable, name: &str) -> JsonValue {
     let path = format!("/_s3/uploads/{}", t.id);
     let expires = now_secs() + state.config.presigned_url_ttl.as_secs() as i64;
-    let url = crate::presign::url(&origin(state, headers), &state.signing_key[..], "PUT", &path, expires);
+    let url = crate::presign::url(
+        &origin(state, headers),
+        &state.signing_key[..],
+        "PUT",
+        &path,
+        expires,
+    );
     catalog::import_table_json(t, name, Some(url))
 }
 
@@ -45,7 +57,13 @@ pub(super) async fn create(State(state): State<AppState>, body: Body) -> ApiResu
         .db
         .catalog(move |c| {
             catalog::branch(c, branch_id)?;
-            let id = catalog::insert_import(c, branch_id, description.as_deref(), correlation_code.as_deref(), now())?;
+            let id = catalog::insert_import(
+                c,
+                branch_id,
+                description.as_deref(),
+                correlation_code.as_deref(),
+                now(),
+            )?;
             import_body(c, id)
         })
         .await?;
@@ -53,7 +71,11 @@ pub(super) async fn create(State(state): State<AppState>, body: Body) -> ApiResu
 }
 
 /// `GET /api/v1/imports/{id}` (and `/api/imports/{id}`): the results envelope the official SDK reads.
-pub(super) async fn get(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<JsonValue>> {
+pub(super) async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     let id = path_id("import", &id)?;
     let (import, tables) = state
         .db
@@ -67,24 +89,36 @@ pub(super) async fn get(State(state): State<AppState>, headers: HeaderMap, Path(
             Ok((import, tables))
         })
         .await?;
-    let tables: Vec<JsonValue> = tables.iter().map(|(t, name)| render_table(&state, &headers, t, name)).collect();
+    let tables: Vec<JsonValue> = tables
+        .iter()
+        .map(|(t, name)| render_table(&state, &headers, t, name))
+        .collect();
     Ok(Json(json!({ "import": import, "import_tables": tables })))
 }
 
 /// `GET /api/v1/imports`: find a batch by correlation code.
-pub(super) async fn list(State(state): State<AppState>, Query(params): Query<ListParams>) -> ApiResult<Json<JsonValue>> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<JsonValue>> {
     let items = state
         .db
         .catalog(|c| {
             let ids: Vec<i64> = catalog::imports_of(c)?.iter().map(|i| i.id).collect();
-            ids.into_iter().map(|id| import_body(c, id)).collect::<ApiResult<Vec<_>>>()
+            ids.into_iter()
+                .map(|id| import_body(c, id))
+                .collect::<ApiResult<Vec<_>>>()
         })
         .await?;
     Ok(Json(page(items, &params, IMPORT_FIELDS)?))
 }
 
 /// `POST /api/imports/{id}/complete`: closes the batch; tables never uploaded fail.
-pub(super) async fn complete(State(state): State<AppState>, Path(id): Path<String>, body: Body) -> ApiResult<Json<JsonValue>> {
+pub(super) async fn complete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Body,
+) -> ApiResult<Json<JsonValue>> {
     let id = path_id("import", &id)?;
     let message = body.text("message")?;
     let json = state
@@ -92,7 +126,10 @@ pub(super) async fn complete(State(state): State<AppState>, Path(id): Path<Strin
         .catalog(move |c| {
             let import = catalog::import(c, id)?;
             if import.status != import_status::CREATED {
-                return Err(ApiError::Conflict(format!("import {id} is already completed (status {})", import.status)));
+                return Err(ApiError::Conflict(format!(
+                    "import {id} is already completed (status {})",
+                    import.status
+                )));
             }
             catalog::complete_import(c, id, message.as_deref(), now())?;
             catalog::settle_import(c, id, now())?;
@@ -103,13 +140,22 @@ pub(super) async fn complete(State(state): State<AppState>, Path(id): Path<Strin
 }
 
 /// `POST /api/import_tables/new`: a table file slot with a presigned upload URL.
-pub(super) async fn create_table(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+pub(super) async fn create_table(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let import_id = body.required_id("import_id")?;
     let key = body.required_key("table_definition_key")?;
     let mapping_key = body.required_key("import_mapping_key")?;
-    let pattern = body.text("pattern")?.ok_or_else(|| ApiError::BadRequest("pattern is required".into()))?;
+    let pattern = body
+        .text("pattern")?
+        .ok_or_else(|| ApiError::BadRequest("pattern is required".into()))?;
     if ImportPattern::parse(&pattern).is_none() {
-        return Err(ApiError::BadRequest(format!("pattern must be one of {}, got {pattern:?}", ImportPattern::NAMES)));
+        return Err(ApiError::BadRequest(format!(
+            "pattern must be one of {}, got {pattern:?}",
+            ImportPattern::NAMES
+        )));
     }
     let correlation_code = body.text("correlation_code")?;
     let (table, name) = state
@@ -142,7 +188,11 @@ pub(super) async fn create_table(State(state): State<AppState>, headers: HeaderM
 }
 
 /// `GET /api/import_tables/{id}`.
-pub(super) async fn get_table(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<JsonValue>> {
+pub(super) async fn get_table(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     let id = path_id("import table", &id)?;
     let (t, name) = state
         .db
@@ -168,7 +218,10 @@ pub(super) async fn upload_complete(
         .catalog(move |c| {
             let t = catalog::import_table(c, id)?;
             if t.status != import_table_status::CREATED {
-                return Err(ApiError::Conflict(format!("import table {id} is already {}", t.status)));
+                return Err(ApiError::Conflict(format!(
+                    "import table {id} is already {}",
+                    t.status
+                )));
             }
             if !has_file || t.file_size.is_none() {
                 return Err(ApiError::Conflict(format!(
@@ -193,13 +246,19 @@ pub(super) async fn upload_failed(
     body: Body,
 ) -> ApiResult<Json<JsonValue>> {
     let id = path_id("import table", &id)?;
-    let message = body.text("message")?.unwrap_or_else(|| "the client reported a failed upload".into());
+    let message = body
+        .text("message")?
+        .unwrap_or_else(|| "the client reported a failed upload".into());
     let (t, name) = state
         .db
         .catalog(move |c| {
             let t = catalog::import_table(c, id)?;
-            if t.status != import_table_status::CREATED && t.status != import_table_status::UPLOADED {
-                return Err(ApiError::Conflict(format!("import table {id} is already {}", t.status)));
+            if t.status != import_table_status::CREATED && t.status != import_table_status::UPLOADED
+            {
+                return Err(ApiError::Conflict(format!(
+                    "import table {id} is already {}",
+                    t.status
+                )));
             }
             catalog::finish_import_table(c, id, &Err(format!("upload failed: {message}")), now())?;
             catalog::settle_import(c, t.import_id, now())?;

@@ -24,27 +24,73 @@ const BRANCH_FIELDS: &[&str] = &[
     "owner_id",
 ];
 const DOMAIN_FIELDS: &[&str] = &["id", "name", "abbreviation", "description"];
-const TABLE_FIELDS: &[&str] = &["id", "key", "name", "database_table_name", "description", "domain_id", "branch_id"];
+const TABLE_FIELDS: &[&str] = &[
+    "id",
+    "key",
+    "name",
+    "database_table_name",
+    "description",
+    "domain_id",
+    "branch_id",
+];
 const MAPPING_FIELDS: &[&str] = &["id", "key", "name", "is_default"];
 
-pub(super) async fn list_branches(State(state): State<AppState>, Query(params): Query<ListParams>) -> ApiResult<Json<JsonValue>> {
-    let items = state.db.catalog(|c| Ok(catalog::branches(c)?.iter().map(catalog::branch_json).collect())).await?;
+pub(super) async fn list_branches(
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<JsonValue>> {
+    let items = state
+        .db
+        .catalog(|c| {
+            Ok(catalog::branches(c)?
+                .iter()
+                .map(catalog::branch_json)
+                .collect())
+        })
+        .await?;
     Ok(Json(page(items, &params, BRANCH_FIELDS)?))
 }
 
-pub(super) async fn get_branch(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JsonValue>> {
+pub(super) async fn get_branch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     let id = path_id("branch", &id)?;
-    Ok(Json(state.db.catalog(move |c| Ok(catalog::branch_json(&catalog::branch(c, id)?))).await?))
+    Ok(Json(
+        state
+            .db
+            .catalog(move |c| Ok(catalog::branch_json(&catalog::branch(c, id)?)))
+            .await?,
+    ))
 }
 
-pub(super) async fn list_domains(State(state): State<AppState>, Query(params): Query<ListParams>) -> ApiResult<Json<JsonValue>> {
-    let items = state.db.catalog(|c| Ok(catalog::domains(c)?.iter().map(catalog::domain_json).collect())).await?;
+pub(super) async fn list_domains(
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<JsonValue>> {
+    let items = state
+        .db
+        .catalog(|c| {
+            Ok(catalog::domains(c)?
+                .iter()
+                .map(catalog::domain_json)
+                .collect())
+        })
+        .await?;
     Ok(Json(page(items, &params, DOMAIN_FIELDS)?))
 }
 
-pub(super) async fn get_domain(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JsonValue>> {
+pub(super) async fn get_domain(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     let id = path_id("domain", &id)?;
-    Ok(Json(state.db.catalog(move |c| Ok(catalog::domain_json(&catalog::domain(c, id)?))).await?))
+    Ok(Json(
+        state
+            .db
+            .catalog(move |c| Ok(catalog::domain_json(&catalog::domain(c, id)?)))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,18 +104,30 @@ pub(super) struct TableListParams {
 fn optional_id(name: &str, raw: Option<&str>) -> ApiResult<Option<i64>> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|_| ApiError::BadRequest(format!("{name} must be an integer id"))),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("{name} must be an integer id"))),
     }
 }
 
-async fn list_tables(state: AppState, params: TableListParams, deployed: bool) -> ApiResult<Json<JsonValue>> {
+async fn list_tables(
+    state: AppState,
+    params: TableListParams,
+    deployed: bool,
+) -> ApiResult<Json<JsonValue>> {
     let filter = TableFilter {
         branch_id: optional_id("branch_id", params.branch_id.as_deref())?,
         domain_id: optional_id("domain_id", params.domain_id.as_deref())?,
     };
     let items = state
         .db
-        .catalog(move |c| Ok(catalog::tables(c, &filter)?.iter().map(|t| catalog::table_json(t, deployed)).collect()))
+        .catalog(move |c| {
+            Ok(catalog::tables(c, &filter)?
+                .iter()
+                .map(|t| catalog::table_json(t, deployed))
+                .collect())
+        })
         .await?;
     Ok(Json(page(items, &params.list, TABLE_FIELDS)?))
 }
@@ -88,14 +146,30 @@ pub(super) async fn list_deployed(
     list_tables(state, params, true).await
 }
 
-pub(super) async fn get_table_definition(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JsonValue>> {
+pub(super) async fn get_table_definition(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     let id = path_id("table definition", &id)?;
-    Ok(Json(state.db.catalog(move |c| Ok(catalog::table_json(&catalog::table(c, id)?, false))).await?))
+    Ok(Json(
+        state
+            .db
+            .catalog(move |c| Ok(catalog::table_json(&catalog::table(c, id)?, false)))
+            .await?,
+    ))
 }
 
-pub(super) async fn get_deployed(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JsonValue>> {
+pub(super) async fn get_deployed(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     let id = path_id("deployed table definition", &id)?;
-    Ok(Json(state.db.catalog(move |c| Ok(catalog::table_json(&catalog::table(c, id)?, true))).await?))
+    Ok(Json(
+        state
+            .db
+            .catalog(move |c| Ok(catalog::table_json(&catalog::table(c, id)?, true)))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,8 +178,14 @@ pub(super) struct LookupParams {
     branch_id: Option<String>,
 }
 
-pub(super) async fn lookup_deployed(State(state): State<AppState>, Query(params): Query<LookupParams>) -> ApiResult<Json<JsonValue>> {
-    let key = params.key.filter(|k| !k.is_empty()).ok_or_else(|| ApiError::BadRequest("key is required".into()))?;
+pub(super) async fn lookup_deployed(
+    State(state): State<AppState>,
+    Query(params): Query<LookupParams>,
+) -> ApiResult<Json<JsonValue>> {
+    let key = params
+        .key
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("key is required".into()))?;
     let branch_id = optional_id("branch_id", params.branch_id.as_deref())?
         .ok_or_else(|| ApiError::BadRequest("branch_id is required".into()))?;
     Ok(Json(
@@ -113,7 +193,10 @@ pub(super) async fn lookup_deployed(State(state): State<AppState>, Query(params)
             .db
             .catalog(move |c| {
                 catalog::branch(c, branch_id)?;
-                Ok(catalog::table_json(&catalog::table_by_key(c, branch_id, &key)?, true))
+                Ok(catalog::table_json(
+                    &catalog::table_by_key(c, branch_id, &key)?,
+                    true,
+                ))
             })
             .await?,
     ))
@@ -129,7 +212,10 @@ pub(super) async fn list_import_mappings(
         .db
         .catalog(move |c| {
             let table = catalog::table(c, id)?;
-            Ok(catalog::mappings(c, id)?.iter().map(|m| catalog::mapping_json(m, &table)).collect())
+            Ok(catalog::mappings(c, id)?
+                .iter()
+                .map(|m| catalog::mapping_json(m, &table))
+                .collect())
         })
         .await?;
     Ok(Json(page(items, &params, MAPPING_FIELDS)?))

@@ -5,6 +5,7 @@ mod blobs;
 mod exports;
 mod imports;
 mod metadata;
+mod table_data;
 
 use std::time::Duration;
 
@@ -27,13 +28,36 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/api/v1/branches/{id}", get(metadata::get_branch))
         .route("/api/v1/domains", get(metadata::list_domains))
         .route("/api/v1/domains/{id}", get(metadata::get_domain))
-        .route("/api/v1/table_definitions", get(metadata::list_table_definitions))
-        .route("/api/v1/table_definitions/{id}", get(metadata::get_table_definition))
-        .route("/api/v1/table_definitions/{id}/import_mappings", get(metadata::list_import_mappings))
-        .route("/api/v1/table_definitions/{id}/import_mappings/{mapping_id}", get(metadata::get_import_mapping))
-        .route("/api/v1/deployed_table_definitions", get(metadata::list_deployed))
-        .route("/api/v1/deployed_table_definitions/lookup", get(metadata::lookup_deployed))
-        .route("/api/v1/deployed_table_definitions/{id}", get(metadata::get_deployed))
+        .route(
+            "/api/v1/table_definitions",
+            get(metadata::list_table_definitions),
+        )
+        .route(
+            "/api/v1/table_definitions/{id}",
+            get(metadata::get_table_definition),
+        )
+        .route(
+            "/api/v1/table_definitions/{id}/import_mappings",
+            get(metadata::list_import_mappings),
+        )
+        .route(
+            "/api/v1/table_definitions/{id}/import_mappings/{mapping_id}",
+            get(metadata::get_import_mapping),
+        )
+        .route(
+            "/api/v1/deployed_table_definitions",
+            get(metadata::list_deployed),
+        )
+        .route(
+            "/api/v1/deployed_table_definitions/lookup",
+            get(metadata::lookup_deployed),
+        )
+        .route(
+            "/api/v1/deployed_table_definitions/{id}",
+            get(metadata::get_deployed),
+        )
+        .route("/api/v1/table_data/grid", post(table_data::grid))
+        .route("/api/v1/table_data/{id}", get(table_data::get))
         .route("/api/exports/new", post(exports::create))
         .route("/api/v1/exports", post(exports::create).get(exports::list))
         .route("/api/exports", get(exports::list))
@@ -50,11 +74,26 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/api/v1/import_tables", post(imports::create_table))
         .route("/api/import_tables/{id}", get(imports::get_table))
         .route("/api/v1/import_tables/{id}", get(imports::get_table))
-        .route("/api/import_tables/{id}/upload_complete", post(imports::upload_complete))
-        .route("/api/v1/import_tables/{id}/upload_complete", post(imports::upload_complete))
-        .route("/api/import_tables/{id}/upload_failed", post(imports::upload_failed))
-        .route("/api/v1/import_tables/{id}/upload_failed", post(imports::upload_failed))
-        .route_layer(middleware::from_fn_with_state(state.clone(), crate::auth::authorize));
+        .route(
+            "/api/import_tables/{id}/upload_complete",
+            post(imports::upload_complete),
+        )
+        .route(
+            "/api/v1/import_tables/{id}/upload_complete",
+            post(imports::upload_complete),
+        )
+        .route(
+            "/api/import_tables/{id}/upload_failed",
+            post(imports::upload_failed),
+        )
+        .route(
+            "/api/v1/import_tables/{id}/upload_failed",
+            post(imports::upload_failed),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authorize,
+        ));
     Router::new()
         .route("/oauth/token", post(crate::auth::token))
         .route("/_s3/uploads/{id}", put(blobs::put_upload))
@@ -66,18 +105,26 @@ pub(crate) fn app(state: AppState) -> Router {
 }
 
 /// The answer to an injected fault: `Err` closes the connection without a response.
-pub(crate) fn fault_response(kind: FaultKind, retry_after: Duration) -> Result<Response, std::io::Error> {
+pub(crate) fn fault_response(
+    kind: FaultKind,
+    retry_after: Duration,
+) -> Result<Response, std::io::Error> {
     let (status, summary) = match kind {
         FaultKind::Drop => return Err(std::io::Error::other("injected fault: connection dropped")),
         FaultKind::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
         FaultKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
     };
     let message = format!("injected fault: {summary}");
-    let mut response =
-        (status, axum::Json(json!({ "error": summary, "errors": [message], "message": message }))).into_response();
+    let mut response = (
+        status,
+        axum::Json(json!({ "error": summary, "errors": [message], "message": message })),
+    )
+        .into_response();
     if kind == FaultKind::TooManyRequests {
         let secs = retry_after.as_secs_f64().ceil().max(0.0) as u64;
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     Ok(response)
 }
@@ -98,8 +145,12 @@ impl<S: Send + Sync> FromRequest<S> for Body {
         }
         match serde_json::from_slice::<Json>(&bytes) {
             Ok(Json::Object(map)) => Ok(Body(map)),
-            Ok(_) => Err(ApiError::BadRequest("the request body must be a JSON object".into())),
-            Err(e) => Err(ApiError::BadRequest(format!("the request body is not valid JSON: {e}"))),
+            Ok(_) => Err(ApiError::BadRequest(
+                "the request body must be a JSON object".into(),
+            )),
+            Err(e) => Err(ApiError::BadRequest(format!(
+                "the request body is not valid JSON: {e}"
+            ))),
         }
     }
 }
@@ -113,14 +164,22 @@ impl Body {
     pub(crate) fn id(&self, name: &str) -> ApiResult<Option<i64>> {
         match self.present(name) {
             None => Ok(None),
-            Some(Json::Number(n)) => n.as_i64().map(Some).ok_or_else(|| bad_field(name, "an integer id")),
-            Some(Json::String(s)) => s.trim().parse().map(Some).map_err(|_| bad_field(name, "an integer id")),
+            Some(Json::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| bad_field(name, "an integer id")),
+            Some(Json::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| bad_field(name, "an integer id")),
             Some(_) => Err(bad_field(name, "an integer id")),
         }
     }
 
     pub(crate) fn required_id(&self, name: &str) -> ApiResult<i64> {
-        self.id(name)?.ok_or_else(|| ApiError::BadRequest(format!("{name} is required")))
+        self.id(name)?
+            .ok_or_else(|| ApiError::BadRequest(format!("{name} is required")))
     }
 
     /// A key: opaque text, compared as a string even when sent as a number (part A §3).
@@ -134,7 +193,8 @@ impl Body {
     }
 
     pub(crate) fn required_key(&self, name: &str) -> ApiResult<String> {
-        self.key(name)?.ok_or_else(|| ApiError::BadRequest(format!("{name} is required")))
+        self.key(name)?
+            .ok_or_else(|| ApiError::BadRequest(format!("{name} is required")))
     }
 
     pub(crate) fn text(&self, name: &str) -> ApiResult<Option<String>> {

@@ -11,7 +11,11 @@ async fn token_endpoint_accepts_form_basic_and_json_and_rejects_bad_secrets() {
     let r = h
         .http
         .post(h.url("/oauth/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", "demo-client"), ("client_secret", "demo-secret")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+        ])
         .send()
         .await
         .unwrap();
@@ -21,7 +25,10 @@ async fn token_endpoint_accepts_form_basic_and_json_and_rejects_bad_secrets() {
     assert_eq!(body["expires_in"], 7200);
     assert_eq!(body["scope"], "api");
     assert!(body["created_at"].as_i64().unwrap() > 1_700_000_000);
-    assert!(body["access_token"].as_str().unwrap().len() >= 43, "at least 256 bits");
+    assert!(
+        body["access_token"].as_str().unwrap().len() >= 43,
+        "at least 256 bits"
+    );
 
     let basic = h
         .http
@@ -45,15 +52,25 @@ async fn token_endpoint_accepts_form_basic_and_json_and_rejects_bad_secrets() {
     let (status, err) = h.token_for("demo-client", "wrong", None).await.unwrap_err();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(err["error"], "invalid_client");
-    let (status, _) = h.token_for("nobody", "demo-secret", None).await.unwrap_err();
+    let (status, _) = h
+        .token_for("nobody", "demo-secret", None)
+        .await
+        .unwrap_err();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, err) = h.token_for("reader-client", "reader-secret", Some("api:write")).await.unwrap_err();
+    let (status, err) = h
+        .token_for("reader-client", "reader-secret", Some("api:write"))
+        .await
+        .unwrap_err();
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err["error"], "invalid_scope");
     let r = h
         .http
         .post(h.url("/oauth/token"))
-        .form(&[("grant_type", "password"), ("client_id", "demo-client"), ("client_secret", "demo-secret")])
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+        ])
         .send()
         .await
         .unwrap();
@@ -74,20 +91,36 @@ async fn api_requires_a_valid_unexpired_token_with_the_right_scope() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let mut forged = h.token.clone();
     forged.replace_range(0..1, if forged.starts_with('A') { "B" } else { "A" });
-    assert_eq!(h.get_as(&forged, "/api/v1/branches").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.get_as(&forged, "/api/v1/branches").await.0,
+        StatusCode::UNAUTHORIZED
+    );
 
     // Read-only application: GETs and export creation yes, import creation no.
-    let reader = h.token_for("reader-client", "reader-secret", None).await.unwrap();
+    let reader = h
+        .token_for("reader-client", "reader-secret", None)
+        .await
+        .unwrap();
     assert_eq!(h.get_as(&reader, "/api/v1/domains").await.0, StatusCode::OK);
     let t = h.table("prod", "sites").await;
     let (status, _) = h
-        .post_as(&reader, "/api/v1/exports", Some(json!({"branch_id": 1, "table_definition_key": t["key"], "pattern": "full"})))
+        .post_as(
+            &reader,
+            "/api/v1/exports",
+            Some(json!({"branch_id": 1, "table_definition_key": t["key"], "pattern": "full"})),
+        )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "api:read covers export creation");
-    let (status, body) = h.post_as(&reader, "/api/imports/new", Some(json!({"branch_id": 1}))).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "api:read covers export creation"
+    );
+    let (status, body) = h
+        .post_as(&reader, "/api/imports/new", Some(json!({"branch_id": 1})))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body["message"].as_str().unwrap().contains("api:write"));
-    let (status, _) = h.get(&format!("/api/v1/imports?q=branch_id:eq:1")).await;
+    let (status, _) = h.get("/api/v1/imports?q=branch_id:eq:1").await;
     assert_eq!(status, StatusCode::OK);
 
     // Expiry: the harness token was minted with a 1 s lifetime.

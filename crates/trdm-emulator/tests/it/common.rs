@@ -1,7 +1,7 @@
 //! Test plumbing: start an emulator on port 0 with the Clinics fixture, talk to it with reqwest, and read
 //! its CSV with the same dialect crate the emulator writes with.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -39,10 +39,23 @@ impl Harness {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, config: EmulatorConfig) -> Harness {
-        let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        let mut h = Harness { emulator, http, token: String::new(), dir };
-        h.token = h.token_for("demo-client", "demo-secret", None).await.unwrap();
+        let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let mut h = Harness {
+            emulator,
+            http,
+            token: String::new(),
+            dir,
+        };
+        h.token = h
+            .token_for("demo-client", "demo-secret", None)
+            .await
+            .unwrap();
         h
     }
 
@@ -50,19 +63,44 @@ impl Harness {
         format!("{}{path}", self.emulator.url())
     }
 
-    pub async fn token_for(&self, id: &str, secret: &str, scope: Option<&str>) -> Result<String, (StatusCode, Value)> {
-        let mut form = vec![("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)];
+    pub async fn token_for(
+        &self,
+        id: &str,
+        secret: &str,
+        scope: Option<&str>,
+    ) -> Result<String, (StatusCode, Value)> {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ];
         if let Some(scope) = scope {
             form.push(("scope", scope));
         }
-        let response = self.http.post(self.url("/oauth/token")).form(&form).send().await.unwrap();
+        let response = self
+            .http
+            .post(self.url("/oauth/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
         let status = response.status();
         let body: Value = response.json().await.unwrap();
-        if status == StatusCode::OK { Ok(body["access_token"].as_str().unwrap().to_owned()) } else { Err((status, body)) }
+        if status == StatusCode::OK {
+            Ok(body["access_token"].as_str().unwrap().to_owned())
+        } else {
+            Err((status, body))
+        }
     }
 
     pub async fn get_as(&self, token: &str, path: &str) -> (StatusCode, Value) {
-        let r = self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -71,7 +109,12 @@ impl Harness {
         self.get_as(&self.token, path).await
     }
 
-    pub async fn post_as(&self, token: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn post_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.http.post(self.url(path)).bearer_auth(token);
         request = match body {
             Some(body) => request.json(&body),
@@ -87,19 +130,38 @@ impl Harness {
     }
 
     pub async fn branch_id(&self, name: &str) -> i64 {
-        let (_, body) = self.get(&format!("/api/v1/branches?q=name:eq:{name}")).await;
+        let (_, body) = self
+            .get(&format!("/api/v1/branches?q=name:eq:{name}"))
+            .await;
         body["data"][0]["id"].as_i64().unwrap()
     }
 
     /// The deployed definition of `database_table_name` on a branch.
     pub async fn table(&self, branch: &str, database_table_name: &str) -> Value {
         let id = self.branch_id(branch).await;
-        let (_, body) = self.get(&format!("/api/v1/deployed_table_definitions?branch_id={id}")).await;
-        body["data"].as_array().unwrap().iter().find(|t| t["database_table_name"] == database_table_name).unwrap().clone()
+        let (_, body) = self
+            .get(&format!(
+                "/api/v1/deployed_table_definitions?branch_id={id}"
+            ))
+            .await;
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["database_table_name"] == database_table_name)
+            .unwrap()
+            .clone()
     }
 
     /// Runs an export to completion and returns its JSON.
-    pub async fn export(&self, branch: &str, table: &str, pattern: &str, hwm: Option<&str>, history: bool) -> Value {
+    pub async fn export(
+        &self,
+        branch: &str,
+        table: &str,
+        pattern: &str,
+        hwm: Option<&str>,
+        history: bool,
+    ) -> Value {
         let t = self.table(branch, table).await;
         let mut body = json!({
             "branch_id": self.branch_id(branch).await,
@@ -129,7 +191,9 @@ impl Harness {
 
     /// Downloads a completed export and parses it into rows of (column → field).
     pub async fn rows(&self, export: &Value) -> Vec<Row> {
-        let url = export["download_url"].as_str().expect("completed export has a download_url");
+        let url = export["download_url"]
+            .as_str()
+            .expect("completed export has a download_url");
         let r = self.http.get(url).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         parse_csv(&r.bytes().await.unwrap())
@@ -149,12 +213,19 @@ impl Harness {
 
     pub async fn import_many(&self, branch: &str, files: &[(&str, &str, &str)]) -> Value {
         let branch_id = self.branch_id(branch).await;
-        let (status, import) = self.post("/api/imports/new", json!({ "branch_id": branch_id })).await;
+        let (status, import) = self
+            .post("/api/imports/new", json!({ "branch_id": branch_id }))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{import}");
         let import_id = import["id"].as_i64().unwrap();
         for (table, pattern, csv) in files {
             let t = self.table(branch, table).await;
-            let (_, mappings) = self.get(&format!("/api/v1/table_definitions/{}/import_mappings?q=is_default:eq:true", t["id"])).await;
+            let (_, mappings) = self
+                .get(&format!(
+                    "/api/v1/table_definitions/{}/import_mappings?q=is_default:eq:true",
+                    t["id"]
+                ))
+                .await;
             let (status, it) = self
                 .post(
                     "/api/import_tables/new",
@@ -172,10 +243,22 @@ impl Harness {
                 .await
                 .unwrap();
             assert_eq!(put.status(), StatusCode::OK);
-            let (status, done) = self.post_as(&self.token, &format!("/api/import_tables/{}/upload_complete", it["id"]), None).await;
+            let (status, done) = self
+                .post_as(
+                    &self.token,
+                    &format!("/api/import_tables/{}/upload_complete", it["id"]),
+                    None,
+                )
+                .await;
             assert_eq!(status, StatusCode::OK, "{done}");
         }
-        let (status, completed) = self.post_as(&self.token, &format!("/api/imports/{import_id}/complete"), None).await;
+        let (status, completed) = self
+            .post_as(
+                &self.token,
+                &format!("/api/imports/{import_id}/complete"),
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{completed}");
         self.wait_import(import_id).await
     }
@@ -184,7 +267,10 @@ impl Harness {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let (_, r) = self.get(&format!("/api/v1/imports/{id}")).await;
-            let status = r["import"]["status"].as_str().unwrap_or_default().to_owned();
+            let status = r["import"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             if ["completed", "completed_with_errors", "failed"].contains(&status.as_str()) {
                 return r;
             }
@@ -201,7 +287,10 @@ pub fn parse_csv(bytes: &[u8]) -> Vec<Row> {
     use trdm_format::csv::{CsvReader, Record};
     let mut reader = CsvReader::new(bytes);
     let mut header = Record::new();
-    assert!(reader.read_record(&mut header).unwrap(), "export has a header");
+    assert!(
+        reader.read_record(&mut header).unwrap(),
+        "export has a header"
+    );
     let names: Vec<String> = header.iter().map(|f| f.text.to_owned()).collect();
     let mut rows = Vec::new();
     let mut record = Record::new();
@@ -210,7 +299,16 @@ pub fn parse_csv(bytes: &[u8]) -> Vec<Row> {
             names
                 .iter()
                 .zip(record.iter())
-                .map(|(n, f)| (n.clone(), if f.is_null() { None } else { Some(f.text.to_owned()) }))
+                .map(|(n, f)| {
+                    (
+                        n.clone(),
+                        if f.is_null() {
+                            None
+                        } else {
+                            Some(f.text.to_owned())
+                        },
+                    )
+                })
                 .collect(),
         );
     }
@@ -218,7 +316,11 @@ pub fn parse_csv(bytes: &[u8]) -> Vec<Row> {
 }
 
 pub fn field<'a>(row: &'a Row, name: &str) -> Option<&'a str> {
-    row.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no column {name}")).1.as_deref()
+    row.iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .1
+        .as_deref()
 }
 
 pub fn find<'a>(rows: &'a [Row], column: &str, value: &str) -> Option<&'a Row> {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: Rust unit, integration and doc tests of every crate,
+# then the incumbent conformance test (titan-rdm-sdk 2.0.0, unchanged, against the emulator).
+# Installs what it needs itself: the Rust toolchain is the machine's; Python packages go into a venv under
+# the cargo target directory.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+need() {
+    command -v "$1" >/dev/null 2>&1 || { echo "error: $1 is required ($2)" >&2; exit 2; }
+}
+need cargo "install Rust 1.95 with rustup"
+need python3 "install Python 3.10 or newer"
+python3 -c 'import sys, venv; sys.exit(0 if sys.version_info >= (3, 10) else 1)' \
+    || { echo "error: python3 >= 3.10 with the venv module is required" >&2; exit 2; }
+
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+
+echo "== cargo test (workspace)"
+cargo build --locked -p trdm-cli
+cargo test --locked --workspace
+
+echo "== incumbent conformance (titan-rdm-sdk 2.0.0 against trdm emulator)"
+TRDM_BIN="$target_dir/debug/trdm" INCUMBENT_VENV="$target_dir/incumbent-venv" scripts/incumbent-conformance.sh
