@@ -8,3 +8,4 @@ mod exports;
 mod imports;
 mod metadata;
 mod resilience;
+mod scd2_model;
