@@ -1,0 +1,111 @@
+//! Waiting for server-side jobs: exports until `completed` / `failed`, imports until every table is terminal.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::client::Client;
+use crate::models::{Export, ExportStatus, ImportResults};
+use crate::{Error, Result};
+
+/// How to poll a job: the first wait is `poll_interval`, each next one `backoff` times longer up to
+/// `max_interval`, and the whole wait ends at `max_wait` with [`Error::Timeout`]. The defaults match the
+/// incumbent SDK's `wait_until_ready(poll_interval=2.0, max_wait=300.0)`, with a gentle backoff added.
+#[derive(Debug, Clone)]
+pub struct PollConfig {
+    /// First wait between polls. Default 2 s.
+    pub poll_interval: Duration,
+    /// Longest wait between polls. Default 30 s.
+    pub max_interval: Duration,
+    /// Growth of the wait per poll. Default 1.5.
+    pub backoff: f64,
+    /// Deadline of the whole wait. Default 300 s.
+    pub max_wait: Duration,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        PollConfig {
+            poll_interval: Duration::from_secs(2),
+            max_interval: Duration::from_secs(30),
+            backoff: 1.5,
+            max_wait: Duration::from_secs(300),
+        }
+    }
+}
+
+impl PollConfig {
+    /// Polls every `poll_interval` (no backoff) for at most `max_wait`.
+    pub fn fixed(poll_interval: Duration, max_wait: Duration) -> Self {
+        PollConfig { poll_interval, max_interval: poll_interval, backoff: 1.0, max_wait }
+    }
+}
+
+/// Polls `check` until it yields `Some`, or the deadline passes. `check` returns the status text it saw.
+async fn poll<T, F, Fut>(config: &PollConfig, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(Option<T>, String)>>,
+{
+    let started = Instant::now();
+    let deadline = started + config.max_wait;
+    let mut interval = config.poll_interval;
+    loop {
+        let (done, status) = check().await?;
+        if let Some(done) = done {
+            return Ok(done);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Error::Timeout { what: what.to_owned(), last_status: status, waited: now - started });
+        }
+        tracing::debug!(%status, wait_ms = interval.as_millis() as u64, "{what} still running");
+        tokio::time::sleep(interval.min(deadline - now)).await;
+        interval = interval.mul_f64(config.backoff.max(1.0)).min(config.max_interval.max(config.poll_interval));
+    }
+}
+
+/// The error of a failed export.
+pub(crate) fn export_failed(export: &Export) -> Error {
+    Error::JobFailed {
+        what: format!("export {}", export.id),
+        message: export.message.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| "unknown error".into()),
+    }
+}
+
+impl Client {
+    /// Polls an export until it completes (returned, with its `download_url`), fails
+    /// ([`Error::JobFailed`] with the server's message) or the deadline passes ([`Error::Timeout`] naming the
+    /// last status).
+    #[tracing::instrument(level = "debug", skip(self, config))]
+    pub async fn wait_for_export(&self, id: i64, config: &PollConfig) -> Result<Export> {
+        let what = format!("export {id}");
+        poll(config, &what, || async {
+            let export = self.export(id).await?;
+            match export.status {
+                ExportStatus::Completed => Ok((Some(export), String::new())),
+                ExportStatus::Failed => Err(export_failed(&export)),
+                ref other => Ok((None, other.to_string())),
+            }
+        })
+        .await
+    }
+
+    /// Polls an import until it has settled ([`ImportResults::is_settled`]: the batch is terminal, or every
+    /// table is), and returns the per-table results with their insert/update/delete counts. Failed tables are
+    /// part of the result, not an error; [`Error::Timeout`] names the last batch status.
+    #[tracing::instrument(level = "debug", skip(self, config))]
+    pub async fn wait_for_import(&self, id: i64, config: &PollConfig) -> Result<ImportResults> {
+        let what = format!("import {id}");
+        poll(config, &what, || async {
+            let results = self.import_results(id).await?;
+            if results.is_settled() {
+                Ok((Some(results), String::new()))
+            } else {
+                let pending = results.tables.iter().filter(|t| !t.status.is_terminal()).count();
+                Ok((None, format!("{} ({pending} table(s) not finished)", results.import.status)))
+            }
+        })
+        .await
+    }
+}
