@@ -1,0 +1,299 @@
+//! The conformance suite on a temporary warehouse, plus checks of what lands on disk.
+
+use std::sync::Arc;
+
+use arrow_array::builder::Time64MicrosecondBuilder;
+use arrow_array::{Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use deltalake::kernel::{DataType as DeltaType, PrimitiveType};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use trdm_sync::catalog::conformance;
+
+use super::*;
+
+#[tokio::test]
+async fn conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::run_all(&DeltaCatalog::new(dir.path()), "conformance.delta").await;
+}
+
+fn stream(batches: Vec<RecordBatch>) -> BatchStream {
+    futures_util::stream::iter(batches.into_iter().map(Ok)).boxed()
+}
+
+/// What the catalog writes is a Delta table that delta-rs itself opens: `_delta_log` with one commit per
+/// write, column comments and properties where Spark looks for them, odd types stored as documented.
+#[tokio::test]
+async fn writes_a_valid_delta_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = DeltaCatalog::new(dir.path());
+    let table = TableRef::new("dev", "rdmin", "clin_sites");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false)
+            .with_metadata([("comment".to_owned(), "record id".to_owned())].into()),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("opens_at", DataType::Time64(TimeUnit::Microsecond), true),
+    ]));
+    let mut opens_at = Time64MicrosecondBuilder::new();
+    opens_at.append_slice(&[45_296_000_001, 0]);
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2])),
+            Arc::new(StringArray::from(vec!["Basel", "Zürich"])),
+            Arc::new(opens_at.finish()),
+        ],
+    )
+    .unwrap();
+    let properties = Properties::from([("high_water_mark".to_owned(), "42".to_owned())]);
+    catalog.create_schema("dev", "rdmin").await.unwrap();
+    catalog
+        .overwrite(
+            &table,
+            schema.clone(),
+            stream(vec![batch.clone()]),
+            &properties,
+        )
+        .await
+        .unwrap();
+
+    let path = catalog.table_path(&table).unwrap();
+    assert_eq!(path, dir.path().join("dev/rdmin/clin_sites"));
+    assert!(path.join("_delta_log/00000000000000000000.json").is_file());
+
+    let opened = deltalake::open_table(ensure_table_uri(path.to_str().unwrap()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(opened.version(), Some(0));
+    let snapshot = opened.snapshot().unwrap();
+    let delta_schema = snapshot.schema();
+    let id = delta_schema.field("id").unwrap();
+    assert!(!id.is_nullable());
+    assert_eq!(
+        id.metadata().get("comment").map(|v| v.to_string()),
+        Some("record id".to_owned())
+    );
+    let opens_at = delta_schema.field("opens_at").unwrap();
+    assert_eq!(
+        opens_at.data_type(),
+        &DeltaType::Primitive(PrimitiveType::String)
+    );
+    assert_eq!(
+        opens_at
+            .metadata()
+            .get(types::ARROW_TYPE_KEY)
+            .map(|v| v.to_string()),
+        Some("Time64(µs)".to_owned())
+    );
+    assert_eq!(
+        snapshot
+            .metadata()
+            .configuration()
+            .get("trdm.high_water_mark")
+            .map(String::as_str),
+        Some("42")
+    );
+    // Other readers see the time of day as text.
+    let (_, scan) = opened.scan_table().await.unwrap();
+    let raw: Vec<RecordBatch> = scan.try_collect().await.unwrap();
+    let raw = arrow_select_concat(&raw);
+    let text = arrow_cast::cast(raw.column_by_name("opens_at").unwrap(), &DataType::Utf8).unwrap();
+    let text = text.as_any().downcast_ref::<StringArray>().unwrap();
+    let mut values: Vec<&str> = text.iter().flatten().collect();
+    values.sort();
+    assert_eq!(values, ["00:00:00", "12:34:56.000001"]);
+
+    // Each write is exactly one commit; an overwrite leaves only its own files active.
+    let spec = MergeSpec {
+        key_columns: vec!["id".into()],
+        delete_column: None,
+    };
+    catalog
+        .merge(
+            &table,
+            schema.clone(),
+            stream(vec![batch.slice(0, 1)]),
+            &spec,
+            &properties,
+        )
+        .await
+        .unwrap();
+    catalog
+        .overwrite(
+            &table,
+            schema.clone(),
+            stream(vec![batch.clone()]),
+            &Properties::new(),
+        )
+        .await
+        .unwrap();
+    let mut reopened = deltalake::open_table(ensure_table_uri(path.to_str().unwrap()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(reopened.version(), Some(2));
+    assert_eq!(reopened.get_file_uris().unwrap().count(), 1);
+    assert!(
+        reopened
+            .snapshot()
+            .unwrap()
+            .metadata()
+            .configuration()
+            .keys()
+            .all(|k| !k.starts_with("trdm."))
+    );
+    reopened.load_version(1).await.unwrap();
+    assert_eq!(
+        reopened
+            .snapshot()
+            .unwrap()
+            .metadata()
+            .configuration()
+            .get("trdm.high_water_mark")
+            .unwrap(),
+        "42"
+    );
+    let legacy = reopened.snapshot().unwrap().protocol().clone();
+    assert_eq!(
+        (legacy.min_reader_version(), legacy.min_writer_version()),
+        (1, 2)
+    );
+
+    // A timestamp without zone needs the timestampNtz feature: the overwrite that brings one upgrades the
+    // protocol in its own commit, and the table stays readable.
+    let with_ntz = Arc::new(Schema::new(vec![Field::new(
+        "at",
+        DataType::Timestamp(TimeUnit::Microsecond, None),
+        true,
+    )]));
+    let at = arrow_array::TimestampMicrosecondArray::from(vec![Some(1_700_000_000_000_000), None]);
+    let batch = RecordBatch::try_new(with_ntz.clone(), vec![Arc::new(at)]).unwrap();
+    catalog
+        .overwrite(
+            &table,
+            with_ntz.clone(),
+            stream(vec![batch.clone()]),
+            &Properties::new(),
+        )
+        .await
+        .unwrap();
+    let upgraded = deltalake::open_table(ensure_table_uri(path.to_str().unwrap()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(upgraded.version(), Some(3));
+    let protocol = upgraded.snapshot().unwrap().protocol().clone();
+    assert_eq!(
+        (protocol.min_reader_version(), protocol.min_writer_version()),
+        (3, 7)
+    );
+    let (read_schema, batches) = catalog.read(&table).await.unwrap();
+    assert_eq!(read_schema, with_ntz);
+    let batches: Vec<RecordBatch> = batches.try_collect().await.unwrap();
+    assert_eq!(arrow_select_concat(&batches), batch);
+}
+
+/// The writer refuses what it cannot store, before touching the disk, and rejects bad names.
+#[tokio::test]
+async fn rejects_unstorable_types_and_bad_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = DeltaCatalog::new(dir.path());
+    let table = TableRef::new("c", "s", "t");
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "i",
+        DataType::Interval(arrow_schema::IntervalUnit::MonthDayNano),
+        true,
+    )]));
+    let err = catalog
+        .overwrite(&table, schema, stream(vec![]), &Properties::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)), "{err}");
+    assert!(!dir.path().join("c").exists());
+
+    for bad in ["", ".", "..", "a/b", "a\\b"] {
+        let table = TableRef::new("c", "s", bad);
+        assert!(
+            matches!(catalog.table_exists(&table).await, Err(Error::Invalid(_))),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(
+                catalog.create_schema(bad, "s").await,
+                Err(Error::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
+/// Two writers that start from the same version: the second commit conflicts instead of silently
+/// dropping the first writer's rows.
+#[tokio::test]
+async fn a_write_based_on_a_stale_version_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = DeltaCatalog::new(dir.path());
+    let table = TableRef::new("c", "s", "t");
+    let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+    let rows = |ids: Vec<i64>| {
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(ids))]).unwrap()
+    };
+    catalog
+        .overwrite(
+            &table,
+            schema.clone(),
+            stream(vec![rows(vec![1])]),
+            &Properties::new(),
+        )
+        .await
+        .unwrap();
+
+    let path = catalog.table_path(&table).unwrap();
+    let stale = catalog.load(&path).await.unwrap().unwrap();
+    catalog
+        .overwrite(
+            &table,
+            schema.clone(),
+            stream(vec![rows(vec![2])]),
+            &Properties::new(),
+        )
+        .await
+        .unwrap();
+
+    let stored = types::stored_schema(&schema).unwrap();
+    let mut writer = FileWriter::new(&path, &stored).await.unwrap();
+    writer.write(&rows(vec![3])).await.unwrap();
+    let adds = writer.finish().await.unwrap();
+    let err = commit_replace(&path, Some(&stale), &stored, adds, &Properties::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Catalog {
+                backend: "delta",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let (_, batches) = catalog.read(&table).await.unwrap();
+    let batches: Vec<RecordBatch> = batches.try_collect().await.unwrap();
+    assert_eq!(
+        arrow_select_concat(&batches).column(0).as_ref(),
+        &Int64Array::from(vec![2]) as &dyn arrow_array::Array
+    );
+}
+
+fn arrow_select_concat(batches: &[RecordBatch]) -> RecordBatch {
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .expect("at least one batch");
+    let columns = (0..schema.fields().len())
+        .map(|i| {
+            let parts: Vec<&dyn arrow_array::Array> =
+                batches.iter().map(|b| b.column(i).as_ref()).collect();
+            arrow_select::concat::concat(&parts).unwrap()
+        })
+        .collect();
+    RecordBatch::try_new(schema, columns).unwrap()
+}

@@ -1,0 +1,74 @@
+//! `trdm emulator`: serve a local TitanRDM until SIGINT/SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use trdm_emulator::{Emulator, EmulatorConfig, FaultConfig};
+
+use super::ExitStatus;
+use crate::args::EmulatorArgs;
+
+pub(super) async fn run(args: EmulatorArgs) -> Result<ExitStatus, String> {
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        return Err(format!(
+            "--fault-rate must be between 0 and 1, got {}",
+            args.fault_rate
+        ));
+    }
+    let config = EmulatorConfig {
+        db_path: args.db,
+        fixture: args.fixture,
+        export_delay: args.export_delay,
+        import_delay: args.import_delay,
+        token_ttl: args.token_ttl,
+        max_upload_bytes: args.max_upload_size,
+        faults: FaultConfig {
+            rate: args.fault_rate,
+            kinds: args.fault_kinds,
+            groups: args.fault_groups,
+            retry_after: args.fault_retry_after,
+            seed: args.fault_seed,
+        },
+        ..EmulatorConfig::default()
+    };
+    let emulator = start(config, args.listen).await?;
+    wait_for_signal().await;
+    emulator.shutdown().await;
+    Ok(ExitStatus::Success)
+}
+
+/// Starts an emulator and announces it: `listening on URL`, then one `credentials:` line per application.
+pub(super) async fn start(config: EmulatorConfig, listen: SocketAddr) -> Result<Emulator, String> {
+    let emulator = Emulator::start(config, listen)
+        .await
+        .map_err(|e| e.to_string())?;
+    // The server must keep running when whoever started it stops reading stdout, so write errors are ignored.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {}", emulator.url());
+    for app in emulator.applications() {
+        let _ = writeln!(
+            out,
+            "credentials: client_id={} client_secret={} scopes={}",
+            app.client_id,
+            app.client_secret,
+            app.scopes.join(" ")
+        );
+    }
+    let _ = out.flush();
+    Ok(emulator)
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub(super) async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

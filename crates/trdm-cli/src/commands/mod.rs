@@ -1,0 +1,69 @@
+//! One module per command; each returns an [`ExitStatus`].
+
+mod demo;
+mod emulator;
+mod metadata;
+mod sync;
+
+use std::process::ExitCode;
+
+use trdm_client::{Client, ClientBuilder};
+
+use crate::args::{BranchArgs, Command, ConnectArgs, SyncCommand};
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExitStatus {
+    /// Everything succeeded.
+    Success,
+    /// It ran, but some table failed.
+    Failure,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Failure => ExitCode::from(1),
+        }
+    }
+}
+
+/// Runs a command. `Err` is a usage or unexpected error (exit code 2).
+pub(crate) async fn run(command: Command) -> Result<ExitStatus, String> {
+    match command {
+        Command::Sync(SyncCommand::Download(args)) => sync::download(args).await,
+        Command::Sync(SyncCommand::Upload(args)) => sync::upload(args).await,
+        Command::Branches(args) => metadata::branches(args).await,
+        Command::Domains(args) => metadata::domains(args).await,
+        Command::Tables(args) => metadata::tables(args).await,
+        Command::Emulator(args) => emulator::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+/// A logged-in client.
+pub(crate) async fn connect(args: &ConnectArgs) -> Result<Client, String> {
+    ClientBuilder::new(args.url.clone())
+        .with_client_credentials(args.client_id.clone(), args.client_secret.clone())
+        .connect()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The branch id the arguments name.
+pub(crate) async fn branch_id(
+    client: &Client,
+    branch: &BranchArgs,
+    owner: Option<i64>,
+) -> Result<i64, String> {
+    match (&branch.branch, branch.branch_id) {
+        (_, Some(id)) => Ok(id),
+        (Some(name), None) => client
+            .branch_by_name(name, owner)
+            .await
+            .map(|b| b.id)
+            .map_err(|e| e.to_string()),
+        (None, None) => Err("give --branch NAME or --branch-id ID".into()),
+    }
+}

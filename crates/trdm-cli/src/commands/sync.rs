@@ -1,0 +1,134 @@
+//! `trdm sync download` and `trdm sync upload` on the embedded Delta warehouse.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use trdm_catalog_delta::DeltaCatalog;
+use trdm_client::PollConfig;
+use trdm_sync::codec::ImportPattern;
+use trdm_sync::{DownloadRequest, Reporter, SyncEngine, TableResult, UploadRequest};
+
+use super::{ExitStatus, branch_id, connect};
+use crate::args::{DownloadArgs, DownloadPattern, OutputFormat, SyncArgs, UploadArgs};
+use crate::output::{Bars, line, result_json, results_text};
+
+async fn engine(args: &SyncArgs) -> Result<(SyncEngine, i64), String> {
+    let client = connect(&args.connect).await?;
+    let branch = branch_id(&client, &args.branch, args.branch_owner).await?;
+    let catalog = Arc::new(DeltaCatalog::new(&args.warehouse));
+    let mut engine = SyncEngine::new(client, catalog).with_concurrency(args.concurrency);
+    if args.connect.output == OutputFormat::Text
+        && let Some(bars) = Bars::new(args.no_progress)
+    {
+        engine = engine.with_reporter(Arc::new(bars) as Arc<dyn Reporter>);
+    }
+    Ok((engine, branch))
+}
+
+fn poll(args: &SyncArgs) -> PollConfig {
+    PollConfig {
+        poll_interval: args.poll_interval,
+        max_wait: args.max_wait,
+        ..PollConfig::default()
+    }
+}
+
+fn tables(args: &SyncArgs) -> Option<Vec<String>> {
+    (!args.tables.is_empty()).then(|| args.tables.clone())
+}
+
+fn status_of(results: &[TableResult]) -> ExitStatus {
+    if results.iter().any(|r| r.status.is_failure()) {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    }
+}
+
+pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, String> {
+    let (engine, branch) = engine(&args.sync).await?;
+    let request = DownloadRequest {
+        branch_id: branch,
+        catalog: args.sync.catalog.clone(),
+        schema: args.sync.schema.clone(),
+        domain: args.sync.domain.clone(),
+        tables: tables(&args.sync),
+        incremental: args.pattern == DownloadPattern::Incremental,
+        high_water_mark: args.high_water_mark.clone(),
+        include_history: args.include_history,
+        correlation_code: args.sync.correlation_code.clone(),
+        poll: poll(&args.sync),
+    };
+    let results = engine.download(&request).await.map_err(|e| e.to_string())?;
+    match args.sync.connect.output {
+        OutputFormat::Json => line(
+            &serde_json::to_string_pretty(&json!({
+                "command": "download",
+                "branch_id": branch,
+                "domain": args.sync.domain,
+                "warehouse": args.sync.warehouse.display().to_string(),
+                "tables": results.iter().map(result_json).collect::<Vec<_>>(),
+            }))
+            .expect("json"),
+        ),
+        OutputFormat::Text => {
+            line(&format!(
+                "Downloaded {} from branch {branch} into {}:",
+                args.sync.domain,
+                args.sync.warehouse.display()
+            ));
+            for l in results_text(&results) {
+                line(&l);
+            }
+        }
+    }
+    Ok(status_of(&results))
+}
+
+pub(super) async fn upload(args: UploadArgs) -> Result<ExitStatus, String> {
+    let pattern: ImportPattern = args
+        .pattern
+        .parse()
+        .map_err(|e| format!("--pattern: {e}"))?;
+    let (engine, branch) = engine(&args.sync).await?;
+    let request = UploadRequest {
+        branch_id: branch,
+        catalog: args.sync.catalog.clone(),
+        schema: args.sync.schema.clone(),
+        domain: args.sync.domain.clone(),
+        tables: tables(&args.sync),
+        pattern,
+        description: args.description.clone(),
+        correlation_code: args.sync.correlation_code.clone(),
+        allow_partial: args.allow_partial,
+        poll: poll(&args.sync),
+    };
+    let report = engine.upload(&request).await.map_err(|e| e.to_string())?;
+    match args.sync.connect.output {
+        OutputFormat::Json => line(
+            &serde_json::to_string_pretty(&json!({
+                "command": "upload",
+                "branch_id": branch,
+                "domain": args.sync.domain,
+                "import_id": report.import_id,
+                "import_status": report.import_status,
+                "tables": report.tables.iter().map(result_json).collect::<Vec<_>>(),
+            }))
+            .expect("json"),
+        ),
+        OutputFormat::Text => {
+            let batch = match (report.import_id, &report.import_status) {
+                (Some(id), Some(status)) => format!("import {id}, {status}"),
+                _ => "no import batch was created".into(),
+            };
+            line(&format!(
+                "Uploaded {} to branch {branch} ({batch}):",
+                args.sync.domain
+            ));
+            for l in results_text(&report.tables) {
+                line(&l);
+            }
+        }
+    }
+    Ok(status_of(&report.tables))
+}

@@ -1,0 +1,124 @@
+//! Everything the CLI shows: results as text or JSON on stdout, errors and progress bars on stderr.
+//! The library crates never print; this module is the one place that does.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+use trdm_sync::{Phase, Reporter, TableResult};
+
+/// Prints an error line on stderr.
+pub(crate) fn error(message: &str) {
+    eprintln!("error: {message}");
+}
+
+/// Writes a line on stdout, ignoring a closed pipe (`trdm … | head` must not panic).
+pub(crate) fn line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+}
+
+/// The JSON of one table result (documented in the README).
+pub(crate) fn result_json(r: &TableResult) -> Value {
+    json!({
+        "domain": r.domain,
+        "table": r.table,
+        "name": r.display_name,
+        "target": r.target,
+        "rows": r.rows,
+        "status": r.status.as_incumbent_str(),
+        "inserted": r.inserted,
+        "updated": r.updated,
+        "deleted": r.deleted,
+        "bytes": r.bytes,
+        "duration_secs": r.duration.as_secs_f64(),
+        "export_id": r.export_id,
+        "import_id": r.import_id,
+        "import_table_id": r.import_table_id,
+        "high_water_mark": r.high_water_mark,
+    })
+}
+
+/// The text table of results.
+pub(crate) fn results_text(results: &[TableResult]) -> Vec<String> {
+    let width = results.iter().map(|r| r.target.len()).max().unwrap_or(0);
+    results
+        .iter()
+        .map(|r| {
+            let counts = match (r.inserted, r.updated, r.deleted) {
+                (Some(i), Some(u), Some(d)) => format!("  (+{i} ~{u} -{d})"),
+                _ => String::new(),
+            };
+            format!(
+                "  {:<width$}  {:>8} rows  {:>6.2}s  {}{counts}",
+                r.target,
+                r.rows,
+                r.duration.as_secs_f64(),
+                r.status.as_incumbent_str()
+            )
+        })
+        .collect()
+}
+
+/// Progress bars on stderr, one per table, only when stderr is a terminal.
+pub(crate) struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    /// Bars, or `None` when they should not be drawn.
+    pub(crate) fn new(disabled: bool) -> Option<Self> {
+        if disabled || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        Some(Bars {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            bars: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn bar(&self, target: &str) -> ProgressBar {
+        let mut bars = self.bars.lock().expect("bars");
+        bars.entry(target.to_owned())
+            .or_insert_with(|| {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix:40} {msg}").expect("template"),
+                );
+                bar.set_prefix(target.to_owned());
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                bar
+            })
+            .clone()
+    }
+}
+
+impl Reporter for Bars {
+    fn table_started(&self, target: &str) {
+        self.bar(target).set_message("starting");
+    }
+    fn phase(&self, target: &str, phase: Phase) {
+        let text = match phase {
+            Phase::Exporting => "waiting for the export",
+            Phase::Transferring => "transferring",
+            Phase::Validating => "reading and validating",
+            Phase::Importing => "waiting for the import",
+        };
+        self.bar(target).set_message(text);
+    }
+    fn progress(&self, target: &str, rows: u64) {
+        self.bar(target).set_message(format!("{rows} rows"));
+    }
+    fn table_finished(&self, result: &TableResult) {
+        self.bar(&result.target).finish_with_message(format!(
+            "{} rows, {}",
+            result.rows,
+            result.status.as_incumbent_str()
+        ));
+    }
+}

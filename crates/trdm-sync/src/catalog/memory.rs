@@ -1,0 +1,650 @@
+//! [`InMemoryCatalog`]: the reference behaviour of the [`Catalog`] contract, and the test double.
+//!
+//! Like object_store's `InMemory`, this backend is always compiled: the engine's tests use it, and it is the
+//! executable definition of what the contract means. Tables live as `(schema, batches, properties)` under one
+//! lock; every write builds the complete new table first and swaps it in with a single assignment, so readers
+//! and failed writes can only ever see the whole old table or the whole new one.
+//!
+//! The keyed merge itself is [`merge_batches`], a pure function on Arrow batches, so that backends which
+//! implement `merge` as read + rewrite (the Delta backend does) share these exact semantics.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow_row::{RowConverter, SortField};
+use arrow_schema::{DataType, Schema, SchemaRef};
+use arrow_select::filter::filter_record_batch;
+use futures_util::{StreamExt, TryStreamExt};
+
+use super::{BatchStream, Catalog, MergeSpec, Properties, PropertySource, TableRef, WriteSummary};
+use crate::error::{Error, Result};
+
+const BACKEND: &str = "memory";
+
+/// A catalog held in memory. Cloning shares the tables (like `Arc`), so a test can hand one clone to the
+/// engine and inspect another.
+///
+/// Schemas need not be created before tables are written; [`Catalog::create_schema`] only records them.
+///
+/// # Injecting failures
+///
+/// [`fail_next_write`](Self::fail_next_write) and [`fail_next_write_to`](Self::fail_next_write_to) arm a
+/// one-shot failure: the next `overwrite` or `merge` (to any table, or to the given one) returns
+/// [`Error::Catalog`] with backend `memory` and the given message, without consuming its input and without
+/// changing anything, exactly like a backend whose commit failed. The failure is disarmed by that write.
+#[derive(Clone, Default)]
+pub struct InMemoryCatalog {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    schemas: BTreeSet<(String, String)>,
+    tables: BTreeMap<TableRef, Table>,
+    fail_any: Option<String>,
+    fail_table: BTreeMap<TableRef, String>,
+}
+
+#[derive(Clone)]
+struct Table {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    properties: Properties,
+}
+
+impl InMemoryCatalog {
+    /// An empty catalog.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes the next write (to any table) fail; see [Injecting failures](Self#injecting-failures).
+    pub fn fail_next_write(&self, message: impl Into<String>) {
+        self.lock().fail_any = Some(message.into());
+    }
+
+    /// Makes the next write to `table` fail; see [Injecting failures](Self#injecting-failures).
+    pub fn fail_next_write_to(&self, table: &TableRef, message: impl Into<String>) {
+        self.lock().fail_table.insert(table.clone(), message.into());
+    }
+
+    /// The tables that exist, in name order.
+    pub fn tables(&self) -> Vec<TableRef> {
+        self.lock().tables.keys().cloned().collect()
+    }
+
+    /// Whether `catalog.schema` was created with [`Catalog::create_schema`].
+    pub fn schema_exists(&self, catalog: &str, schema: &str) -> bool {
+        self.lock()
+            .schemas
+            .contains(&(catalog.to_owned(), schema.to_owned()))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-written table (writes are one assignment), so a
+        // poisoned lock is still consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes an armed failure for a write to `table`, if any.
+    fn take_failure(&self, table: &TableRef) -> Result<()> {
+        let mut state = self.lock();
+        let message = match state.fail_table.remove(table) {
+            Some(message) => Some(message),
+            None => state.fail_any.take(),
+        };
+        match message {
+            Some(message) => Err(Error::Catalog {
+                backend: BACKEND,
+                source: message.into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn existing(&self, table: &TableRef) -> Result<Table> {
+        self.lock()
+            .tables
+            .get(table)
+            .cloned()
+            .ok_or_else(|| not_found(table))
+    }
+}
+
+impl fmt::Debug for InMemoryCatalog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("InMemoryCatalog")
+            .field("tables", &state.tables.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl Catalog for InMemoryCatalog {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn table_exists(&self, table: &TableRef) -> Result<bool> {
+        Ok(self.lock().tables.contains_key(table))
+    }
+
+    async fn read(&self, table: &TableRef) -> Result<(SchemaRef, BatchStream)> {
+        let Table {
+            schema, batches, ..
+        } = self.existing(table)?;
+        Ok((
+            schema,
+            futures_util::stream::iter(batches.into_iter().map(Ok)).boxed(),
+        ))
+    }
+
+    async fn create_schema(&self, catalog: &str, schema: &str) -> Result<()> {
+        self.lock()
+            .schemas
+            .insert((catalog.to_owned(), schema.to_owned()));
+        Ok(())
+    }
+
+    async fn overwrite(
+        &self,
+        table: &TableRef,
+        schema: SchemaRef,
+        data: BatchStream,
+        properties: &dyn PropertySource,
+    ) -> Result<WriteSummary> {
+        self.take_failure(table)?;
+        let batches = collect_input(&schema, data).await?;
+        let rows = row_count(&batches);
+        let new = Table {
+            schema,
+            batches,
+            properties: properties.properties(),
+        };
+        self.lock().tables.insert(table.clone(), new);
+        Ok(WriteSummary {
+            rows_after: rows,
+            rows_written: rows,
+            rows_deleted: 0,
+        })
+    }
+
+    async fn merge(
+        &self,
+        table: &TableRef,
+        schema: SchemaRef,
+        data: BatchStream,
+        spec: &MergeSpec,
+        properties: &dyn PropertySource,
+    ) -> Result<WriteSummary> {
+        self.take_failure(table)?;
+        let input = collect_input(&schema, data).await?;
+        // The merge is CPU work without awaits, so it runs under the lock: the read of the old table and the
+        // swap to the new one are one step.
+        let mut state = self.lock();
+        let target = match state.tables.get(table) {
+            Some(existing) => {
+                check_same_schema(&existing.schema, &schema)?;
+                existing.batches.as_slice()
+            }
+            None => &[],
+        };
+        let (batches, summary) = merge_batches(&schema, target, &input, spec)?;
+        state.tables.insert(
+            table.clone(),
+            Table {
+                schema,
+                batches,
+                properties: properties.properties(),
+            },
+        );
+        Ok(summary)
+    }
+
+    async fn properties(&self, table: &TableRef) -> Result<Properties> {
+        Ok(self.existing(table)?.properties)
+    }
+}
+
+fn not_found(table: &TableRef) -> Error {
+    Error::TableNotFound {
+        table: table.to_string(),
+    }
+}
+
+fn row_count(batches: &[RecordBatch]) -> u64 {
+    batches.iter().map(|b| b.num_rows() as u64).sum()
+}
+
+/// Drains a write's input stream through [`conform_batch`], dropping empty batches.
+///
+/// Fails with the stream's own error if it yields one, or with [`conform_batch`]'s.
+pub async fn collect_input(schema: &SchemaRef, data: BatchStream) -> Result<Vec<RecordBatch>> {
+    let batches: Vec<RecordBatch> = data.try_collect().await?;
+    let mut out = Vec::with_capacity(batches.len());
+    for batch in batches {
+        if batch.num_rows() > 0 {
+            out.push(conform_batch(schema, batch)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks one batch of a write's input against the declared schema and re-labels it with that schema, so
+/// that stored batches carry its field metadata and nullability.
+///
+/// Fails with [`Error::SchemaMismatch`] if the batch's columns do not have the declared names, order and
+/// types, and with [`Error::Arrow`] if a column declared not nullable holds nulls.
+pub fn conform_batch(schema: &SchemaRef, batch: RecordBatch) -> Result<RecordBatch> {
+    let found = batch.schema();
+    if found.fields().len() != schema.fields().len()
+        || found
+            .fields()
+            .iter()
+            .zip(schema.fields())
+            .any(|(f, w)| f.name() != w.name() || f.data_type() != w.data_type())
+    {
+        return Err(Error::SchemaMismatch(format!(
+            "a batch of the input has columns {} but the declared schema is {}",
+            describe_fields(&found),
+            describe_fields(schema)
+        )));
+    }
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        batch.columns().to_vec(),
+    )?)
+}
+
+/// Checks that `input` may be merged into a table whose schema is `table`: the same column names in the
+/// same order, with equal data types, nullability and `comment` metadata (the parts of a schema every
+/// backend keeps). Other metadata, of the schema or of fields, is not compared.
+pub fn check_same_schema(table: &Schema, input: &Schema) -> Result<()> {
+    let mut problems = Vec::new();
+    if table.fields().len() != input.fields().len() {
+        problems.push(format!(
+            "the table has {} columns, the input {}",
+            table.fields().len(),
+            input.fields().len()
+        ));
+    }
+    for (t, i) in table.fields().iter().zip(input.fields()) {
+        if t.name() != i.name() {
+            problems.push(format!(
+                "column `{}` in the table is `{}` in the input",
+                t.name(),
+                i.name()
+            ));
+        } else if t.data_type() != i.data_type() {
+            problems.push(format!(
+                "column `{}` is {} in the table but {} in the input",
+                t.name(),
+                t.data_type(),
+                i.data_type()
+            ));
+        } else if t.is_nullable() != i.is_nullable() {
+            let word = |n: bool| if n { "nullable" } else { "not nullable" };
+            problems.push(format!(
+                "column `{}` is {} in the table but {} in the input",
+                t.name(),
+                word(t.is_nullable()),
+                word(i.is_nullable())
+            ));
+        } else if t.metadata().get("comment") != i.metadata().get("comment") {
+            problems.push(format!(
+                "column `{}` has a different comment in the table and the input",
+                t.name()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::SchemaMismatch(format!(
+            "cannot merge {} into {}: {}",
+            describe_fields(input),
+            describe_fields(table),
+            problems.join("; ")
+        )))
+    }
+}
+
+fn describe_fields(schema: &Schema) -> String {
+    let fields: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}{}",
+                f.name(),
+                f.data_type(),
+                if f.is_nullable() { "" } else { " not null" }
+            )
+        })
+        .collect();
+    format!("({})", fields.join(", "))
+}
+
+/// The contract's keyed merge, on batches already in memory: every `target` row whose key (the values of
+/// all `spec.key_columns`) equals an input row's key is removed, then each `input` row is appended unless
+/// its `spec.delete_column` is `true` (null counts as not deleted). Keys compare by value with nulls equal
+/// to each other. Both sides must have `schema` (see [`check_same_schema`]).
+///
+/// Returns the new table's batches (kept target rows first, in their order, then inserted rows) and a
+/// summary in which `rows_deleted` counts every removed target row, whether replaced or deleted.
+///
+/// Errors with [`Error::Invalid`] if there are no key columns, a key or delete column is not in the schema,
+/// the delete column is not boolean, or two input rows have the same key.
+pub fn merge_batches(
+    schema: &SchemaRef,
+    target: &[RecordBatch],
+    input: &[RecordBatch],
+    spec: &MergeSpec,
+) -> Result<(Vec<RecordBatch>, WriteSummary)> {
+    if spec.key_columns.is_empty() {
+        return Err(Error::Invalid(
+            "merge needs at least one key column".to_owned(),
+        ));
+    }
+    let column = |name: &str, what: &str| {
+        schema.index_of(name).map_err(|_| {
+            Error::Invalid(format!(
+                "merge {what} column `{name}` is not in {}",
+                describe_fields(schema)
+            ))
+        })
+    };
+    let keys = spec
+        .key_columns
+        .iter()
+        .map(|name| column(name, "key"))
+        .collect::<Result<Vec<_>>>()?;
+    let delete = match &spec.delete_column {
+        Some(name) => {
+            let index = column(name, "delete")?;
+            let data_type = schema.field(index).data_type();
+            if data_type != &DataType::Boolean {
+                return Err(Error::Invalid(format!(
+                    "merge delete column `{name}` is {data_type}, not Boolean"
+                )));
+            }
+            Some(index)
+        }
+        None => None,
+    };
+    let converter = RowConverter::new(
+        keys.iter()
+            .map(|&i| SortField::new(schema.field(i).data_type().clone()))
+            .collect(),
+    )?;
+    let key_columns = |batch: &RecordBatch| -> Vec<ArrayRef> {
+        keys.iter().map(|&i| batch.column(i).clone()).collect()
+    };
+
+    let mut input_keys = HashSet::new();
+    let mut inserted = Vec::new();
+    let mut rows_written = 0;
+    for batch in input {
+        let rows = converter.convert_columns(&key_columns(batch))?;
+        for row in rows.iter() {
+            if !input_keys.insert(row.owned()) {
+                return Err(Error::Invalid(format!(
+                    "merge input has more than one row with the same key ({})",
+                    spec.key_columns.join(", ")
+                )));
+            }
+        }
+        let kept = match delete {
+            Some(index) => {
+                let flags = batch
+                    .column(index)
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .expect("checked Boolean");
+                let keep: BooleanArray =
+                    flags.iter().map(|flag| Some(flag != Some(true))).collect();
+                filter_record_batch(batch, &keep)?
+            }
+            None => batch.clone(),
+        };
+        rows_written += kept.num_rows() as u64;
+        if kept.num_rows() > 0 {
+            inserted.push(kept);
+        }
+    }
+
+    let mut out = Vec::with_capacity(target.len() + inserted.len());
+    let mut rows_deleted = 0;
+    for batch in target {
+        let rows = converter.convert_columns(&key_columns(batch))?;
+        let keep: BooleanArray = rows
+            .iter()
+            .map(|row| Some(!input_keys.contains(&row.owned())))
+            .collect();
+        let removed = keep.len() - keep.true_count();
+        if removed == 0 {
+            out.push(batch.clone());
+            continue;
+        }
+        rows_deleted += removed as u64;
+        let kept = filter_record_batch(batch, &keep)?;
+        if kept.num_rows() > 0 {
+            out.push(kept);
+        }
+    }
+    out.extend(inserted);
+    let rows_after = row_count(&out);
+    Ok((
+        out,
+        WriteSummary {
+            rows_after,
+            rows_written,
+            rows_deleted,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Int64Array, StringArray};
+    use arrow_schema::{Field, Schema};
+
+    use super::*;
+    use crate::catalog::conformance;
+
+    #[tokio::test]
+    async fn conformance() {
+        conformance::run_all(&InMemoryCatalog::new(), "conformance.memory").await;
+    }
+
+    #[tokio::test]
+    async fn conformance_through_box_dyn() {
+        let catalog: Box<dyn Catalog> = Box::new(InMemoryCatalog::new());
+        conformance::run_all(catalog.as_ref(), "conformance.boxed").await;
+    }
+
+    fn one_row(schema: &SchemaRef, id: i64) -> BatchStream {
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![id])),
+                Arc::new(StringArray::from(vec!["x"])),
+            ],
+        )
+        .unwrap();
+        futures_util::stream::iter([Ok(batch)]).boxed()
+    }
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("v", DataType::Utf8, true),
+        ]))
+    }
+
+    #[tokio::test]
+    async fn injected_failure_hits_one_write_and_changes_nothing() {
+        let catalog = InMemoryCatalog::new();
+        let a = TableRef::new("c", "s", "a");
+        let b = TableRef::new("c", "s", "b");
+        let props = Properties::from([("k".to_owned(), "1".to_owned())]);
+        catalog
+            .overwrite(&a, schema(), one_row(&schema(), 1), &props)
+            .await
+            .unwrap();
+
+        catalog.fail_next_write_to(&a, "disk on fire");
+        // A write to another table is not affected.
+        catalog
+            .overwrite(&b, schema(), one_row(&schema(), 2), &Properties::new())
+            .await
+            .unwrap();
+        let err = catalog
+            .overwrite(&a, schema(), one_row(&schema(), 3), &Properties::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Catalog {
+                    backend: "memory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("disk on fire"), "{err}");
+        assert_eq!(catalog.properties(&a).await.unwrap(), props);
+        // One-shot: the next write succeeds.
+        catalog
+            .overwrite(&a, schema(), one_row(&schema(), 4), &Properties::new())
+            .await
+            .unwrap();
+
+        catalog.fail_next_write("any table");
+        let spec = MergeSpec {
+            key_columns: vec!["id".into()],
+            delete_column: None,
+        };
+        let err = catalog
+            .merge(
+                &b,
+                schema(),
+                one_row(&schema(), 5),
+                &spec,
+                &Properties::new(),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("any table"), "{err}");
+        catalog
+            .merge(
+                &b,
+                schema(),
+                one_row(&schema(), 5),
+                &spec,
+                &Properties::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(catalog.tables(), vec![a, b]);
+    }
+
+    #[tokio::test]
+    async fn clones_share_state() {
+        let catalog = InMemoryCatalog::new();
+        let clone = catalog.clone();
+        catalog.create_schema("c", "s").await.unwrap();
+        let t = TableRef::new("c", "s", "t");
+        clone
+            .overwrite(&t, schema(), one_row(&schema(), 1), &Properties::new())
+            .await
+            .unwrap();
+        assert!(catalog.table_exists(&t).await.unwrap());
+        assert!(clone.schema_exists("c", "s"));
+    }
+
+    #[test]
+    fn merge_rejects_duplicate_input_keys_and_bad_specs() {
+        let s = schema();
+        let batch = RecordBatch::try_new(
+            s.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 1])),
+                Arc::new(StringArray::from(vec!["a", "b"])),
+            ],
+        )
+        .unwrap();
+        let spec = MergeSpec {
+            key_columns: vec!["id".into()],
+            delete_column: None,
+        };
+        let err = merge_batches(&s, &[], std::slice::from_ref(&batch), &spec).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{err}");
+
+        let spec = MergeSpec {
+            key_columns: vec!["nope".into()],
+            delete_column: None,
+        };
+        assert!(matches!(
+            merge_batches(&s, &[], &[], &spec),
+            Err(Error::Invalid(_))
+        ));
+        let spec = MergeSpec {
+            key_columns: vec!["id".into()],
+            delete_column: Some("v".into()),
+        };
+        assert!(matches!(
+            merge_batches(&s, &[], &[], &spec),
+            Err(Error::Invalid(_))
+        ));
+        let spec = MergeSpec {
+            key_columns: vec![],
+            delete_column: None,
+        };
+        assert!(matches!(
+            merge_batches(&s, &[], &[], &spec),
+            Err(Error::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn merge_treats_null_keys_as_equal() {
+        let s = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("v", DataType::Utf8, true),
+        ]));
+        let make = |v: &str| {
+            RecordBatch::try_new(
+                s.clone(),
+                vec![
+                    Arc::new(Int64Array::from(vec![None, Some(1)])),
+                    Arc::new(StringArray::from(vec![v, v])),
+                ],
+            )
+            .unwrap()
+        };
+        let spec = MergeSpec {
+            key_columns: vec!["id".into()],
+            delete_column: None,
+        };
+        let (out, summary) = merge_batches(&s, &[make("old")], &[make("new")], &spec).unwrap();
+        assert_eq!(
+            summary,
+            WriteSummary {
+                rows_after: 2,
+                rows_written: 2,
+                rows_deleted: 2
+            }
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0], make("new"));
+    }
+}

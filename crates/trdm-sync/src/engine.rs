@@ -1,0 +1,808 @@
+//! The sync engine: downloads a domain into a catalog and uploads it back, table by table, concurrently.
+//!
+//! # Download
+//! Every export of the domain is created at once, so TitanRDM prepares them in parallel; then, at most
+//! `concurrency` at a time, each is polled, streamed from HTTP through the codec into the catalog write. A
+//! `full` download overwrites the target atomically; an `incremental` one MERGES into it by `trdm_record_id`
+//! (tombstones delete), never overwriting. The high-water mark for the next incremental run is taken from the
+//! data (the largest `trdm_created_at` seen) and stored in the target's properties in the same commit as
+//! the data, so it moves only when the write commits. Without a stored mark (or when the target was written
+//! from another branch or with another history setting) an incremental download falls back to a full one and
+//! says so in its result.
+//!
+//! # Upload
+//! Every source table is read and validated against its column definitions into a temporary file BEFORE
+//! anything is sent: a missing table is `skipped (no source data)`, any other read error is an error. If any
+//! table fails validation, no import batch is created at all (unless `allow_partial`). Otherwise one batch,
+//! every file uploaded; only when every upload succeeded are the tables announced with `upload_complete`;
+//! if one failed, every table is marked `upload_failed` and the batch is left uncompleted. The engine then
+//! waits for TitanRDM to process each table and completes the batch only if every table succeeded.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arrow_array::{Array, RecordBatch, TimestampMicrosecondArray};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use tokio_util::io::{StreamReader, SyncIoBridge};
+use trdm_client::{
+    Client, Export, ExportRequest, ImportRequest, ImportTableRequest, PollConfig, UploadBody,
+};
+
+use crate::catalog::{BatchStream, Catalog, MergeSpec, Properties, TableRef};
+use crate::codec::{CsvDecoder, ImportPattern, encode_upload};
+use crate::error::{Error, Result};
+use crate::manifest::{Manifest, ManifestTable, manifest};
+use crate::report::{NoReporter, Phase, Reporter, TableResult, TableStatus};
+use crate::schema::export_schema;
+
+/// Property keys the engine stores with downloaded tables.
+pub mod property {
+    /// The high-water mark for the next incremental download (largest `trdm_created_at` seen, UTC).
+    pub const HIGH_WATER_MARK: &str = "trdm.high_water_mark";
+    /// The branch the table was downloaded from.
+    pub const BRANCH_ID: &str = "trdm.branch_id";
+    /// The TitanRDM table key.
+    pub const TABLE_KEY: &str = "trdm.table_key";
+    /// The domain's name.
+    pub const DOMAIN: &str = "trdm.domain";
+    /// `true` when the table holds every version.
+    pub const INCLUDE_HISTORY: &str = "trdm.include_history";
+    /// The export that last wrote the table.
+    pub const EXPORT_ID: &str = "trdm.export_id";
+}
+
+/// Rows per Arrow batch decoded from an export.
+const BATCH_ROWS: usize = 8192;
+
+/// What to download.
+#[derive(Debug, Clone)]
+pub struct DownloadRequest {
+    /// Branch to read from.
+    pub branch_id: i64,
+    /// Target catalog (`dev`).
+    pub catalog: String,
+    /// Target schema (`rdmin`).
+    pub schema: String,
+    /// Exact domain name (`Clinics`).
+    pub domain: String,
+    /// Display names to keep (`Site`); `None` = every deployed table of the domain.
+    pub tables: Option<Vec<String>>,
+    /// `full` or `incremental`.
+    pub incremental: bool,
+    /// Incremental: changes strictly after this ISO 8601 instant; `None` = the mark stored with the target.
+    pub high_water_mark: Option<String>,
+    /// Every version rather than current ones.
+    pub include_history: bool,
+    /// Correlation code for every export; default `convention-download-{table}`.
+    pub correlation_code: Option<String>,
+    /// How exports are polled.
+    pub poll: PollConfig,
+}
+
+/// What to upload.
+#[derive(Debug, Clone)]
+pub struct UploadRequest {
+    /// Branch to write to.
+    pub branch_id: i64,
+    /// Source catalog (`dev`).
+    pub catalog: String,
+    /// Source schema (`rdmout`).
+    pub schema: String,
+    /// Exact domain name.
+    pub domain: String,
+    /// Display names to keep; `None` = every deployed table.
+    pub tables: Option<Vec<String>>,
+    /// Import pattern for every table.
+    pub pattern: ImportPattern,
+    /// Batch description; default `Convention sync upload from {schema}`.
+    pub description: Option<String>,
+    /// Batch correlation code; default `convention-upload-{schema}`.
+    pub correlation_code: Option<String>,
+    /// Keep the incumbent's behaviour: send the valid tables and complete the batch even if others failed.
+    pub allow_partial: bool,
+    /// How import results are polled.
+    pub poll: PollConfig,
+}
+
+/// The outcome of an upload.
+#[derive(Debug, Clone)]
+pub struct UploadReport {
+    /// One result per table of the manifest.
+    pub tables: Vec<TableResult>,
+    /// The import batch, if one was created.
+    pub import_id: Option<i64>,
+    /// The batch's final status (`completed`, `completed_with_errors`, `failed`), or `created` when the
+    /// engine left it uncompleted.
+    pub import_status: Option<String>,
+}
+
+/// Moves domains between TitanRDM and a catalog.
+pub struct SyncEngine {
+    client: Client,
+    catalog: Arc<dyn Catalog>,
+    reporter: Arc<dyn Reporter>,
+    concurrency: usize,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("catalog", &self.catalog)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Failure of one table: before/while talking to TitanRDM, or while writing to the catalog.
+enum Failure {
+    Remote(String),
+    Write(String),
+}
+
+impl From<trdm_client::Error> for Failure {
+    fn from(e: trdm_client::Error) -> Self {
+        Failure::Remote(e.to_string())
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    rows: AtomicU64,
+    bytes: AtomicU64,
+    max_created: AtomicI64,
+    decode_error: Mutex<Option<String>>,
+}
+
+impl SyncEngine {
+    /// An engine over `client` and `catalog`, running 4 tables at a time.
+    pub fn new(client: Client, catalog: Arc<dyn Catalog>) -> Self {
+        SyncEngine {
+            client,
+            catalog,
+            reporter: Arc::new(NoReporter),
+            concurrency: 4,
+        }
+    }
+
+    /// Sends progress to `reporter`.
+    pub fn with_reporter(mut self, reporter: Arc<dyn Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// How many tables move at once (at least 1).
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Downloads a domain. Per-table failures are in the results; `Err` means nothing could start (e.g. the
+    /// domain or a table name does not exist).
+    pub async fn download(&self, request: &DownloadRequest) -> Result<Vec<TableResult>> {
+        let m = manifest(
+            &self.client,
+            request.branch_id,
+            &request.domain,
+            request.tables.as_deref(),
+        )
+        .await?;
+        self.catalog
+            .create_schema(&request.catalog, &request.schema)
+            .await?;
+        // Create every export first so the server prepares them in parallel.
+        let created: Vec<_> = stream::iter(m.tables.iter())
+            .map(|t| self.start_export(t, request))
+            .buffered(16)
+            .collect()
+            .await;
+        let results = stream::iter(m.tables.iter().zip(created))
+            .map(|(t, started)| self.finish_download(&m, t, request, started))
+            .buffered(self.concurrency)
+            .collect()
+            .await;
+        Ok(results)
+    }
+
+    async fn start_export(
+        &self,
+        t: &ManifestTable,
+        request: &DownloadRequest,
+    ) -> std::result::Result<(Export, Properties, bool), String> {
+        let target = t.target(&request.catalog, &request.schema);
+        self.reporter.table_started(&target.to_string());
+        let previous = match self.catalog.properties(&target).await {
+            Ok(p) => p,
+            Err(Error::TableNotFound { .. }) => Properties::new(),
+            Err(e) => return Err(e.to_string()),
+        };
+        let stored_mark = previous
+            .get(property::HIGH_WATER_MARK)
+            .filter(|_| previous.get(property::BRANCH_ID) == Some(&request.branch_id.to_string()))
+            .filter(|_| {
+                previous.get(property::INCLUDE_HISTORY)
+                    == Some(&request.include_history.to_string())
+            })
+            .cloned();
+        let mark = if request.incremental {
+            request.high_water_mark.clone().or(stored_mark)
+        } else {
+            None
+        };
+        let merge = request.incremental && mark.is_some() && !previous.is_empty();
+        let key = &t.definition.key;
+        let mut export = match &mark {
+            Some(mark) => ExportRequest::incremental(request.branch_id, key.clone(), mark.clone()),
+            None => ExportRequest::full(request.branch_id, key.clone()),
+        }
+        .with_history(request.include_history);
+        let code = request
+            .correlation_code
+            .clone()
+            .unwrap_or_else(|| format!("convention-download-{}", t.definition.database_table_name));
+        export = export.with_correlation_code(code);
+        self.reporter.phase(&target.to_string(), Phase::Exporting);
+        let created = self
+            .client
+            .create_export(&export)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((created, previous, merge))
+    }
+
+    async fn finish_download(
+        &self,
+        m: &Manifest,
+        t: &ManifestTable,
+        request: &DownloadRequest,
+        started: std::result::Result<(Export, Properties, bool), String>,
+    ) -> TableResult {
+        let clock = Instant::now();
+        let target = t.target(&request.catalog, &request.schema);
+        let mut result = TableResult::new(
+            &m.domain_name,
+            &t.definition.database_table_name,
+            &t.definition.name,
+            target.to_string(),
+        );
+        let outcome = match started {
+            Err(message) => Err(Failure::Remote(message)),
+            Ok((export, previous, merge)) => {
+                result.export_id = Some(export.id);
+                self.download_into(m, t, request, &target, export, previous, merge, &mut result)
+                    .await
+            }
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(Failure::Remote(m)) => result.status = TableStatus::Error(m),
+            Err(Failure::Write(m)) => result.status = TableStatus::WriteError(m),
+        }
+        if result.status.is_failure() {
+            result.rows = 0;
+        }
+        result.duration = clock.elapsed();
+        tracing::info!(table = %result.target, rows = result.rows, status = %result.status.as_incumbent_str(), "downloaded");
+        self.reporter.table_finished(&result);
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn download_into(
+        &self,
+        m: &Manifest,
+        t: &ManifestTable,
+        request: &DownloadRequest,
+        target: &TableRef,
+        export: Export,
+        previous: Properties,
+        merge: bool,
+        result: &mut TableResult,
+    ) -> std::result::Result<(), Failure> {
+        let name = target.to_string();
+        let export = self
+            .client
+            .wait_for_export(export.id, &request.poll)
+            .await?;
+        self.reporter.phase(&name, Phase::Transferring);
+        let bytes = self.client.download_export(&export).await?;
+        let schema = export_schema(&t.table);
+        let tally = Arc::new(Tally::default());
+        let previous_mark = previous
+            .get(property::HIGH_WATER_MARK)
+            .and_then(|m| trdm_format::temporal::parse_timestamptz(m));
+        tally
+            .max_created
+            .store(previous_mark.unwrap_or(i64::MIN), Ordering::Relaxed);
+        let data = decode_stream(
+            bytes,
+            &t.table,
+            schema.clone(),
+            tally.clone(),
+            self.reporter.clone(),
+            name.clone(),
+        );
+
+        let properties = {
+            let tally = tally.clone();
+            let mut base = Properties::new();
+            base.insert(property::BRANCH_ID.into(), request.branch_id.to_string());
+            base.insert(property::TABLE_KEY.into(), t.definition.key.clone());
+            base.insert(property::DOMAIN.into(), m.domain_name.clone());
+            base.insert(
+                property::INCLUDE_HISTORY.into(),
+                request.include_history.to_string(),
+            );
+            base.insert(property::EXPORT_ID.into(), export.id.to_string());
+            move || {
+                let mut p = base.clone();
+                let mark = tally.max_created.load(Ordering::Relaxed);
+                if mark != i64::MIN {
+                    let mut text = String::new();
+                    trdm_format::temporal::format_timestamptz(mark, &mut text);
+                    p.insert(property::HIGH_WATER_MARK.into(), text);
+                }
+                p
+            }
+        };
+        let written = if merge {
+            let key = if request.include_history {
+                "trdm_sk"
+            } else {
+                "trdm_record_id"
+            };
+            let spec = MergeSpec {
+                key_columns: vec![key.to_owned()],
+                delete_column: (!request.include_history).then(|| "trdm_is_deleted".to_owned()),
+            };
+            self.catalog
+                .merge(target, schema, data, &spec, &properties)
+                .await
+        } else {
+            self.catalog
+                .overwrite(target, schema, data, &properties)
+                .await
+        };
+        if let Err(e) = written {
+            if let Some(decode) = tally.decode_error.lock().expect("tally").take() {
+                return Err(Failure::Remote(format!(
+                    "the export file of {} is invalid: {decode}",
+                    t.definition.name
+                )));
+            }
+            return Err(Failure::Write(e.to_string()));
+        }
+        result.rows = tally.rows.load(Ordering::Relaxed);
+        result.bytes = tally.bytes.load(Ordering::Relaxed);
+        result.high_water_mark = properties().get(property::HIGH_WATER_MARK).cloned();
+        Ok(())
+    }
+
+    /// Uploads a domain. `Err` means nothing could start (e.g. the domain does not exist).
+    pub async fn upload(&self, request: &UploadRequest) -> Result<UploadReport> {
+        let m = manifest(
+            &self.client,
+            request.branch_id,
+            &request.domain,
+            request.tables.as_deref(),
+        )
+        .await?;
+        let work = tempfile::tempdir()?;
+        // Phase 1: read and validate every table into a file; nothing is sent yet.
+        let prepared: Vec<(TableResult, Option<PathBuf>)> =
+            stream::iter(m.tables.iter().enumerate())
+                .map(|(i, t)| {
+                    self.prepare_upload(&m, t, request, work.path().join(format!("{i}.csv")))
+                })
+                .buffered(self.concurrency)
+                .collect()
+                .await;
+        let (mut results, files): (Vec<TableResult>, Vec<Option<PathBuf>>) =
+            prepared.into_iter().unzip();
+        let invalid: Vec<String> = results
+            .iter()
+            .filter(|r| r.status.is_failure())
+            .map(|r| r.table.clone())
+            .collect();
+        if !invalid.is_empty() && !request.allow_partial {
+            for (r, f) in results.iter_mut().zip(&files) {
+                if f.is_some() {
+                    r.status = TableStatus::Error(format!(
+                        "not uploaded: {} failed validation, so no import batch was created",
+                        invalid.join(", ")
+                    ));
+                    r.rows = 0;
+                }
+            }
+            self.finish_all(&results);
+            return Ok(UploadReport {
+                tables: results,
+                import_id: None,
+                import_status: None,
+            });
+        }
+        let sendable: Vec<usize> = (0..results.len()).filter(|&i| files[i].is_some()).collect();
+        if sendable.is_empty() {
+            self.finish_all(&results);
+            return Ok(UploadReport {
+                tables: results,
+                import_id: None,
+                import_status: None,
+            });
+        }
+        // Phase 2: one batch, every file uploaded.
+        let description = request
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("Convention sync upload from {}", request.schema));
+        let code = request
+            .correlation_code
+            .clone()
+            .unwrap_or_else(|| format!("convention-upload-{}", request.schema));
+        let import = match self
+            .client
+            .create_import(
+                &ImportRequest::new(request.branch_id)
+                    .with_description(description)
+                    .with_correlation_code(code),
+            )
+            .await
+        {
+            Ok(import) => import,
+            Err(e) => {
+                for &i in &sendable {
+                    results[i].status =
+                        TableStatus::Error(format!("cannot create the import batch: {e}"));
+                    results[i].rows = 0;
+                }
+                self.finish_all(&results);
+                return Ok(UploadReport {
+                    tables: results,
+                    import_id: None,
+                    import_status: None,
+                });
+            }
+        };
+        let uploads: Vec<std::result::Result<i64, (Option<i64>, String)>> =
+            stream::iter(sendable.iter().copied())
+                .map(|i| {
+                    let t = &m.tables[i];
+                    let file = files[i].clone().expect("sendable tables have a file");
+                    self.send_table(import.id, t, request, file)
+                })
+                .buffered(self.concurrency)
+                .collect()
+                .await;
+        for (&i, sent) in sendable.iter().zip(&uploads) {
+            results[i].import_id = Some(import.id);
+            match sent {
+                Ok(id) => results[i].import_table_id = Some(*id),
+                Err((id, message)) => {
+                    results[i].import_table_id = *id;
+                    results[i].status = TableStatus::Error(message.clone());
+                    results[i].rows = 0;
+                }
+            }
+        }
+        let all_sent = uploads.iter().all(|u| u.is_ok());
+        if !all_sent && !request.allow_partial {
+            let reason = "another table of this import failed to upload; nothing was applied";
+            for (&i, sent) in sendable.iter().zip(&uploads) {
+                let id = match sent {
+                    Ok(id) => Some(*id),
+                    Err((id, _)) => *id,
+                };
+                if let Some(id) = id {
+                    let _ = self.client.upload_failed(id, reason).await;
+                }
+                if sent.is_ok() {
+                    results[i].status = TableStatus::Error(format!("not applied: {reason}"));
+                    results[i].rows = 0;
+                }
+            }
+            self.finish_all(&results);
+            return Ok(UploadReport {
+                tables: results,
+                import_id: Some(import.id),
+                import_status: Some("created".into()),
+            });
+        }
+        // Phase 3: announce the files; TitanRDM applies each in one transaction.
+        for (&i, sent) in sendable.iter().zip(&uploads) {
+            if let Ok(id) = sent {
+                self.reporter.phase(&results[i].target, Phase::Importing);
+                if let Err(e) = self.client.upload_complete(*id).await {
+                    results[i].status = TableStatus::Error(e.to_string());
+                    results[i].rows = 0;
+                }
+            }
+        }
+        let settled = self.wait_tables(import.id, &request.poll).await;
+        let mut all_ok = true;
+        match &settled {
+            Ok(tables) => {
+                for &i in &sendable {
+                    let Some(id) = results[i].import_table_id else {
+                        continue;
+                    };
+                    if let Some(t) = tables.iter().find(|t| t.id == id) {
+                        results[i].inserted = t.insert_row_count;
+                        results[i].updated = t.update_row_count;
+                        results[i].deleted = t.delete_row_count;
+                        if t.status.as_str() != "completed" && !results[i].status.is_failure() {
+                            results[i].status =
+                                TableStatus::Error(t.message.clone().unwrap_or_else(|| {
+                                    format!("import table {id} {}", t.status.as_str())
+                                }));
+                            results[i].rows = 0;
+                        }
+                    }
+                    all_ok &= !results[i].status.is_failure();
+                }
+            }
+            Err(e) => {
+                all_ok = false;
+                for &i in &sendable {
+                    if !results[i].status.is_failure() {
+                        results[i].status =
+                            TableStatus::Error(format!("waiting for the import failed: {e}"));
+                        results[i].rows = 0;
+                    }
+                }
+            }
+        }
+        let import_status = if all_ok || request.allow_partial {
+            match self
+                .client
+                .complete_import(import.id, Some("Convention sync upload completed"))
+                .await
+            {
+                Ok(_) => match self.client.wait_for_import(import.id, &request.poll).await {
+                    Ok(r) => Some(r.import.status.as_str().to_owned()),
+                    Err(e) => Some(format!("unknown ({e})")),
+                },
+                Err(e) => Some(format!("not completed ({e})")),
+            }
+        } else {
+            Some("created".into())
+        };
+        self.finish_all(&results);
+        Ok(UploadReport {
+            tables: results,
+            import_id: Some(import.id),
+            import_status,
+        })
+    }
+
+    fn finish_all(&self, results: &[TableResult]) {
+        for r in results {
+            tracing::info!(table = %r.target, rows = r.rows, status = %r.status.as_incumbent_str(), "uploaded");
+            self.reporter.table_finished(r);
+        }
+    }
+
+    async fn wait_tables(
+        &self,
+        import_id: i64,
+        poll: &PollConfig,
+    ) -> trdm_client::Result<Vec<trdm_client::ImportTable>> {
+        let started = Instant::now();
+        let mut interval = poll.poll_interval;
+        loop {
+            let results = self.client.import_results(import_id).await?;
+            if results.tables.iter().all(|t| t.status.is_terminal()) {
+                return Ok(results.tables);
+            }
+            if started.elapsed() >= poll.max_wait {
+                return Err(trdm_client::Error::Timeout {
+                    what: format!("import {import_id}"),
+                    last_status: "processing".into(),
+                    waited: started.elapsed(),
+                });
+            }
+            tokio::time::sleep(interval).await;
+            interval = interval
+                .mul_f64(poll.backoff.max(1.0))
+                .min(poll.max_interval);
+        }
+    }
+
+    async fn prepare_upload(
+        &self,
+        m: &Manifest,
+        t: &ManifestTable,
+        request: &UploadRequest,
+        file: PathBuf,
+    ) -> (TableResult, Option<PathBuf>) {
+        let clock = Instant::now();
+        let source = t.target(&request.catalog, &request.schema);
+        let mut result = TableResult::new(
+            &m.domain_name,
+            &t.definition.database_table_name,
+            &t.definition.name,
+            source.to_string(),
+        );
+        self.reporter.table_started(&result.target);
+        self.reporter.phase(&result.target, Phase::Validating);
+        let read = self.catalog.read(&source).await;
+        let (_, batches) = match read {
+            Ok(read) => read,
+            Err(Error::TableNotFound { .. }) => {
+                result.status = TableStatus::SkippedNoSourceData;
+                result.duration = clock.elapsed();
+                return (result, None);
+            }
+            Err(e) => {
+                result.status = TableStatus::Error(format!("cannot read {source}: {e}"));
+                result.duration = clock.elapsed();
+                return (result, None);
+            }
+        };
+        let table = t.table.clone();
+        let pattern = request.pattern;
+        let path = file.clone();
+        let encoded = encode_from_stream(batches, move |iter| {
+            let out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            encode_upload(&table, pattern, iter, out)
+        })
+        .await;
+        result.duration = clock.elapsed();
+        match encoded {
+            Ok(summary) if summary.rows == 0 => {
+                result.status = TableStatus::SkippedEmpty;
+                (result, None)
+            }
+            Ok(summary) => {
+                result.rows = summary.rows;
+                result.bytes = summary.bytes;
+                (result, Some(file))
+            }
+            Err(e) => {
+                result.status = TableStatus::Error(e.to_string());
+                (result, None)
+            }
+        }
+    }
+
+    async fn send_table(
+        &self,
+        import_id: i64,
+        t: &ManifestTable,
+        request: &UploadRequest,
+        file: PathBuf,
+    ) -> std::result::Result<i64, (Option<i64>, String)> {
+        let mapping = self
+            .client
+            .default_import_mapping(t.definition.id)
+            .await
+            .map_err(|e| (None, e.to_string()))?;
+        let slot = self
+            .client
+            .create_import_table(
+                &ImportTableRequest::new(
+                    import_id,
+                    t.definition.key.clone(),
+                    mapping.key.clone(),
+                    client_pattern(request.pattern),
+                )
+                .with_correlation_code(format!(
+                    "convention-upload-{}",
+                    t.definition.database_table_name
+                )),
+            )
+            .await
+            .map_err(|e| (None, e.to_string()))?;
+        // PUT only: announcing the file (`upload_complete`) waits until every table of the batch is in place.
+        let Some(url) = slot.signed_s3_url.as_ref() else {
+            return Err((
+                Some(slot.id),
+                format!("import table {} has no signed_s3_url", slot.id),
+            ));
+        };
+        match self
+            .client
+            .put_presigned(url, &UploadBody::file(file))
+            .await
+        {
+            Ok(()) => Ok(slot.id),
+            Err(e) => Err((Some(slot.id), e.to_string())),
+        }
+    }
+}
+
+fn client_pattern(p: ImportPattern) -> trdm_client::ImportPattern {
+    match p {
+        ImportPattern::Full => trdm_client::ImportPattern::Full,
+        ImportPattern::IncrementalUpsertOnly => trdm_client::ImportPattern::IncrementalUpsertOnly,
+        ImportPattern::IncrementalWithDelete => trdm_client::ImportPattern::IncrementalWithDelete,
+    }
+}
+
+/// Runs a synchronous consumer of batches (the upload encoder) on the blocking pool, fed from an async stream.
+async fn encode_from_stream<T, F>(mut batches: BatchStream, consume: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn Iterator<Item = Result<RecordBatch>>) -> Result<T> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(4);
+    let worker = tokio::task::spawn_blocking(move || {
+        let mut iter = std::iter::from_fn(|| rx.blocking_recv());
+        consume(&mut iter)
+    });
+    while let Some(batch) = batches.next().await {
+        if tx.send(batch).await.is_err() {
+            break; // the consumer stopped early (an error); its result says why
+        }
+    }
+    drop(tx);
+    worker
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?
+}
+
+/// Decodes an export byte stream into batches on the blocking pool, counting rows and bytes and tracking the
+/// largest `trdm_created_at`.
+fn decode_stream(
+    bytes: trdm_client::ByteStream,
+    table: &crate::schema::TableDef,
+    schema: arrow_schema::SchemaRef,
+    tally: Arc<Tally>,
+    reporter: Arc<dyn Reporter>,
+    name: String,
+) -> BatchStream {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(4);
+    let counted = {
+        let tally = tally.clone();
+        bytes.map_ok(move |b| {
+            tally.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+            b
+        })
+    };
+    let reader = SyncIoBridge::new(StreamReader::new(counted.map_err(std::io::Error::other)));
+    let table = table.clone();
+    tokio::task::spawn_blocking(move || {
+        let decoder = match CsvDecoder::new(reader, &table, schema, BATCH_ROWS) {
+            Ok(d) => d,
+            Err(e) => {
+                *tally.decode_error.lock().expect("tally") = Some(e.to_string());
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        for batch in decoder {
+            if let Ok(b) = &batch {
+                let rows = tally.rows.fetch_add(b.num_rows() as u64, Ordering::Relaxed)
+                    + b.num_rows() as u64;
+                if let Some(max) = b
+                    .column_by_name("trdm_created_at")
+                    .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
+                    .and_then(arrow_max)
+                {
+                    tally.max_created.fetch_max(max, Ordering::Relaxed);
+                }
+                reporter.progress(&name, rows);
+            } else if let Err(e) = &batch {
+                *tally.decode_error.lock().expect("tally") = Some(e.to_string());
+            }
+            if tx.blocking_send(batch).is_err() {
+                return;
+            }
+        }
+    });
+    Box::pin(stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (b, rx))
+    }))
+}
+
+fn arrow_max(a: &TimestampMicrosecondArray) -> Option<i64> {
+    (0..a.len())
+        .filter(|&i| a.is_valid(i))
+        .map(|i| a.value(i))
+        .max()
+}

@@ -1,0 +1,20 @@
+//! The convention sync engine: moves whole TitanRDM domains between the service and a table catalog, by the
+//! convention `{catalog}.{schema}.{domain_abbreviation}_{database_table_name}`.
+//!
+//! Types come from TitanRDM's column definitions ([`schema`]), never from the data; files cross the wire in
+//! the TitanRDM CSV dialect and become Arrow record batches through [`codec`], losslessly; catalogs are
+//! reached through the [`Catalog`](catalog::Catalog) trait, whose contract every backend's tests check with
+//! the shared conformance suite.
+
+pub mod catalog;
+pub mod codec;
+pub mod engine;
+pub mod error;
+pub mod manifest;
+pub mod report;
+pub mod schema;
+
+pub use catalog::{Catalog, InMemoryCatalog, TableRef};
+pub use engine::{DownloadRequest, SyncEngine, UploadReport, UploadRequest};
+pub use error::{Error, Result};
+pub use report::{Phase, Reporter, TableResult, TableStatus};

@@ -1,0 +1,129 @@
+//! What a sync did, table by table, and how progress is told while it runs.
+//!
+//! [`TableResult`] keeps the incumbent's keys and status strings (`success`, `skipped (no source data)`,
+//! `skipped (empty)`, `error: …`, `error (write): …`) so code written against the incumbent reads our results
+//! unchanged, and adds the server's counts, bytes, duration and ids. The library never prints: progress goes
+//! to a [`Reporter`] (the CLI draws bars with it) and to `tracing`.
+
+use std::time::Duration;
+
+/// How one table ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableStatus {
+    /// Moved completely.
+    Success,
+    /// Upload: the source table does not exist.
+    SkippedNoSourceData,
+    /// Upload: the source table has no rows.
+    SkippedEmpty,
+    /// Failed before or while talking to TitanRDM; nothing of this table was applied.
+    Error(String),
+    /// Download: TitanRDM delivered the data but writing it to the catalog failed.
+    WriteError(String),
+}
+
+impl TableStatus {
+    /// The incumbent's status string.
+    pub fn as_incumbent_str(&self) -> String {
+        match self {
+            TableStatus::Success => "success".into(),
+            TableStatus::SkippedNoSourceData => "skipped (no source data)".into(),
+            TableStatus::SkippedEmpty => "skipped (empty)".into(),
+            TableStatus::Error(m) => format!("error: {m}"),
+            TableStatus::WriteError(m) => format!("error (write): {m}"),
+        }
+    }
+
+    /// Whether this counts as a failure for the exit code.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, TableStatus::Error(_) | TableStatus::WriteError(_))
+    }
+}
+
+/// The outcome of one table of a sync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableResult {
+    /// The domain's name (`Clinics`).
+    pub domain: String,
+    /// The table's `database_table_name` (`sites`).
+    pub table: String,
+    /// The table's display name (`Site`).
+    pub display_name: String,
+    /// The catalog table, `catalog.schema.abbr_table`.
+    pub target: String,
+    /// Rows moved (0 unless successful).
+    pub rows: u64,
+    /// How it ended.
+    pub status: TableStatus,
+    /// Records TitanRDM inserted (uploads).
+    pub inserted: Option<i64>,
+    /// Records TitanRDM versioned (uploads).
+    pub updated: Option<i64>,
+    /// Records TitanRDM tombstoned (uploads).
+    pub deleted: Option<i64>,
+    /// Bytes transferred.
+    pub bytes: u64,
+    /// Wall time spent on this table.
+    pub duration: Duration,
+    /// The export (downloads).
+    pub export_id: Option<i64>,
+    /// The import batch (uploads).
+    pub import_id: Option<i64>,
+    /// The import table (uploads).
+    pub import_table_id: Option<i64>,
+    /// The high-water mark stored with the target after a download.
+    pub high_water_mark: Option<String>,
+}
+
+impl TableResult {
+    pub(crate) fn new(domain: &str, table: &str, display_name: &str, target: String) -> Self {
+        TableResult {
+            domain: domain.to_owned(),
+            table: table.to_owned(),
+            display_name: display_name.to_owned(),
+            target,
+            rows: 0,
+            status: TableStatus::Success,
+            inserted: None,
+            updated: None,
+            deleted: None,
+            bytes: 0,
+            duration: Duration::ZERO,
+            export_id: None,
+            import_id: None,
+            import_table_id: None,
+            high_water_mark: None,
+        }
+    }
+}
+
+/// Steps of one table's sync, for progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for TitanRDM to prepare an export.
+    Exporting,
+    /// Streaming data (rows so far in [`Reporter::progress`]).
+    Transferring,
+    /// Reading and validating the source table.
+    Validating,
+    /// Waiting for TitanRDM to apply an import.
+    Importing,
+}
+
+/// Receives progress. Implementations must be cheap; they are called from the engine's tasks.
+pub trait Reporter: Send + Sync {
+    /// A table's work begins.
+    fn table_started(&self, _target: &str) {}
+    /// A table enters a phase.
+    fn phase(&self, _target: &str, _phase: Phase) {}
+    /// Rows moved so far for a table.
+    fn progress(&self, _target: &str, _rows: u64) {}
+    /// A table finished.
+    fn table_finished(&self, _result: &TableResult) {}
+}
+
+/// Discards progress.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoReporter;
+
+impl Reporter for NoReporter {}

@@ -1,0 +1,116 @@
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::{Array, RecordBatch, StringArray};
+use futures_util::TryStreamExt;
+use trdm_client::{Client, ClientBuilder, PollConfig};
+use trdm_emulator::{Emulator, EmulatorConfig};
+use trdm_sync::catalog::{Catalog, InMemoryCatalog, TableRef};
+use trdm_sync::codec::ImportPattern;
+use trdm_sync::{DownloadRequest, SyncEngine, UploadRequest};
+
+pub struct Setup {
+    pub emulator: Emulator,
+    pub client: Client,
+    pub catalog: InMemoryCatalog,
+    pub engine: SyncEngine,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EmulatorConfig {
+        db_path: Some(dir.path().join("e.db")),
+        fixture: Some(format!("{}/../../fixtures/clinics.toml", env!("CARGO_MANIFEST_DIR")).into()),
+        ..EmulatorConfig::default()
+    };
+    let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let client = ClientBuilder::new(emulator.url())
+        .with_client_credentials("demo-client", "demo-secret")
+        .connect()
+        .await
+        .unwrap();
+    let catalog = InMemoryCatalog::new();
+    let engine = SyncEngine::new(client.clone(), Arc::new(catalog.clone()));
+    Setup {
+        emulator,
+        client,
+        catalog,
+        engine,
+        _dir: dir,
+    }
+}
+
+pub fn fast_poll() -> PollConfig {
+    PollConfig::fixed(Duration::from_millis(20), Duration::from_secs(60))
+}
+
+pub fn download(branch_id: i64, schema: &str) -> DownloadRequest {
+    DownloadRequest {
+        branch_id,
+        catalog: "dev".into(),
+        schema: schema.into(),
+        domain: "Clinics".into(),
+        tables: None,
+        incremental: false,
+        high_water_mark: None,
+        include_history: false,
+        correlation_code: None,
+        poll: fast_poll(),
+    }
+}
+
+pub fn upload(branch_id: i64, schema: &str) -> UploadRequest {
+    UploadRequest {
+        branch_id,
+        catalog: "dev".into(),
+        schema: schema.into(),
+        domain: "Clinics".into(),
+        tables: None,
+        pattern: ImportPattern::Full,
+        description: None,
+        correlation_code: None,
+        allow_partial: false,
+        poll: fast_poll(),
+    }
+}
+
+pub async fn batches(catalog: &InMemoryCatalog, table: &TableRef) -> Vec<RecordBatch> {
+    let (_, stream) = catalog.read(table).await.unwrap();
+    stream.try_collect().await.unwrap()
+}
+
+pub async fn rows(catalog: &InMemoryCatalog, table: &TableRef) -> usize {
+    batches(catalog, table)
+        .await
+        .iter()
+        .map(RecordBatch::num_rows)
+        .sum()
+}
+
+/// The text values of a Utf8 column across batches.
+pub fn strings(batches: &[RecordBatch], column: &str) -> Vec<Option<String>> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let a = b
+                .column_by_name(column)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone();
+            (0..a.len())
+                .map(move |i| a.is_valid(i).then(|| a.value(i).to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+pub async fn branch(client: &Client, name: &str) -> i64 {
+    client.branch_by_name(name, None).await.unwrap().id
+}

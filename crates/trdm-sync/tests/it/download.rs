@@ -1,0 +1,230 @@
+//! Downloads: every table of the domain, typed; filters; incremental merges; history; write failures.
+
+use trdm_client::{ImportRequest, ImportTableRequest, UploadBody};
+use trdm_sync::catalog::{Catalog, TableRef};
+use trdm_sync::engine::property;
+use trdm_sync::manifest::manifest;
+use trdm_sync::schema::export_schema;
+use trdm_sync::{Error, TableStatus};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn full_download_writes_every_table_typed_with_its_high_water_mark() {
+    let s = setup().await;
+    let prod = branch(&s.client, "prod").await;
+    let results = s.engine.download(&download(prod, "rdmin")).await.unwrap();
+    let summary: Vec<(&str, u64, String)> = results
+        .iter()
+        .map(|r| (r.table.as_str(), r.rows, r.status.as_incumbent_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("sites", 150, "success".into()),
+            ("delivery_centre", 30, "success".into()),
+            ("org_unit", 120, "success".into())
+        ]
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.export_id.is_some() && r.bytes > 0 && r.domain == "Clinics")
+    );
+    let sites = TableRef::new("dev", "rdmin", "clin_sites");
+    assert_eq!(results[0].target, "dev.rdmin.clin_sites");
+    let m = manifest(&s.client, prod, "Clinics", None).await.unwrap();
+    let (schema, _) = s.catalog.read(&sites).await.unwrap();
+    assert_eq!(
+        schema,
+        export_schema(&m.tables[0].table),
+        "types come from the column definitions"
+    );
+    let codes = strings(&batches(&s.catalog, &sites).await, "site_code");
+    assert!(
+        codes.contains(&Some("0001".into())),
+        "leading zeros survive"
+    );
+    let props = s.catalog.properties(&sites).await.unwrap();
+    assert_eq!(props.get(property::BRANCH_ID), Some(&prod.to_string()));
+    assert_eq!(
+        props.get(property::HIGH_WATER_MARK),
+        results[0].high_water_mark.as_ref()
+    );
+    assert!(props[property::HIGH_WATER_MARK].ends_with("+00"));
+}
+
+#[tokio::test]
+async fn filters_by_display_name_and_rejects_unknown_names() {
+    let s = setup().await;
+    let mut request = download(1, "rdmin");
+    request.tables = Some(vec!["Delivery Centre".into()]);
+    let results = s.engine.download(&request).await.unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].table, "delivery_centre");
+    request.tables = Some(vec!["Sites".into()]);
+    let err = s.engine.download(&request).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)));
+    let message = err.to_string();
+    assert!(
+        message.contains("\"Sites\"") && message.contains("Site, Delivery Centre, Org Unit"),
+        "{message}"
+    );
+    request.domain = "Clinic".into();
+    request.tables = None;
+    assert!(
+        s.engine.download(&request).await.is_err(),
+        "domains match by exact name"
+    );
+}
+
+/// Uploads `csv` to one table of `dev` through the client, bypassing the engine.
+async fn import(s: &Setup, table: &str, pattern: trdm_client::ImportPattern, csv: &str) {
+    let dev = branch(&s.client, "dev").await;
+    let m = manifest(&s.client, dev, "Clinics", None).await.unwrap();
+    let t = m
+        .tables
+        .iter()
+        .find(|t| t.definition.database_table_name == table)
+        .unwrap();
+    let mapping = s
+        .client
+        .default_import_mapping(t.definition.id)
+        .await
+        .unwrap();
+    let import = s
+        .client
+        .create_import(&ImportRequest::new(dev))
+        .await
+        .unwrap();
+    let slot = s
+        .client
+        .create_import_table(&ImportTableRequest::new(
+            import.id,
+            t.definition.key.clone(),
+            mapping.key,
+            pattern,
+        ))
+        .await
+        .unwrap();
+    s.client
+        .upload_table_file(&slot, &UploadBody::bytes(csv.to_owned()))
+        .await
+        .unwrap();
+    s.client.complete_import(import.id, None).await.unwrap();
+    let done = s
+        .client
+        .wait_for_import(import.id, &fast_poll())
+        .await
+        .unwrap();
+    assert_eq!(done.import.status.as_str(), "completed", "{done:?}");
+}
+
+#[tokio::test]
+async fn incremental_downloads_merge_changes_and_deletes_and_are_idempotent() {
+    let s = setup().await;
+    let dev = branch(&s.client, "dev").await;
+    let target = TableRef::new("dev", "rdmin", "clin_delivery_centre");
+    let mut request = download(dev, "rdmin");
+    request.tables = Some(vec!["Delivery Centre".into()]);
+    s.engine.download(&request).await.unwrap();
+    let before = rows(&s.catalog, &target).await;
+    let first_mark =
+        s.catalog.properties(&target).await.unwrap()[property::HIGH_WATER_MARK].clone();
+
+    import(
+        &s,
+        "delivery_centre",
+        trdm_client::ImportPattern::IncrementalWithDelete,
+        "centre_code,centre_name,trdm_tran_code\nDC001,Renamed,u\nDC002,x,d\nDC800,Fresh,i\n",
+    )
+    .await;
+
+    request.incremental = true;
+    let results = s.engine.download(&request).await.unwrap();
+    assert_eq!(results[0].status, TableStatus::Success, "{results:?}");
+    assert_eq!(results[0].rows, 3, "only the changed records travel");
+    let data = batches(&s.catalog, &target).await;
+    let codes = strings(&data, "centre_code");
+    assert_eq!(
+        codes.len(),
+        before + 1 - 1,
+        "one added, one deleted, merged not overwritten"
+    );
+    assert!(codes.contains(&Some("DC800".into())) && !codes.contains(&Some("DC002".into())));
+    let names = strings(&data, "centre_name");
+    let i = codes
+        .iter()
+        .position(|c| c.as_deref() == Some("DC001"))
+        .unwrap();
+    assert_eq!(names[i].as_deref(), Some("Renamed"));
+    let second_mark =
+        s.catalog.properties(&target).await.unwrap()[property::HIGH_WATER_MARK].clone();
+    assert!(
+        second_mark > first_mark,
+        "the mark moved forward: {first_mark} -> {second_mark}"
+    );
+
+    // Applied twice: nothing new, nothing changes, the mark stays.
+    let again = s.engine.download(&request).await.unwrap();
+    assert_eq!(again[0].rows, 0);
+    assert_eq!(
+        batches(&s.catalog, &target)
+            .await
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
+        codes.len()
+    );
+    assert_eq!(
+        s.catalog.properties(&target).await.unwrap()[property::HIGH_WATER_MARK],
+        second_mark
+    );
+}
+
+#[tokio::test]
+async fn history_downloads_hold_every_version() {
+    let s = setup().await;
+    let dev = branch(&s.client, "dev").await;
+    import(
+        &s,
+        "delivery_centre",
+        trdm_client::ImportPattern::IncrementalUpsertOnly,
+        "centre_code,centre_name\nDC001,V2\n",
+    )
+    .await;
+    let mut request = download(dev, "hist");
+    request.include_history = true;
+    request.tables = Some(vec!["Delivery Centre".into()]);
+    let results = s.engine.download(&request).await.unwrap();
+    assert_eq!(results[0].rows, 31, "30 seeded versions + 1 new one");
+    let data = batches(
+        &s.catalog,
+        &TableRef::new("dev", "hist", "clin_delivery_centre"),
+    )
+    .await;
+    let states = strings(&data, "trdm_state");
+    assert_eq!(
+        states.iter().filter(|s| s.as_deref() == Some("H")).count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_failed_write_is_reported_on_its_own_table() {
+    let s = setup().await;
+    let sites = TableRef::new("dev", "rdmin", "clin_sites");
+    s.catalog.fail_next_write_to(&sites, "disk full");
+    let results = s.engine.download(&download(1, "rdmin")).await.unwrap();
+    let statuses: Vec<String> = results
+        .iter()
+        .map(|r| r.status.as_incumbent_str())
+        .collect();
+    assert!(
+        statuses[0].starts_with("error (write): ") && statuses[0].contains("disk full"),
+        "{statuses:?}"
+    );
+    assert_eq!(results[0].rows, 0);
+    assert_eq!(&statuses[1..], ["success", "success"]);
+    assert!(!s.catalog.table_exists(&sites).await.unwrap());
+}
