@@ -34,6 +34,8 @@ const BACKEND: &str = "memory";
 /// one-shot failure: the next `overwrite` or `merge` (to any table, or to the given one) returns
 /// [`Error::Catalog`] with backend `memory` and the given message, without consuming its input and without
 /// changing anything, exactly like a backend whose commit failed. The failure is disarmed by that write.
+/// [`fail_next_read_of`](Self::fail_next_read_of) does the same for the next `read` of one table (an existing
+/// table that cannot be read, as opposed to a missing one).
 #[derive(Clone, Default)]
 pub struct InMemoryCatalog {
     state: Arc<Mutex<State>>,
@@ -45,6 +47,7 @@ struct State {
     tables: BTreeMap<TableRef, Table>,
     fail_any: Option<String>,
     fail_table: BTreeMap<TableRef, String>,
+    fail_read: BTreeMap<TableRef, String>,
 }
 
 #[derive(Clone)]
@@ -63,6 +66,12 @@ impl InMemoryCatalog {
     /// Makes the next write (to any table) fail; see [Injecting failures](Self#injecting-failures).
     pub fn fail_next_write(&self, message: impl Into<String>) {
         self.lock().fail_any = Some(message.into());
+    }
+
+    /// Makes the next read of `table` fail with [`Error::Catalog`]; see
+    /// [Injecting failures](Self#injecting-failures).
+    pub fn fail_next_read_of(&self, table: &TableRef, message: impl Into<String>) {
+        self.lock().fail_read.insert(table.clone(), message.into());
     }
 
     /// Makes the next write to `table` fail; see [Injecting failures](Self#injecting-failures).
@@ -135,6 +144,9 @@ impl Catalog for InMemoryCatalog {
     }
 
     async fn read(&self, table: &TableRef) -> Result<(SchemaRef, BatchStream)> {
+        if let Some(message) = self.lock().fail_read.remove(table) {
+            return Err(Error::Catalog { backend: BACKEND, source: message.into() });
+        }
         let Table {
             schema, batches, ..
         } = self.existing(table)?;

@@ -16,7 +16,7 @@ pub struct Setup {
     pub client: Client,
     pub catalog: InMemoryCatalog,
     pub engine: SyncEngine,
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 pub async fn setup() -> Setup {
