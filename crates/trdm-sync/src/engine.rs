@@ -361,6 +361,21 @@ impl SyncEngine {
                 key_columns: vec![key.to_owned()],
                 delete_column: (!request.include_history).then(|| "trdm_is_deleted".to_owned()),
             };
+            let data = if request.include_history {
+                // New versions arrive, but the versions they replace were written before the mark and do not:
+                // close those in the target (state H, effective_to = the change time), as TitanRDM did.
+                match close_superseded(self.catalog.as_ref(), target, data).await {
+                    Ok(data) => data,
+                    Err(e) => {
+                        if let Some(decode) = tally.decode_error.lock().expect("tally").take() {
+                            return Err(Failure::Remote(format!("the export file of {} is invalid: {decode}", t.definition.name)));
+                        }
+                        return Err(Failure::Write(e.to_string()));
+                    }
+                }
+            } else {
+                data
+            };
             self.catalog
                 .merge(target, schema, data, &spec, &properties)
                 .await
@@ -805,4 +820,70 @@ fn arrow_max(a: &TimestampMicrosecondArray) -> Option<i64> {
         .filter(|&i| a.is_valid(i))
         .map(|i| a.value(i))
         .max()
+}
+
+/// For an incremental history download: the incoming versions plus, for every record they touch, the
+/// target's current version of that record closed at the record's first incoming change.
+async fn close_superseded(catalog: &dyn Catalog, target: &TableRef, data: BatchStream) -> Result<BatchStream> {
+    use std::collections::{HashMap, HashSet};
+
+    use arrow_array::{BooleanArray, Int64Array, StringArray};
+    use arrow_select::filter::filter_record_batch;
+
+    let incoming: Vec<RecordBatch> = data.try_collect().await?;
+    let column = |b: &RecordBatch, name: &str| b.column_by_name(name).cloned();
+    let mut first_change: HashMap<i64, i64> = HashMap::new();
+    let mut incoming_sks: HashSet<i64> = HashSet::new();
+    for b in &incoming {
+        let (Some(records), Some(sks), Some(from)) =
+            (column(b, "trdm_record_id"), column(b, "trdm_sk"), column(b, "trdm_effective_from"))
+        else {
+            return Err(Error::SchemaMismatch("history rows need trdm_record_id, trdm_sk, trdm_effective_from".into()));
+        };
+        let records = records.as_any().downcast_ref::<Int64Array>().expect("export schema: Int64");
+        let sks = sks.as_any().downcast_ref::<Int64Array>().expect("export schema: Int64");
+        let from = from.as_any().downcast_ref::<TimestampMicrosecondArray>().expect("export schema: timestamp");
+        for i in 0..b.num_rows() {
+            incoming_sks.insert(sks.value(i));
+            let at = first_change.entry(records.value(i)).or_insert(from.value(i));
+            *at = (*at).min(from.value(i));
+        }
+    }
+    let mut closed = Vec::new();
+    if !first_change.is_empty() {
+        let (_, mut current) = catalog.read(target).await?;
+        while let Some(batch) = current.next().await {
+            let batch = batch?;
+            let records = batch.column_by_name("trdm_record_id").and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+            let sks = batch.column_by_name("trdm_sk").and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+            let states = batch.column_by_name("trdm_state").and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+            let (Some(records), Some(sks), Some(states)) = (records, sks, states) else {
+                return Err(Error::SchemaMismatch(format!("{target} is not a history table")));
+            };
+            let keep: BooleanArray = (0..batch.num_rows())
+                .map(|i| {
+                    Some(
+                        states.value(i) == "C"
+                            && first_change.contains_key(&records.value(i))
+                            && !incoming_sks.contains(&sks.value(i)),
+                    )
+                })
+                .collect();
+            let superseded = filter_record_batch(&batch, &keep)?;
+            if superseded.num_rows() == 0 {
+                continue;
+            }
+            let schema = superseded.schema();
+            let records = superseded.column_by_name("trdm_record_id").expect("present").as_any().downcast_ref::<Int64Array>().expect("Int64").clone();
+            let mut columns = superseded.columns().to_vec();
+            let state_index = schema.index_of("trdm_state")?;
+            columns[state_index] = Arc::new(StringArray::from(vec!["H"; superseded.num_rows()]));
+            let to_index = schema.index_of("trdm_effective_to")?;
+            let ends: TimestampMicrosecondArray =
+                (0..superseded.num_rows()).map(|i| first_change.get(&records.value(i)).copied()).collect();
+            columns[to_index] = Arc::new(ends.with_timezone("UTC"));
+            closed.push(RecordBatch::try_new(schema, columns)?);
+        }
+    }
+    Ok(Box::pin(stream::iter(closed.into_iter().chain(incoming).map(Ok))))
 }

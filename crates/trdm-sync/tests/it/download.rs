@@ -5,7 +5,7 @@ use trdm_sync::catalog::{Catalog, TableRef};
 use trdm_sync::engine::property;
 use trdm_sync::manifest::manifest;
 use trdm_sync::schema::export_schema;
-use trdm_sync::{Error, TableStatus};
+use trdm_sync::{DownloadRequest, Error, TableStatus};
 
 use crate::common::*;
 
@@ -227,4 +227,53 @@ async fn a_failed_write_is_reported_on_its_own_table() {
     assert_eq!(results[0].rows, 0);
     assert_eq!(&statuses[1..], ["success", "success"]);
     assert!(!s.catalog.table_exists(&sites).await.unwrap());
+}
+
+#[tokio::test]
+async fn incremental_history_downloads_close_the_versions_they_supersede() {
+    let s = setup().await;
+    let dev = branch(&s.client, "dev").await;
+    let target = TableRef::new("dev", "hist", "clin_delivery_centre");
+    let mut request = download(dev, "hist");
+    request.include_history = true;
+    request.tables = Some(vec!["Delivery Centre".into()]);
+    s.engine.download(&request).await.unwrap();
+    import(&s, "delivery_centre", trdm_client::ImportPattern::IncrementalWithDelete,
+        "centre_code,centre_name,trdm_tran_code\nDC001,V2,u\nDC002,x,d\n").await;
+    request.incremental = true;
+    let results = s.engine.download(&request).await.unwrap();
+    assert_eq!(results[0].rows, 2, "{results:?}");
+    let data = batches(&s.catalog, &target).await;
+    let codes = strings(&data, "centre_code");
+    let states = strings(&data, "trdm_state");
+    assert_eq!(codes.len(), 32, "30 seeded versions + 2 new ones");
+    for code in ["DC001", "DC002"] {
+        let versions: Vec<_> = codes.iter().zip(&states).filter(|(c, _)| c.as_deref() == Some(code)).collect();
+        let current = versions.iter().filter(|(_, st)| st.as_deref() == Some("C")).count();
+        assert_eq!((versions.len(), current), (2, 1), "{code}: exactly one current version");
+    }
+    // The closed version ends where its successor starts, exactly as TitanRDM's own history says.
+    let theirs = s.engine.download(&DownloadRequest { schema: "hist2".into(), incremental: false, ..request.clone() }).await.unwrap();
+    assert_eq!(theirs[0].rows, 32);
+    let ours = sorted_history(&data);
+    let server = sorted_history(&batches(&s.catalog, &TableRef::new("dev", "hist2", "clin_delivery_centre")).await);
+    assert_eq!(ours, server, "the merged history equals a fresh full history download");
+}
+
+fn sorted_history(batches: &[arrow_array::RecordBatch]) -> Vec<String> {
+    use arrow_array::{BooleanArray, Int64Array, StringArray, TimestampMicrosecondArray};
+    let mut rows: Vec<String> = Vec::new();
+    for b in batches {
+        let col = |name: &str| b.column_by_name(name).unwrap().clone();
+        let (sk, state, to, del) = (col("trdm_sk"), col("trdm_state"), col("trdm_effective_to"), col("trdm_is_deleted"));
+        let sk = sk.as_any().downcast_ref::<Int64Array>().unwrap();
+        let state = state.as_any().downcast_ref::<StringArray>().unwrap();
+        let to = to.as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+        let del = del.as_any().downcast_ref::<BooleanArray>().unwrap();
+        for i in 0..b.num_rows() {
+            rows.push(format!("{:>6} {} {} {}", sk.value(i), state.value(i), to.value(i), del.value(i)));
+        }
+    }
+    rows.sort();
+    rows
 }
