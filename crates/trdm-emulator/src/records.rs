@@ -21,21 +21,7 @@ use crate::catalog::{Counts, MappingConfig, Table};
 use crate::db::ident;
 use crate::decisions;
 
-/// The system columns, in export order (part B §7.1); `trdm_tran_code` is last.
-pub(crate) const SYSTEM_COLUMNS: [&str; 10] = [
-    "trdm_sk",
-    "trdm_record_id",
-    "trdm_state",
-    "trdm_created_at",
-    "trdm_effective_from",
-    "trdm_effective_to",
-    "trdm_is_deleted",
-    "trdm_actor_type",
-    "trdm_actor_id",
-    "trdm_tran_code",
-];
-
-const TRAN_CODE: &str = "trdm_tran_code";
+use trdm_format::{SYSTEM_COLUMNS, TRAN_CODE_COLUMN as TRAN_CODE};
 /// Separates primary-key parts in the key text of the seen-keys table; it cannot occur in canonical values
 /// of non-text types, and text keys are length-prefixed so it cannot be forged by text either.
 const KEY_SEPARATOR: char = '\u{1f}';

@@ -11,6 +11,23 @@
 //! - each column type has one canonical spelling on export and a liberal grammar on
 //!   import ([`value`]), with dates and timestamps handled by [`temporal`].
 
+/// The column TitanRDM reads transaction codes (`i`, `u`, `d`) from, and writes them to; always last.
+pub const TRAN_CODE_COLUMN: &str = "trdm_tran_code";
+
+/// The system columns of an export file, in file order (protocol part B §7.1), after the user columns.
+pub const SYSTEM_COLUMNS: [&str; 10] = [
+    "trdm_sk",
+    "trdm_record_id",
+    "trdm_state",
+    "trdm_created_at",
+    "trdm_effective_from",
+    "trdm_effective_to",
+    "trdm_is_deleted",
+    "trdm_actor_type",
+    "trdm_actor_id",
+    TRAN_CODE_COLUMN,
+];
+
 pub mod csv;
 pub mod temporal;
 pub mod value;

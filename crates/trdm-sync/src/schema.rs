@@ -47,21 +47,10 @@ pub const TYPE_METADATA_KEY: &str = "trdm.type";
 pub const COMMENT_METADATA_KEY: &str = "comment";
 
 /// The system columns of an export, in file order (protocol B §7.1); [`TRAN_CODE_COLUMN`] is last.
-pub const SYSTEM_COLUMNS: [&str; 10] = [
-    "trdm_sk",
-    "trdm_record_id",
-    "trdm_state",
-    "trdm_created_at",
-    "trdm_effective_from",
-    "trdm_effective_to",
-    "trdm_is_deleted",
-    "trdm_actor_type",
-    "trdm_actor_id",
-    TRAN_CODE_COLUMN,
-];
+pub use trdm_format::SYSTEM_COLUMNS;
 
-/// The transaction code column (`i`, `u`, `d`): last in exports, the only system column an import reads.
-pub const TRAN_CODE_COLUMN: &str = "trdm_tran_code";
+/// The transaction-code column, read from upload files and written to exports.
+pub use trdm_format::TRAN_CODE_COLUMN;
 
 /// One column of a TitanRDM table, as its (deployed) column definition describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
