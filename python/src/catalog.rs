@@ -1,0 +1,196 @@
+//! `PyCatalog`: the [`Catalog`] trait implemented by any Python object with the methods below, so the sync
+//! engine can write to and read from whatever Python can reach (a dict of DataFrames, a Spark session, a
+//! warehouse client).
+//!
+//! ```text
+//! table_exists(catalog, schema, table) -> bool
+//! read(catalog, schema, table) -> Arrow table-like (__arrow_c_stream__); LookupError (KeyError) if missing
+//! create_schema(catalog, schema) -> None
+//! overwrite(catalog, schema, table, data, properties: dict[str, str]) -> None
+//!     `data` exports __arrow_c_stream__ (`pyarrow.table(data)` takes it without copying)
+//! properties(catalog, schema, table) -> dict[str, str]; LookupError if missing
+//! ```
+//!
+//! `merge` is done here, by the contract's own [`merge_batches`]: read the table, merge in memory, overwrite.
+//! So a Python catalog's merges are as atomic as its `overwrite` (and hold the table in memory).
+//!
+//! Calls run on tokio's blocking pool with the GIL attached, never on a runtime worker. A catalog method
+//! must not call back into the SDK's blocking API (that would start a runtime inside the runtime).
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use futures_util::stream;
+use pyo3::exceptions::PyLookupError;
+use pyo3::prelude::*;
+use pyo3_arrow::PyTable;
+use trdm_sync::catalog::memory::{check_same_schema, collect_input, merge_batches};
+use trdm_sync::catalog::{BatchStream, MergeSpec, Properties, PropertySource, WriteSummary};
+use trdm_sync::{Catalog, Error, Result, TableRef};
+
+/// The name used in errors.
+const BACKEND: &str = "python";
+
+/// A catalog implemented in Python.
+pub(crate) struct PyCatalog {
+    obj: Arc<Py<PyAny>>,
+}
+
+impl PyCatalog {
+    pub(crate) fn new(obj: Py<PyAny>) -> Self {
+        PyCatalog { obj: Arc::new(obj) }
+    }
+
+    /// Runs `f` with the GIL on the blocking pool. A `LookupError` about `table` is
+    /// [`Error::TableNotFound`]; every other Python exception is a catalog error carrying it.
+    async fn call<T, F>(&self, table: Option<&TableRef>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<T> + Send + 'static,
+    {
+        let obj = self.obj.clone();
+        let table = table.cloned();
+        tokio::task::spawn_blocking(move || {
+            Python::attach(|py| {
+                f(obj.bind(py)).map_err(|err| match table {
+                    Some(table) if err.is_instance_of::<PyLookupError>(py) => {
+                        Error::TableNotFound {
+                            table: table.to_string(),
+                        }
+                    }
+                    _ => Error::Catalog {
+                        backend: BACKEND,
+                        source: Box::new(err),
+                    },
+                })
+            })
+        })
+        .await
+        .map_err(|e| Error::Catalog {
+            backend: BACKEND,
+            source: Box::new(e),
+        })?
+    }
+
+    async fn read_all(&self, table: &TableRef) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let t = table.clone();
+        self.call(Some(table), move |obj| {
+            let data: PyTable = obj
+                .call_method1("read", (&t.catalog, &t.schema, &t.table))?
+                .extract()?;
+            let (batches, schema) = data.into_inner();
+            Ok((schema, batches))
+        })
+        .await
+    }
+
+    async fn write_all(
+        &self,
+        table: &TableRef,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        properties: Properties,
+    ) -> Result<()> {
+        let t = table.clone();
+        self.call(None, move |obj| {
+            let data = PyTable::try_new(batches, schema)?;
+            obj.call_method1(
+                "overwrite",
+                (&t.catalog, &t.schema, &t.table, data, properties),
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl fmt::Debug for PyCatalog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PyCatalog").finish_non_exhaustive()
+    }
+}
+
+fn rows(batches: &[RecordBatch]) -> u64 {
+    batches.iter().map(|b| b.num_rows() as u64).sum()
+}
+
+#[async_trait::async_trait]
+impl Catalog for PyCatalog {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn table_exists(&self, table: &TableRef) -> Result<bool> {
+        let t = table.clone();
+        self.call(None, move |obj| {
+            obj.call_method1("table_exists", (&t.catalog, &t.schema, &t.table))?
+                .extract::<bool>()
+        })
+        .await
+    }
+
+    async fn read(&self, table: &TableRef) -> Result<(SchemaRef, BatchStream)> {
+        let (schema, batches) = self.read_all(table).await?;
+        Ok((schema, Box::pin(stream::iter(batches.into_iter().map(Ok)))))
+    }
+
+    async fn create_schema(&self, catalog: &str, schema: &str) -> Result<()> {
+        let (catalog, schema) = (catalog.to_owned(), schema.to_owned());
+        self.call(None, move |obj| {
+            obj.call_method1("create_schema", (catalog, schema))
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn overwrite(
+        &self,
+        table: &TableRef,
+        schema: SchemaRef,
+        data: BatchStream,
+        properties: &dyn PropertySource,
+    ) -> Result<WriteSummary> {
+        let batches = collect_input(&schema, data).await?;
+        let written = rows(&batches);
+        self.write_all(table, schema, batches, properties.properties())
+            .await?;
+        Ok(WriteSummary {
+            rows_after: written,
+            rows_written: written,
+            rows_deleted: 0,
+        })
+    }
+
+    async fn merge(
+        &self,
+        table: &TableRef,
+        schema: SchemaRef,
+        data: BatchStream,
+        spec: &MergeSpec,
+        properties: &dyn PropertySource,
+    ) -> Result<WriteSummary> {
+        let input = collect_input(&schema, data).await?;
+        let target = if self.table_exists(table).await? {
+            let (existing, batches) = self.read_all(table).await?;
+            check_same_schema(&existing, &schema)?;
+            batches
+        } else {
+            Vec::new()
+        };
+        let (batches, summary) = merge_batches(&schema, &target, &input, spec)?;
+        self.write_all(table, schema, batches, properties.properties())
+            .await?;
+        Ok(summary)
+    }
+
+    async fn properties(&self, table: &TableRef) -> Result<Properties> {
+        let t = table.clone();
+        self.call(Some(table), move |obj| {
+            obj.call_method1("properties", (&t.catalog, &t.schema, &t.table))?
+                .extract::<Properties>()
+        })
+        .await
+    }
+}

@@ -1,0 +1,22 @@
+//! The compiled core of `titan_rdm_sdk`: `titan_rdm_sdk._internal`. This file only registers what the other
+//! modules define; the public Python API is the pure-Python package around it.
+
+mod catalog;
+mod client;
+mod convert;
+mod error;
+mod runtime;
+mod sync;
+
+use pyo3::prelude::*;
+
+/// `titan_rdm_sdk._internal`.
+#[pymodule]
+fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    error::register(m)?;
+    m.add_class::<client::RawClient>()?;
+    m.add_class::<sync::RawMemoryCatalog>()?;
+    m.add_class::<sync::RawSyncEngine>()?;
+    Ok(())
+}

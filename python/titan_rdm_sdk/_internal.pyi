@@ -1,0 +1,104 @@
+"""Type stubs for the compiled core ``titan_rdm_sdk._internal`` (private API)."""
+
+from typing import Any, Literal, Protocol
+
+class ArrowStreamExportable(Protocol):
+    """Anything exporting an Arrow C stream: pyarrow/arro3/polars/nanoarrow tables and readers."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+__version__: str
+
+class TitanRDMError(Exception): ...
+class AuthenticationError(TitanRDMError): ...
+
+class APIError(TitanRDMError):
+    status_code: int | None
+    response: dict[str, Any] | None
+
+class ValidationError(TitanRDMError): ...
+class ExportNotReadyError(TitanRDMError): ...
+class ExportFailedError(TitanRDMError): ...
+class UploadError(TitanRDMError): ...
+
+class RawClient:
+    @staticmethod
+    def connect(url: str, client_id: str, client_secret: str) -> RawClient: ...
+    @property
+    def url(self) -> str: ...
+    def branches(self) -> list[dict[str, Any]]: ...
+    def branch(self, branch_id: int) -> dict[str, Any]: ...
+    def branch_by_name(self, name: str, owner_id: int | None = None) -> dict[str, Any]: ...
+    def domains(self) -> list[dict[str, Any]]: ...
+    def domain(self, domain_id: int) -> dict[str, Any]: ...
+    def domain_by_name(self, name: str) -> dict[str, Any]: ...
+    def deployed_table_definitions(
+        self, branch_id: int, domain_id: int | None = None
+    ) -> list[dict[str, Any]]: ...
+    def deployed_table_definition(self, key: str, branch_id: int) -> dict[str, Any]: ...
+    def default_import_mapping(self, table_definition_id: int) -> dict[str, Any]: ...
+    def import_mapping_by_key(self, table_definition_id: int, key: str) -> dict[str, Any]: ...
+
+class RawMemoryCatalog:
+    def __init__(self) -> None: ...
+    def tables(self) -> list[str]: ...
+    def write_table(self, catalog: str, schema: str, table: str, data: ArrowStreamExportable) -> int:
+        """Replaces the table; returns its row count."""
+    def read_table(self, catalog: str, schema: str, table: str) -> ArrowStreamExportable:
+        """The table as a ``pyarrow.Table`` (pyarrow must be installed)."""
+    def properties(self, catalog: str, schema: str, table: str) -> dict[str, str]: ...
+
+class PythonCatalog(Protocol):
+    """A catalog written in Python (see ``src/catalog.rs``). ``read`` and ``properties`` raise
+    ``LookupError`` (e.g. ``KeyError``) for a missing table. Merges are done in Rust as read + overwrite."""
+
+    def table_exists(self, catalog: str, schema: str, table: str) -> bool: ...
+    def read(self, catalog: str, schema: str, table: str) -> ArrowStreamExportable: ...
+    def create_schema(self, catalog: str, schema: str) -> None: ...
+    def overwrite(
+        self,
+        catalog: str,
+        schema: str,
+        table: str,
+        data: ArrowStreamExportable,
+        properties: dict[str, str],
+    ) -> None: ...
+    def properties(self, catalog: str, schema: str, table: str) -> dict[str, str]: ...
+
+class RawSyncEngine:
+    def __init__(
+        self,
+        client: RawClient,
+        catalog: RawMemoryCatalog | PythonCatalog,
+        concurrency: int | None = None,
+    ) -> None: ...
+    def download(
+        self,
+        branch_id: int,
+        catalog: str,
+        schema: str,
+        domain: str,
+        tables: list[str] | None = None,
+        incremental: bool = False,
+        high_water_mark: str | None = None,
+        include_history: bool = False,
+        correlation_code: str | None = None,
+        poll_interval: float = 2.0,
+        max_wait: float = 300.0,
+    ) -> list[dict[str, Any]]: ...
+    def upload(
+        self,
+        branch_id: int,
+        catalog: str,
+        schema: str,
+        domain: str,
+        tables: list[str] | None = None,
+        pattern: Literal[
+            "full", "incremental_upsert_only", "incremental_with_delete", "incremental"
+        ] = "full",
+        description: str | None = None,
+        correlation_code: str | None = None,
+        allow_partial: bool = False,
+        poll_interval: float = 2.0,
+        max_wait: float = 300.0,
+    ) -> dict[str, Any]: ...
