@@ -132,7 +132,22 @@ struct DecodeColumn {
     /// Index of the column in the file.
     position: usize,
     nullable: bool,
+    /// For `text` and `varchar` columns, the longest value in bytes that [`ColumnType::parse`] accepts as
+    /// it is without counting characters (`usize::MAX` when unbounded): such a non-NULL value is appended
+    /// directly, saving the `String` that `Value::Text` would allocate. Longer values, and other types,
+    /// take the full path.
+    verbatim_up_to: Option<usize>,
     builder: ColumnBuilder,
+}
+
+/// See [`DecodeColumn::verbatim_up_to`]. `varchar(n)` accepts any text of at most `n` bytes unchanged (bytes
+/// bound characters from above); `text` and unbounded `varchar` accept any text unchanged.
+fn verbatim_up_to(column_type: &ColumnType) -> Option<usize> {
+    match (column_type.data_type, column_type.length) {
+        (DataType::Text, _) | (DataType::Varchar, None) => Some(usize::MAX),
+        (DataType::Varchar, Some(max)) => Some(max as usize),
+        _ => None,
+    }
 }
 
 impl<R: Read> CsvDecoder<R> {
@@ -189,6 +204,7 @@ impl<R: Read> CsvDecoder<R> {
                 name: name.clone(),
                 position,
                 nullable: field.is_nullable(),
+                verbatim_up_to: verbatim_up_to(&column_type),
                 builder: ColumnBuilder::new(field.data_type(), batch_size)?,
                 column_type,
             });
@@ -241,6 +257,15 @@ impl<R: Read> CsvDecoder<R> {
                 let Some(field) = self.record.get(column.position) else {
                     unreachable!("the record has as many fields as the header");
                 };
+                // The same value `parse` would give (`Value::Text(field.text)`), without the allocation.
+                if let (Some(max), ColumnBuilder::Utf8(b)) =
+                    (column.verbatim_up_to, &mut column.builder)
+                    && field.text.len() <= max
+                    && (field.quoted || !field.text.is_empty())
+                {
+                    b.append_value(field.text);
+                    continue;
+                }
                 let value = column
                     .column_type
                     .parse(field.text, field.quoted, &options)
@@ -263,11 +288,13 @@ impl<R: Read> CsvDecoder<R> {
         if rows == 0 {
             return Ok(None);
         }
-        let arrays = self
-            .columns
-            .iter_mut()
-            .map(|c| c.builder.finish())
-            .collect();
+        // Each column starts the next batch with a builder sized for a whole batch: a finished arrow
+        // builder keeps no capacity and would otherwise regrow from nothing, batch after batch.
+        let mut arrays = Vec::with_capacity(self.columns.len());
+        for (column, field) in self.columns.iter_mut().zip(self.schema.fields()) {
+            let next = ColumnBuilder::new(field.data_type(), self.batch_size)?;
+            arrays.push(std::mem::replace(&mut column.builder, next).finish());
+        }
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         Ok(Some(RecordBatch::try_new_with_options(
             Arc::clone(&self.schema),
@@ -1748,6 +1775,77 @@ mod tests {
                 .unwrap()
                 .len(),
             2
+        );
+    }
+
+    /// Text values appended without `parse` (see `DecodeColumn::verbatim_up_to`) come out exactly as
+    /// `parse` gives them, across batch boundaries, and values beyond the byte bound still take the full
+    /// path (accepted when their characters fit, rejected otherwise).
+    #[test]
+    fn decoder_text_fast_path_matches_parse() {
+        let t = table(vec![
+            col("v3", DataType::Varchar, Some(3), None),
+            col("v", DataType::Varchar, None, None),
+            col("t", DataType::Text, None, None),
+            col("ch", DataType::Character, Some(3), None),
+        ]);
+        let schema = user_schema(&t);
+        let csv = "v3,v,t,ch\nabc,x, y ,a\n\"\",\"\",\"\",\"\"\n,,,\nhéé,é,\"a,b\",b\n";
+        let batches = decode(&t, Arc::clone(&schema), csv, 1).unwrap();
+        assert_eq!(batches.len(), 4);
+        let column = |c: usize| -> Vec<Option<String>> {
+            batches
+                .iter()
+                .flat_map(|b| {
+                    let a = b.column(c).as_string::<i32>().clone();
+                    (0..a.len())
+                        .map(|i| a.is_valid(i).then(|| a.value(i).to_owned()))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let expected = |rows: [Option<&str>; 4]| -> Vec<Option<String>> {
+            rows.iter().map(|r| r.map(str::to_owned)).collect()
+        };
+        for c in 0..4 {
+            let mut want = Vec::new();
+            for row in 0..4 {
+                let batch = &batches[row];
+                let field = t.columns[c].column_type();
+                let text = [
+                    "abc,x, y ,a",
+                    "\"\",\"\",\"\",\"\"",
+                    ",,,",
+                    "héé,é,\"a,b\",b",
+                ][row];
+                let mut reader = CsvReader::new(text.as_bytes());
+                let mut record = Record::new();
+                reader.read_record(&mut record).unwrap();
+                let f = record.get(c).unwrap();
+                let mut canonical = String::new();
+                let value = field
+                    .parse(f.text, f.quoted, &ParseOptions::default())
+                    .unwrap();
+                want.push(field.format(&value, &mut canonical).then_some(canonical));
+                assert_eq!(batch.num_rows(), 1);
+            }
+            assert_eq!(column(c), want, "column {c}");
+        }
+        assert_eq!(
+            column(0),
+            expected([Some("abc"), Some(""), None, Some("héé")])
+        );
+        assert_eq!(
+            column(2),
+            expected([Some(" y "), Some(""), None, Some("a,b")])
+        );
+        assert_eq!(
+            column(3),
+            expected([Some("a  "), Some("   "), None, Some("b  ")])
+        );
+        assert_eq!(
+            decode_error(&t, schema, "v3,v,t,ch\nabcd,,,\n"),
+            "column v3, row 1: value \"abcd\" is longer than 3 characters (4)"
         );
     }
 
