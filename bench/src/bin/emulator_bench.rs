@@ -9,182 +9,12 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
 
-use serde_json::{Value, json};
+use trdm_bench::{Api, Server, trdm_binary, write_csv};
 use trdm_format::csv::{CsvReader, CsvWriter, Record};
-
-const FIXTURE: &str = r#"
-[[oauth_applications]]
-name = "bench"
-client_id = "bench"
-client_secret = "bench-secret"
-
-[[branches]]
-name = "prod"
-
-[[domains]]
-name = "Bench"
-abbreviation = "b"
-
-[[tables]]
-domain = "Bench"
-name = "Wide"
-branches = ["prod"]
-columns = [
-  { name = "code", data_type = "varchar", length = 12, primary_key = true },
-  { name = "name", data_type = "varchar", length = 80, required = true },
-  { name = "notes", data_type = "text" },
-  { name = "qty", data_type = "integer" },
-  { name = "population", data_type = "bigint" },
-  { name = "amount", data_type = "decimal", precision = 14, scale = 2 },
-  { name = "ratio", data_type = "double" },
-  { name = "active", data_type = "boolean" },
-  { name = "opened", data_type = "date" },
-  { name = "seen_at", data_type = "timestamptz" },
-  { name = "grade", data_type = "smallint" },
-  { name = "local_time", data_type = "timestamp" },
-]
-"#;
-
-fn write_csv(path: &Path, rows: u64) -> std::io::Result<u64> {
-    let file = std::fs::File::create(path)?;
-    let mut w = CsvWriter::new(file);
-    w.write_record(
-        [
-            "code",
-            "name",
-            "notes",
-            "qty",
-            "population",
-            "amount",
-            "ratio",
-            "active",
-            "opened",
-            "seen_at",
-            "grade",
-            "local_time",
-        ]
-        .map(Some),
-    )?;
-    let mut fields: Vec<String> = vec![String::new(); 12];
-    for i in 0..rows {
-        fields[0] = format!("{i:08}");
-        fields[1] = format!("Site number {i}");
-        fields[2] = if i % 7 == 0 {
-            String::new()
-        } else {
-            format!("note, with \"quotes\" {}", i % 1000)
-        };
-        fields[3] = (i % 5000).to_string();
-        fields[4] = (3_000_000_000 + i).to_string();
-        fields[5] = format!("{}.{:02}", i % 1_000_000, i % 100);
-        fields[6] = format!("{}", (i as f64) / 7.0);
-        fields[7] = if i % 2 == 0 {
-            "true".into()
-        } else {
-            "false".into()
-        };
-        fields[8] = format!("20{:02}-{:02}-{:02}", i % 25, i % 12 + 1, i % 28 + 1);
-        fields[9] = format!(
-            "2024-{:02}-{:02}T{:02}:{:02}:00+00",
-            i % 12 + 1,
-            i % 28 + 1,
-            i % 24,
-            i % 60
-        );
-        fields[10] = (i % 100).to_string();
-        fields[11] = format!("2023-01-{:02}T08:30:00", i % 28 + 1);
-        w.write_record(fields.iter().enumerate().map(|(k, f)| {
-            if k == 3 && i % 11 == 0 {
-                None
-            } else {
-                Some(f.as_str())
-            }
-        }))?;
-    }
-    w.flush()?;
-    Ok(w.bytes_written())
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(trdm: &Path, dir: &Path) -> Server {
-        let mut child = Command::new(trdm)
-            .args([
-                "emulator",
-                "--listen",
-                "127.0.0.1:0",
-                "--max-upload-size",
-                "4000000000",
-                "--fixture",
-            ])
-            .arg(dir.join("bench.toml"))
-            .arg("--db")
-            .arg(dir.join("emulator.db"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start trdm emulator (build it with --release first)");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("emulator exited").unwrap();
-            if let Some(url) = line.strip_prefix("listening on ") {
-                break url.to_owned();
-            }
-        };
-        // Keep draining stdout so the server never writes into a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, url }
-    }
-
-    /// Peak resident set size of the server process so far, in MiB.
-    fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .map_or(f64::NAN, |kib| kib / 1024.0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn poll(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    loop {
-        let v: Value = http
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if done(&v) {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 struct Measured {
     rows: u64,
@@ -200,139 +30,29 @@ struct Measured {
 
 async fn run(trdm: &Path, rows: u64) -> Measured {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bench.toml"), FIXTURE).unwrap();
     let csv = dir.path().join("data.csv");
     let bytes = write_csv(&csv, rows).unwrap();
     let server = Server::start(trdm, dir.path());
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(600))
-        .build()
-        .unwrap();
-    let token: Value = http
-        .post(format!("{}/oauth/token", server.url))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "bench"),
-            ("client_secret", "bench-secret"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
-    let get = |path: &str| {
-        http.get(format!("{}{path}", server.url))
-            .bearer_auth(&token)
-            .send()
-    };
-    let tables: Value = get("/api/v1/deployed_table_definitions?branch_id=1")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let table = &tables["data"][0];
-    let mappings: Value = get(&format!(
-        "/api/v1/table_definitions/{}/import_mappings",
-        table["id"]
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let post = |path: &str, body: Value| {
-        http.post(format!("{}{path}", server.url))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-    };
-    let import: Value = post("/api/imports/new", json!({"branch_id": 1}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let slot: Value = post(
-        "/api/import_tables/new",
-        json!({"import_id": import["id"], "table_definition_key": table["key"], "import_mapping_key": mappings["data"][0]["key"], "pattern": "full"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let api = Api::connect(&server.url).await;
+    let table = api.table().await;
+    let slot = api.start_import(&table).await;
 
     let started = Instant::now();
-    let file = tokio::fs::File::open(&csv).await.unwrap();
-    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-        file,
-        256 * 1024,
-    ));
-    let put = http
-        .put(slot["signed_s3_url"].as_str().unwrap())
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success(), "upload failed: {}", put.status());
+    api.put_file(&slot, &csv).await;
     let upload_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    post(
-        &format!("/api/import_tables/{}/upload_complete", slot["id"]),
-        json!({}),
-    )
-    .await
-    .unwrap();
-    post(
-        &format!("/api/imports/{}/complete", import["id"]),
-        json!({}),
-    )
-    .await
-    .unwrap();
-    let result = poll(
-        &http,
-        &format!("{}/api/v1/imports/{}", server.url, import["id"]),
-        &token,
-        |v| v["import"]["status"] != "created" && v["import"]["status"] != "processing",
-    )
-    .await;
+    let result = api.finish_import(&slot).await;
     let import_s = started.elapsed().as_secs_f64();
     assert_eq!(result["import"]["status"], "completed", "{result}");
     assert_eq!(result["import"]["insert_row_count"], rows);
 
     let started = Instant::now();
-    let export: Value = post(
-        "/api/exports/new",
-        json!({"branch_id": 1, "table_definition_key": table["key"], "pattern": "full"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let export = poll(
-        &http,
-        &format!("{}/api/exports/{}", server.url, export["id"]),
-        &token,
-        |v| v["status"] == "completed" || v["status"] == "failed",
-    )
-    .await;
+    let export = api.export(&table).await;
     let export_s = started.elapsed().as_secs_f64();
     assert_eq!(export["rows_exported"], rows);
     let started = Instant::now();
-    let mut response = http
-        .get(export["download_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let mut downloaded = 0u64;
-    while let Some(chunk) = response.chunk().await.unwrap() {
-        downloaded += chunk.len() as u64;
-    }
+    let downloaded = api.download(&export, &mut std::io::sink()).await;
     let download_s = started.elapsed().as_secs_f64();
     assert_eq!(downloaded, export["bytes_exported"].as_u64().unwrap());
     let rss_mib = server.peak_rss_mib();
@@ -399,11 +119,6 @@ fn baseline(csv: &Path, db: &Path) -> (f64, f64) {
     }
     w.flush().unwrap();
     (import_s, started.elapsed().as_secs_f64())
-}
-
-fn trdm_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().join("trdm")
 }
 
 #[tokio::main]

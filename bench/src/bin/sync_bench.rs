@@ -1,0 +1,343 @@
+//! Sync benchmark: `trdm sync download` of one N-row × 12 mixed-type column table into the embedded Delta
+//! warehouse, against a separate `trdm emulator` process, compared in the same run with the machine limit.
+//!
+//! The emulator serves the bench fixture with N imported rows. The measured command is the release CLI, run
+//! as a child process exactly as a user would (credentials from the environment):
+//!
+//! `trdm sync download --branch prod --catalog dev --schema rdmin --domain Bench --warehouse DIR
+//!  --output json --no-progress --poll-interval 0.05`
+//!
+//! timed wall-clock from spawn to exit, so it includes process start, the token, the manifest, the export
+//! the server prepares, the HTTP transfer, CSV decoding and the Delta write and commit. Median of 3 runs,
+//! each into a fresh warehouse; its JSON must say `success` with N rows. Peak RSS is the child's own
+//! (`/usr/bin/time -v` when present, else `VmHWM` polled from `/proc`).
+//!
+//! The machine limit uses the same bytes: the export file is fetched once from its `download_url` (as the
+//! engine does) into a temporary file, and the limit is reading that file with arrow-csv into the Arrow
+//! schema the engine uses (`trdm_sync::schema::export_schema` of the table's deployed definition) and
+//! writing every batch with parquet's `ArrowWriter` (Snappy, Delta's default codec) to a file. Nothing
+//! else: no HTTP, no value checks, no Delta log, one thread. Median of 3.
+//!
+//! Usage: `target/release/sync-bench [ROWS ...]` (default 1000000); build first with
+//! `cargo build --release -p trdm-cli -p trdm-bench`.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde_json::Value;
+use trdm_bench::{Api, CLIENT_ID, CLIENT_SECRET, Server, peak_rss_mib, trdm_binary, write_csv};
+
+/// Timed repetitions of each side; the median is reported.
+const RUNS: usize = 3;
+/// Rows per Arrow batch on the limit side (the engine's batch size).
+const BATCH_ROWS: usize = 8192;
+const GNU_TIME: &str = "/usr/bin/time";
+
+struct Measured {
+    rows: u64,
+    export_bytes: u64,
+    server_export_s: f64,
+    sync_s: Vec<f64>,
+    sync_rss_mib: f64,
+    delta_bytes: u64,
+    limit_s: Vec<f64>,
+    limit_bytes: u64,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One `trdm sync download` into `warehouse`: wall-clock seconds and the child's peak RSS in MiB.
+fn sync_download(
+    trdm: &Path,
+    url: &str,
+    warehouse: &Path,
+    rows: u64,
+    scratch: &Path,
+) -> (f64, f64) {
+    let time_report = scratch.join("time.txt");
+    let use_gnu_time = Path::new(GNU_TIME).exists();
+    let mut command = if use_gnu_time {
+        let mut c = Command::new(GNU_TIME);
+        c.arg("-v").arg("-o").arg(&time_report).arg(trdm);
+        c
+    } else {
+        Command::new(trdm)
+    };
+    command
+        .args([
+            "sync",
+            "download",
+            "--branch",
+            "prod",
+            "--catalog",
+            "dev",
+            "--schema",
+            "rdmin",
+            "--domain",
+            "Bench",
+            "--warehouse",
+        ])
+        .arg(warehouse)
+        .args([
+            "--output",
+            "json",
+            "--no-progress",
+            "--poll-interval",
+            "0.05",
+        ])
+        .env("TITAN_URL", url)
+        .env("TITAN_CLIENT_ID", CLIENT_ID)
+        .env("TITAN_CLIENT_SECRET", CLIENT_SECRET)
+        .stdout(Stdio::piped());
+    let started = Instant::now();
+    let mut child = command.spawn().expect("run trdm sync download");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).map(|_| text)
+    });
+    let mut polled_rss = f64::NAN;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if !use_gnu_time {
+            let now = peak_rss_mib(child.id());
+            if !now.is_nan() {
+                polled_rss = now;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let output = reader.join().unwrap().unwrap();
+    assert!(
+        status.success(),
+        "trdm sync download failed ({status}):\n{output}"
+    );
+    let result: Value = serde_json::from_str(&output).expect("JSON output");
+    let table = &result["tables"][0];
+    assert_eq!(
+        result["tables"].as_array().map(Vec::len),
+        Some(1),
+        "{result}"
+    );
+    assert_eq!(table["status"], "success", "{result}");
+    assert_eq!(table["rows"], rows, "{result}");
+    let rss = if use_gnu_time {
+        std::fs::read_to_string(&time_report)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kib| kib / 1024.0)
+    } else {
+        polled_rss
+    };
+    (elapsed, rss)
+}
+
+/// Total size of the Parquet files under `dir`.
+fn parquet_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            total += parquet_bytes(&path);
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            total += entry.metadata().unwrap().len();
+        }
+    }
+    total
+}
+
+/// The machine limit: the CSV file read with arrow-csv into `schema` and written with `ArrowWriter`
+/// (Snappy) to `out`. Seconds, rows, Parquet bytes.
+fn machine_limit(csv: &Path, schema: &SchemaRef, out: &Path) -> (f64, u64, u64) {
+    let started = Instant::now();
+    let reader = arrow_csv::ReaderBuilder::new(schema.clone())
+        .with_header(true)
+        .with_batch_size(BATCH_ROWS)
+        .build(File::open(csv).unwrap())
+        .unwrap();
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(File::create(out).unwrap(), schema.clone(), Some(properties)).unwrap();
+    let mut rows = 0;
+    for batch in reader {
+        let batch = batch.unwrap();
+        rows += batch.num_rows() as u64;
+        writer.write(&batch).unwrap();
+    }
+    writer.close().unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    (elapsed, rows, std::fs::metadata(out).unwrap().len())
+}
+
+async fn run(trdm: &Path, rows: u64) -> Measured {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("data.csv");
+    write_csv(&csv, rows).unwrap();
+    let server = Server::start(trdm, dir.path());
+    let api = Api::connect(&server.url).await;
+    let table = api.table().await;
+    eprintln!("  importing {rows} rows …");
+    api.import_file(&table, &csv, rows).await;
+    std::fs::remove_file(&csv).unwrap();
+
+    // The limit's input: the export file itself, fetched as the engine fetches it.
+    let started = Instant::now();
+    let export = api.export(&table).await;
+    let server_export_s = started.elapsed().as_secs_f64();
+    assert_eq!(export["status"], "completed", "{export}");
+    assert_eq!(export["rows_exported"], rows, "{export}");
+    let export_csv = dir.path().join("export.csv");
+    let export_bytes = {
+        let mut out = BufWriter::new(File::create(&export_csv).unwrap());
+        let n = api.download(&export, &mut out).await;
+        out.flush().unwrap();
+        n
+    };
+    assert_eq!(Some(export_bytes), export["bytes_exported"].as_u64());
+
+    // The schema the engine decodes into, from the table's deployed definition.
+    let definition: trdm_client::DeployedTableDefinition =
+        serde_json::from_value(table.clone()).expect("deployed table definition");
+    let schema = trdm_sync::schema::export_schema(
+        &trdm_sync::manifest::table_def(&definition).expect("table definition"),
+    );
+    let mut header = String::new();
+    BufReader::new(File::open(&export_csv).unwrap())
+        .read_line(&mut header)
+        .unwrap();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        header.trim_end().split(',').collect::<Vec<_>>(),
+        names,
+        "export column order"
+    );
+
+    let mut sync_s = Vec::new();
+    let mut sync_rss_mib = 0f64;
+    let mut delta_bytes = 0;
+    for k in 0..RUNS {
+        let warehouse = dir.path().join(format!("warehouse-{k}"));
+        let (s, rss) = sync_download(trdm, &server.url, &warehouse, rows, dir.path());
+        eprintln!(
+            "  trdm sync download #{}: {s:.2} s, peak RSS {rss:.0} MiB",
+            k + 1
+        );
+        sync_s.push(s);
+        sync_rss_mib = sync_rss_mib.max(rss);
+        let table_dir = warehouse.join("dev/rdmin/b_wide");
+        assert!(
+            table_dir.join("_delta_log").is_dir(),
+            "no Delta table at {}",
+            table_dir.display()
+        );
+        delta_bytes = parquet_bytes(&table_dir);
+        std::fs::remove_dir_all(&warehouse).unwrap();
+    }
+
+    let mut limit_s = Vec::new();
+    let mut limit_bytes = 0;
+    for k in 0..RUNS {
+        let out = dir.path().join("limit.parquet");
+        let (s, n, bytes) = machine_limit(&export_csv, &schema, &out);
+        assert_eq!(n, rows);
+        eprintln!("  machine limit #{}: {s:.2} s", k + 1);
+        limit_s.push(s);
+        limit_bytes = bytes;
+        std::fs::remove_file(&out).unwrap();
+    }
+    drop(server);
+    Measured {
+        rows,
+        export_bytes,
+        server_export_s,
+        sync_s,
+        sync_rss_mib,
+        delta_bytes,
+        limit_s,
+        limit_bytes,
+    }
+}
+
+fn with_commas(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[tokio::main]
+async fn main() {
+    let sizes: Vec<u64> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("row counts"))
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![1_000_000]
+    } else {
+        sizes
+    };
+    let trdm: PathBuf = trdm_binary();
+    assert!(
+        trdm.exists(),
+        "build the CLI first: cargo build --release -p trdm-cli"
+    );
+    let mut results = Vec::new();
+    for rows in sizes {
+        eprintln!("running {rows} rows …");
+        results.push(run(&trdm, rows).await);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "| rows | CSV MiB | trdm sync download s (rows/s) | machine limit s (rows/s) | ratio | server export s | Parquet MiB (Delta / limit) | trdm peak RSS MiB |").unwrap();
+    writeln!(out, "|---:|---:|---|---|---:|---:|---|---:|").unwrap();
+    for m in &results {
+        let (ours, limit) = (median(&m.sync_s), median(&m.limit_s));
+        let rate = |s: f64| with_commas((m.rows as f64 / s).round() as u64);
+        writeln!(
+            out,
+            "| {} | {:.1} | {:.2} ({}) | {:.2} ({}) | {:.2}× | {:.2} | {:.1} / {:.1} | {:.0} |",
+            with_commas(m.rows),
+            m.export_bytes as f64 / 1048576.0,
+            ours,
+            rate(ours),
+            limit,
+            rate(limit),
+            ours / limit,
+            m.server_export_s,
+            m.delta_bytes as f64 / 1048576.0,
+            m.limit_bytes as f64 / 1048576.0,
+            m.sync_rss_mib,
+        )
+        .unwrap();
+    }
+    writeln!(
+        out,
+        "\nmedians of {RUNS}; CSV = the export file both sides read; target: ratio ≤ 2×"
+    )
+    .unwrap();
+}
