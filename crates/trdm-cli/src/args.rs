@@ -115,8 +115,8 @@ pub(crate) struct SyncArgs {
     /// Correlation code (download: for every export; upload: for the batch).
     #[arg(long)]
     pub(crate) correlation_code: Option<String>,
-    /// Seconds between status checks.
-    #[arg(long, value_parser = parse_duration, default_value = "2")]
+    /// Seconds between status checks (a fixed interval; the status call is a cheap GET).
+    #[arg(long, value_parser = parse_duration, default_value = "0.5")]
     pub(crate) poll_interval: Duration,
     /// Maximum seconds to wait for each export or import.
     #[arg(long, value_parser = parse_duration, default_value = "300")]

@@ -25,12 +25,10 @@ async fn engine(args: &SyncArgs) -> Result<(SyncEngine, i64), String> {
     Ok((engine, branch))
 }
 
+/// `--poll-interval` means what it says: one poll every interval, as the incumbent's `poll_interval` does. A
+/// growing wait would leave an export that finished early unnoticed for up to half the last wait.
 fn poll(args: &SyncArgs) -> PollConfig {
-    PollConfig {
-        poll_interval: args.poll_interval,
-        max_wait: args.max_wait,
-        ..PollConfig::default()
-    }
+    PollConfig::fixed(args.poll_interval, args.max_wait)
 }
 
 fn tables(args: &SyncArgs) -> Option<Vec<String>> {
