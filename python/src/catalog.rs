@@ -26,7 +26,7 @@ use futures_util::stream;
 use pyo3::exceptions::PyLookupError;
 use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
-use trdm_sync::catalog::memory::{check_same_schema, collect_input, merge_batches};
+use trdm_sync::catalog::memory::{collect_input, conform_read, merge_batches};
 use trdm_sync::catalog::{BatchStream, MergeSpec, Properties, PropertySource, WriteSummary};
 use trdm_sync::{Catalog, Error, Result, TableRef};
 
@@ -173,9 +173,10 @@ impl Catalog for PyCatalog {
     ) -> Result<WriteSummary> {
         let input = collect_input(&schema, data).await?;
         let target = if self.table_exists(table).await? {
+            // Python catalogs (Spark above all) hand back their own idea of the schema: nullability,
+            // comments, time zones and string encodings may differ from what was written.
             let (existing, batches) = self.read_all(table).await?;
-            check_same_schema(&existing, &schema)?;
-            batches
+            conform_read(&schema, &existing, batches)?
         } else {
             Vec::new()
         };

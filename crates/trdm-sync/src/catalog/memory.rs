@@ -145,7 +145,10 @@ impl Catalog for InMemoryCatalog {
 
     async fn read(&self, table: &TableRef) -> Result<(SchemaRef, BatchStream)> {
         if let Some(message) = self.lock().fail_read.remove(table) {
-            return Err(Error::Catalog { backend: BACKEND, source: message.into() });
+            return Err(Error::Catalog {
+                backend: BACKEND,
+                source: message.into(),
+            });
         }
         let Table {
             schema, batches, ..
@@ -326,6 +329,74 @@ pub fn check_same_schema(table: &Schema, input: &Schema) -> Result<()> {
     }
 }
 
+/// Brings batches read back from a catalog that does not keep everything of a schema onto `expected`, the
+/// schema the engine writes, so they can be merged with new input. Such catalogs (Spark's file-source
+/// tables, for one) return every column nullable, without comments, with timestamps in the session's zone
+/// and strings as large or view strings. Allowed differences: nullability (a NULL in a column `expected`
+/// says is not nullable is still an error), field metadata, the zone of a timestamp of the same unit, and
+/// the string encoding. Columns are matched by name; a missing, extra or differently typed column is a
+/// [`Error::SchemaMismatch`] naming it.
+pub fn conform_read(
+    expected: &SchemaRef,
+    read: &Schema,
+    batches: Vec<RecordBatch>,
+) -> Result<Vec<RecordBatch>> {
+    use arrow_schema::DataType as T;
+    let mismatch =
+        |what: String| Error::SchemaMismatch(format!("the table read back does not fit: {what}"));
+    let mut positions = Vec::with_capacity(expected.fields().len());
+    for field in expected.fields() {
+        let Some((i, got)) = read.column_with_name(field.name()) else {
+            return Err(mismatch(format!("column `{}` is missing", field.name())));
+        };
+        let compatible = match (field.data_type(), got.data_type()) {
+            (a, b) if a == b => true,
+            (T::Timestamp(u, _), T::Timestamp(v, _)) => u == v,
+            (T::Utf8, T::LargeUtf8 | T::Utf8View) => true,
+            _ => false,
+        };
+        if !compatible {
+            return Err(mismatch(format!(
+                "column `{}` is {} in the table, {} expected",
+                field.name(),
+                got.data_type(),
+                field.data_type()
+            )));
+        }
+        positions.push(i);
+    }
+    if let Some(extra) = read
+        .fields()
+        .iter()
+        .find(|f| expected.field_with_name(f.name()).is_err())
+    {
+        return Err(mismatch(format!(
+            "column `{}` is not expected",
+            extra.name()
+        )));
+    }
+    batches
+        .into_iter()
+        .map(|batch| {
+            let columns = expected
+                .fields()
+                .iter()
+                .zip(&positions)
+                .map(|(field, &i)| {
+                    let column = batch.column(i);
+                    if column.data_type() == field.data_type() {
+                        Ok(column.clone())
+                    } else {
+                        arrow_cast::cast(column, field.data_type())
+                            .map_err(|e| mismatch(format!("column `{}`: {e}", field.name())))
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            RecordBatch::try_new(expected.clone(), columns).map_err(|e| mismatch(e.to_string()))
+        })
+        .collect()
+}
+
 fn describe_fields(schema: &Schema) -> String {
     let fields: Vec<String> = schema
         .fields()
@@ -470,6 +541,92 @@ mod tests {
 
     use super::*;
     use crate::catalog::conformance;
+
+    #[test]
+    fn conform_read_accepts_what_lossy_catalogs_change_and_names_what_it_cannot() {
+        use arrow_array::{LargeStringArray, TimestampMicrosecondArray};
+        use arrow_schema::TimeUnit;
+        use std::collections::HashMap;
+
+        let comment = HashMap::from([("comment".to_owned(), "code".to_owned())]);
+        let expected = Arc::new(Schema::new(vec![
+            Field::new("code", DataType::Utf8, false).with_metadata(comment),
+            Field::new(
+                "at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+        ]));
+        let sydney = DataType::Timestamp(TimeUnit::Microsecond, Some("Australia/Sydney".into()));
+        // Read back: other order, everything nullable, no comment, large strings, another zone.
+        let read = Arc::new(Schema::new(vec![
+            Field::new("at", sydney.clone(), true),
+            Field::new("code", DataType::LargeUtf8, true),
+        ]));
+        let at =
+            TimestampMicrosecondArray::from(vec![Some(5), None]).with_timezone("Australia/Sydney");
+        let batch = RecordBatch::try_new(
+            read.clone(),
+            vec![
+                Arc::new(at),
+                Arc::new(LargeStringArray::from(vec!["007", "010"])),
+            ],
+        )
+        .unwrap();
+        let out = conform_read(&expected, &read, vec![batch.clone()]).unwrap();
+        assert_eq!(out[0].schema(), expected);
+        assert_eq!(
+            out[0]
+                .column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .value(0),
+            "007"
+        );
+        let ts = out[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .unwrap();
+        assert_eq!((ts.value(0), ts.is_null(1)), (5, true)); // the same instant, only the zone label moved
+
+        // A NULL where the engine's schema says NOT NULL is still an error.
+        let with_null = RecordBatch::try_new(
+            read.clone(),
+            vec![
+                batch.column(0).clone(),
+                Arc::new(LargeStringArray::from(vec![Some("007"), None])),
+            ],
+        )
+        .unwrap();
+        assert!(conform_read(&expected, &read, vec![with_null]).is_err());
+
+        // Another type, a missing column, an extra column: each named.
+        let retyped = Schema::new(vec![
+            Field::new("at", sydney, true),
+            Field::new("code", DataType::Int64, true),
+        ]);
+        let err = conform_read(&expected, &retyped, vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`code` is Int64"), "{err}");
+        let missing = Schema::new(vec![Field::new("code", DataType::Utf8, true)]);
+        let err = conform_read(&expected, &missing, vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`at` is missing"), "{err}");
+        let mut fields: Vec<Field> = expected
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new("extra", DataType::Utf8, true));
+        let err = conform_read(&expected, &Schema::new(fields), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`extra` is not expected"), "{err}");
+    }
 
     #[tokio::test]
     async fn conformance() {
