@@ -8,6 +8,13 @@
 # target/python (its own directory, so it never invalidates the root workspace's build).
 set -euo pipefail
 
+# One build-and-test at a time per target directory: the venv and the editable install are shared.
+if [[ -z "${TRDM_DEV_LOCKED:-}" ]] && command -v flock >/dev/null 2>&1; then
+    lock="${CARGO_TARGET_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target}/python-dev.lock"
+    mkdir -p "$(dirname "$lock")"
+    TRDM_DEV_LOCKED=1 exec flock "$lock" "$0" "$@"
+fi
+
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 venv="$target/python-venv"
@@ -16,7 +23,7 @@ export CARGO_TARGET_DIR="$target/python"
 if [[ ! -x "$venv/bin/python" ]]; then
     "${PYTHON:-python3}" -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'maturin==1.16.*' pytest pyarrow 'pandas<3'
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'maturin==1.16.*' pytest pyarrow 'pandas<3' 'pyspark==4.3.0' polars
 
 # The tests start the emulator through the trdm binary.
 if [[ ! -x "$target/debug/trdm" ]]; then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -28,11 +29,12 @@ def _trdm_binary() -> Path:
     return binary
 
 
-@pytest.fixture(scope="session")
-def emulator_url() -> Iterator[str]:
-    """Starts `trdm emulator` on a free port and yields its URL; stops it (by its own pid) afterwards."""
+@contextlib.contextmanager
+def running_emulator(*extra_args: str) -> Iterator[str]:
+    """Runs `trdm emulator` with the Clinics fixture on a free port (fresh database) and yields its URL;
+    stops it (by its own pid) afterwards."""
     process = subprocess.Popen(
-        [str(_trdm_binary()), "emulator", "--fixture", str(FIXTURE), "--listen", "127.0.0.1:0"],
+        [str(_trdm_binary()), "emulator", "--fixture", str(FIXTURE), "--listen", "127.0.0.1:0", *extra_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -65,7 +67,44 @@ def emulator_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def emulator_url() -> Iterator[str]:
+    """One emulator shared by the tests that only read, or that write in ways other tests don't see."""
+    with running_emulator() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def client(emulator_url: str):  # noqa: ANN201
     from titan_rdm_sdk import TitanRDMClient
 
     return TitanRDMClient(emulator_url, CLIENT_ID, CLIENT_SECRET)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """A local PySpark session (classic, `local[2]`, in-memory catalog `spark_catalog`, parquet tables).
+
+    Skipped when pyspark is not installed, unless TRDM_REQUIRE_SPARK=1 (the project's test script sets
+    it), where a missing pyspark or Java is a failure."""
+    if os.environ.get("TRDM_REQUIRE_SPARK") == "1":
+        import pyspark  # noqa: F401
+    else:
+        pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("trdm-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -1,0 +1,104 @@
+"""ConventionSync: domains to and from pandas / pyarrow / polars frames, typed from the column definitions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+from conftest import CLIENT_ID, CLIENT_SECRET, running_emulator
+
+from titan_rdm_sdk import TitanRDMClient
+from titan_rdm_sdk.exceptions import ValidationError
+from titan_rdm_sdk.spark_sync import ConventionSync
+
+FAST = {"poll_interval": 0.05, "max_wait": 60}
+
+
+@pytest.fixture
+def client() -> Iterator[TitanRDMClient]:
+    with running_emulator() as url:
+        yield TitanRDMClient(url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+
+
+def test_download_gives_typed_pandas_frames(client):
+    branch = client.get_branch_by_name("dev")
+    results, frames = ConventionSync(client).download_by_convention(branch.id, "Clinics", **FAST)
+    assert sorted(frames) == ["clin_delivery_centre", "clin_org_unit", "clin_sites"]
+    assert [r["status"] for r in results] == ["success"] * 3
+    sites = frames["clin_sites"]
+    assert len(sites) == next(r["rows"] for r in results if r["table"] == "sites") == 150
+    assert "0001" in set(sites["site_code"])  # a code, not the number 1
+    assert str(sites["bed_count"].dtype) == "Int32" and sites["bed_count"].isna().any()
+    assert str(sites["is_active"].dtype) == "boolean"
+    assert isinstance(sites["annual_budget"].dropna().iloc[0], Decimal)
+    assert str(sites["last_inspected_at"].dtype).startswith("datetime64[us, UTC]")
+    catchment = frames["clin_delivery_centre"]["catchment_population"]
+    assert str(catchment.dtype) == "Int64"
+
+
+def test_download_as_arrow_and_filtered(client):
+    branch = client.get_branch_by_name("dev")
+    results, frames = ConventionSync(client).download_by_convention(
+        branch.id, "Clinics", table_names=["Org Unit"], output="arrow", **FAST
+    )
+    assert [r["table"] for r in results] == ["org_unit"]
+    org = frames["clin_org_unit"]
+    assert isinstance(org, pa.Table)
+    assert org.schema.field("org_unit_id").type == pa.int32()
+    assert org.schema.field("budget_share").type == pa.decimal128(5, 4)
+
+
+def test_incremental_without_a_mark_is_refused(client):
+    branch = client.get_branch_by_name("dev")
+    with pytest.raises(ValidationError, match="high_water_mark"):
+        ConventionSync(client).download_by_convention(branch.id, "Clinics", pattern="incremental", **FAST)
+    with pytest.raises(ValidationError, match="pattern"):
+        ConventionSync(client).download_by_convention(branch.id, "Clinics", pattern="latest", **FAST)
+
+
+def test_upload_takes_pandas_and_arrow_and_a_round_trip_changes_nothing(client):
+    branch = client.get_branch_by_name("dev")
+    sync = ConventionSync(client)
+    _, frames = sync.download_by_convention(branch.id, "Clinics", **FAST)
+    frames["clin_org_unit"] = pa.Table.from_pandas(frames["clin_org_unit"], preserve_index=False)
+    results = sync.upload_by_convention(branch.id, "Clinics", frames, **FAST)
+    assert [r["status"] for r in results] == ["success"] * 3, results
+    assert all((r["inserted"], r["updated"], r["deleted"]) == (0, 0, 0) for r in results), results
+
+
+def test_upload_reports_missing_and_empty_frames_and_validates_first(client):
+    branch = client.get_branch_by_name("dev")
+    sync = ConventionSync(client)
+    _, frames = sync.download_by_convention(branch.id, "Clinics", **FAST)
+    empty = frames["clin_delivery_centre"].iloc[0:0]
+    results = {r["table"]: r for r in sync.upload_by_convention(
+        branch.id, "Clinics", {"clin_delivery_centre": empty}, **FAST
+    )}
+    assert results["delivery_centre"]["status"] == "skipped (empty)"
+    assert results["sites"]["status"] == "skipped (no source data)"
+
+    bad = frames["clin_sites"].copy()
+    bad.loc[3, "postcode"] = "123456"  # varchar(4)
+    results = {r["table"]: r for r in sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": bad}, **FAST)}
+    status = results["sites"]["status"]
+    assert status.startswith("error:") and "postcode" in status and "123456" in status and "row 4" in status, status
+    assert results["sites"]["import_id"] is None
+
+
+def test_polars_frames_are_accepted(client):
+    pl = pytest.importorskip("polars")
+    branch = client.get_branch_by_name("dev")
+    sync = ConventionSync(client)
+    _, frames = sync.download_by_convention(branch.id, "Clinics", table_names=["Site"], output="polars", **FAST)
+    sites = frames["clin_sites"]
+    assert isinstance(sites, pl.DataFrame) and sites.height == 150
+    results = sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": sites}, table_names=["Site"], **FAST)
+    assert results[0]["status"] == "success" and results[0]["updated"] == 0, results
+
+
+def test_frames_of_other_types_are_refused_by_name(client):
+    branch = client.get_branch_by_name("dev")
+    with pytest.raises(ValidationError, match="clin_sites"):
+        ConventionSync(client).upload_by_convention(branch.id, "Clinics", {"clin_sites": [1, 2, 3]}, **FAST)

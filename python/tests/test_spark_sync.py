@@ -1,0 +1,295 @@
+"""SparkSync on a real local PySpark session against the emulator.
+
+Local Spark has one catalog, `spark_catalog`, with parquet tables, so the seed's `dev.rdmin` is
+`spark_catalog.<schema>` here. Each test gets its own emulator (fresh database) and its own schemas.
+
+The tests marked "incumbent bug" each fail on titan-rdm-sdk 2.0.0's behaviour (protocol notes B §9):
+incremental downloads overwrite, failed writes are reported as success, unreadable sources are skipped,
+all-failed batches are completed, types are guessed from the CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from conftest import CLIENT_ID, CLIENT_SECRET, ROOT, running_emulator
+
+from titan_rdm_sdk import TitanRDMClient
+from titan_rdm_sdk.spark_sync import ConventionSync, SparkSync
+
+CAT = "spark_catalog"
+FAST = {"poll_interval": 0.05, "max_wait": 60}
+TABLES = {"sites", "delivery_centre", "org_unit"}
+
+
+@pytest.fixture
+def client() -> Iterator[TitanRDMClient]:
+    with running_emulator() as url:
+        yield TitanRDMClient(url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+
+
+def by_table(results: list[dict]) -> dict[str, dict]:
+    return {r["table"]: r for r in results}
+
+
+def history_rows(client: TitanRDMClient, branch_id: int) -> dict[str, int]:
+    """Every version TitanRDM holds, per table: what an upload that changes nothing must leave alone."""
+    results, frames = ConventionSync(client).download_by_convention(
+        branch_id, "Clinics", include_history=True, output="arrow", **FAST
+    )
+    assert all(r["status"] == "success" for r in results), results
+    return {key: t.num_rows for key, t in frames.items()}
+
+
+def copy_schema(spark, source: str, target: str) -> None:
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CAT}.{target}")
+    for t in ("clin_sites", "clin_delivery_centre", "clin_org_unit"):
+        spark.table(f"{CAT}.{source}.{t}").write.mode("overwrite").saveAsTable(f"{CAT}.{target}.{t}")
+
+
+def test_the_seed_complete_example_runs_unchanged(spark, client):
+    # The documented code, with `dev` → `spark_catalog` (the only catalog of local Spark).
+    branch = client.get_branch_by_name("prod")
+    sync = SparkSync(client=client, spark=spark)
+    download_results = sync.download_sync_by_convention(
+        branch_id=branch.id,
+        target_catalog=CAT,
+        target_schema="rdmin",
+        source_domain_name="Clinics",
+    )
+    got = by_table(download_results)
+    assert set(got) == TABLES
+    assert all(r["status"] == "success" and not r["failed"] for r in download_results), download_results
+    assert got["sites"]["rows"] == 150 == spark.table(f"{CAT}.rdmin.clin_sites").count()
+    for name, r in got.items():
+        assert r["domain"] == "Clinics" and r["target"].endswith(f"rdmin.clin_{name}")
+        assert spark.table(f"{CAT}.rdmin.clin_{name}").count() == r["rows"] > 0
+
+    # rdmout: the downloaded tables with one site renamed.
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CAT}.rdmout")
+    from pyspark.sql import functions as F
+
+    sites = spark.table(f"{CAT}.rdmin.clin_sites")
+    renamed = sites.withColumn(
+        "site_name",
+        F.when(F.col("site_code") == "0047", F.lit("Katherine Day Hospital (renamed)")).otherwise(F.col("site_name")),
+    )
+    renamed.write.mode("overwrite").saveAsTable(f"{CAT}.rdmout.clin_sites")
+    for t in ("clin_delivery_centre", "clin_org_unit"):
+        spark.table(f"{CAT}.rdmin.{t}").write.mode("overwrite").saveAsTable(f"{CAT}.rdmout.{t}")
+
+    before = history_rows(client, branch.id)
+    upload_results = sync.upload_sync_by_convention(
+        branch_id=branch.id,
+        source_catalog=CAT,
+        source_schema="rdmout",
+        target_domain_name="Clinics",
+    )
+    up = by_table(upload_results)
+    assert all(r["status"] == "success" for r in upload_results), upload_results
+    assert (up["sites"]["inserted"], up["sites"]["updated"], up["sites"]["deleted"]) == (0, 1, 0)
+    for t in ("delivery_centre", "org_unit"):
+        assert (up[t]["inserted"], up[t]["updated"], up[t]["deleted"]) == (0, 0, 0), up[t]
+    assert up["sites"]["import_id"] is not None
+    after = history_rows(client, branch.id)
+    assert after["clin_sites"] == before["clin_sites"] + 1  # the new version of 0047 (old one closed)
+    assert after["clin_org_unit"] == before["clin_org_unit"]
+
+    # Filtered upload, by display name: only Site is read and sent.
+    filtered = sync.upload_sync_by_convention(
+        branch_id=branch.id,
+        source_catalog=CAT,
+        source_schema="rdmout",
+        target_domain_name="Clinics",
+        target_table_names=["Site"],
+    )
+    assert [r["table"] for r in filtered] == ["sites"]
+    assert filtered[0]["status"] == "success" and filtered[0]["updated"] == 0
+
+    # Filtered download into another schema.
+    only = sync.download_sync_by_convention(
+        branch_id=branch.id,
+        target_catalog=CAT,
+        target_schema="rdmin_filtered",
+        source_domain_name="Clinics",
+        source_table_names=["Delivery Centre", "Org Unit"],
+        **FAST,
+    )
+    assert {r["table"] for r in only} == {"delivery_centre", "org_unit"}
+    assert not spark.catalog.tableExists(f"{CAT}.rdmin_filtered.clin_sites")
+
+
+def test_a_table_name_that_matches_nothing_is_an_error_listing_the_valid_names(spark, client):
+    from titan_rdm_sdk.exceptions import TitanRDMError
+
+    sync = SparkSync(client=client, spark=spark)
+    branch = client.get_branch_by_name("dev")
+    with pytest.raises(TitanRDMError, match="Delivery Centre"):
+        sync.download_sync_by_convention(branch.id, CAT, "rdmin_typo", "Clinics", source_table_names=["Sites"])
+
+
+def test_types_come_from_the_column_definitions(spark, client):
+    """Incumbent bug: types guessed from CSV (`0001` → 1, an integer column with a NULL → double)."""
+    from pyspark.sql import types as T
+
+    branch = client.get_branch_by_name("dev")
+    results = SparkSync(client, spark).download_sync_by_convention(branch.id, CAT, "rdmin_types", "Clinics", **FAST)
+    assert all(r["status"] == "success" for r in results), results
+    sites = spark.table(f"{CAT}.rdmin_types.clin_sites")
+    types = {f.name: f.dataType for f in sites.schema.fields}
+    assert types["site_code"] == T.StringType()
+    assert types["postcode"] == T.StringType()
+    assert types["bed_count"] == T.IntegerType()
+    assert types["annual_budget"] == T.DecimalType(14, 2)
+    assert types["latitude"] == T.DecimalType(9, 6)
+    assert types["is_active"] == T.BooleanType()
+    assert types["opened_on"] == T.DateType()
+    assert types["last_inspected_at"] == T.TimestampType()
+    assert types["trdm_record_id"] == T.LongType()
+    dc = {f.name: f.dataType for f in spark.table(f"{CAT}.rdmin_types.clin_delivery_centre").schema.fields}
+    assert dc["catchment_population"] == T.LongType()
+
+    row = sites.filter("site_code = '0001'").collect()
+    assert len(row) == 1
+    assert row[0]["postcode"] == "6160" and row[0]["annual_budget"] == Decimal("23006650.89")
+    with open(ROOT / "fixtures" / "clinics" / "sites.csv", newline="") as f:
+        empty_beds = sum(1 for r in csv.DictReader(f) if r["bed_count"] == "")
+    assert empty_beds > 0
+    assert sites.filter("bed_count IS NULL").count() == empty_beds  # NULLs in an integer column stay NULL
+    comments = {c.name: c.description for c in spark.catalog.listColumns(f"{CAT}.rdmin_types.clin_sites")}
+    assert "leading zeros" in (comments["site_code"] or "")
+
+
+def test_incremental_download_merges_and_remembers_its_mark(spark, client):
+    """Incumbent bug: an incremental download overwrote the table with only the changed rows."""
+    branch = client.get_branch_by_name("dev")
+    sync = SparkSync(client, spark)
+    first = sync.download_sync_by_convention(branch.id, CAT, "rdmin_inc", "Clinics", **FAST)
+    assert all(r["status"] == "success" for r in first), first
+    counts = {r["table"]: r["rows"] for r in first}
+    props = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {CAT}.rdmin_inc.clin_sites").collect()}
+    assert props["trdm.high_water_mark"] == by_table(first)["sites"]["high_water_mark"]
+
+    # TitanRDM changes: one site renamed, one deleted.
+    site = spark.table(f"{CAT}.rdmin_inc.clin_sites").filter("site_code = '0047'").toArrow()
+    site = site.set_column(site.schema.get_field_index("site_name"), "site_name", pa.array(["Renamed Day Hospital"]))
+    convention = ConventionSync(client)
+    upsert = convention.upload_by_convention(
+        branch.id, "Clinics", {"clin_sites": site}, table_names=["Site"], pattern="incremental_upsert_only", **FAST
+    )
+    assert upsert[0]["updated"] == 1, upsert
+    delete = pa.table({"site_code": ["0001"], "trdm_tran_code": ["d"]})
+    deleted = convention.upload_by_convention(
+        branch.id, "Clinics", {"clin_sites": delete}, table_names=["Site"], pattern="incremental_with_delete", **FAST
+    )
+    assert deleted[0]["deleted"] == 1, deleted
+
+    for _ in range(2):  # applying the same increment twice changes nothing the second time
+        again = sync.download_sync_by_convention(branch.id, CAT, "rdmin_inc", "Clinics", pattern="incremental", **FAST)
+        assert all(r["status"] == "success" for r in again), again
+        sites = spark.table(f"{CAT}.rdmin_inc.clin_sites")
+        assert sites.count() == counts["sites"] - 1
+        assert sites.filter("site_code = '0001'").count() == 0
+        assert sites.filter("site_code = '0047'").collect()[0]["site_name"] == "Renamed Day Hospital"
+        assert sites.select("site_code").distinct().count() == sites.count()
+        for t in ("delivery_centre", "org_unit"):  # no changes: still whole, not emptied
+            assert spark.table(f"{CAT}.rdmin_inc.clin_{t}").count() == counts[t]
+
+
+def test_a_failed_write_is_reported_as_that_tables_error(spark, client):
+    """Incumbent bug: a failed saveAsTable left the table's status `success`."""
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CAT}.rdmin_blocked")
+    location = next(
+        r[1] for r in spark.sql(f"DESCRIBE SCHEMA EXTENDED {CAT}.rdmin_blocked").collect() if r[0] == "Location"
+    )
+    # Spark refuses to create a managed table where its directory already exists: clin_sites cannot be written.
+    blocked = Path(location.removeprefix("file:")) / "clin_sites"
+    blocked.mkdir(parents=True)
+    (blocked / "someone-elses-file").write_text("not a table")
+    branch = client.get_branch_by_name("dev")
+    sync = SparkSync(client, spark)
+    results = by_table(sync.download_sync_by_convention(branch.id, CAT, "rdmin_blocked", "Clinics", **FAST))
+    assert results["sites"]["failed"] and results["sites"]["status"].startswith("error (write):"), results["sites"]
+    assert "clin_sites" in results["sites"]["status"]
+    assert results["sites"]["rows"] == 0
+    assert results["delivery_centre"]["status"] == "success"
+    assert results["org_unit"]["status"] == "success"
+    assert not spark.catalog.tableExists(f"{CAT}.rdmin_blocked.clin_sites")
+    assert (blocked / "someone-elses-file").read_text() == "not a table"
+
+
+def test_an_unreadable_source_is_an_error_and_nothing_is_completed(spark, client):
+    """Incumbent bugs: any read error became `skipped`; a batch was completed whatever failed."""
+    schema = f"{CAT}.rdmout_broken"
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    spark.sql(f"CREATE TABLE {schema}.helper USING parquet AS SELECT '0001' AS site_code")
+    spark.sql(f"CREATE OR REPLACE VIEW {schema}.clin_sites AS SELECT * FROM {schema}.helper")
+    spark.sql(f"DROP TABLE {schema}.helper")  # the view now fails when read
+    branch = client.get_branch_by_name("dev")
+    before = history_rows(client, branch.id)
+    results = by_table(SparkSync(client, spark).upload_sync_by_convention(branch.id, CAT, "rdmout_broken", "Clinics", **FAST))
+    assert results["sites"]["status"].startswith("error:") and results["sites"]["failed"], results["sites"]
+    assert results["delivery_centre"]["status"] == "skipped (no source data)"
+    assert results["org_unit"]["status"] == "skipped (no source data)"
+    assert all(r["import_id"] is None for r in results.values()), results  # no batch at all
+    assert history_rows(client, branch.id) == before
+
+
+def test_invalid_tables_fail_before_anything_is_sent(spark, client):
+    """Incumbent bug: a batch in which every table failed was still completed."""
+    schema = f"{CAT}.rdmout_invalid"
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    branch = client.get_branch_by_name("dev")
+    sync = SparkSync(client, spark)
+    sync.download_sync_by_convention(branch.id, CAT, "rdmin_for_invalid", "Clinics", **FAST)
+    sites = spark.table(f"{CAT}.rdmin_for_invalid.clin_sites")
+    sites.unionByName(sites.limit(1)).write.mode("overwrite").saveAsTable(f"{schema}.clin_sites")  # duplicate key
+    centres = spark.table(f"{CAT}.rdmin_for_invalid.clin_delivery_centre")
+    from pyspark.sql import functions as F
+
+    too_long = centres.withColumn(
+        "centre_code", F.when(F.col("centre_code") == "DC019", F.lit("DC0190X")).otherwise(F.col("centre_code"))
+    )
+    too_long.write.mode("overwrite").saveAsTable(f"{schema}.clin_delivery_centre")
+    before = history_rows(client, branch.id)
+
+    results = by_table(sync.upload_sync_by_convention(branch.id, CAT, "rdmout_invalid", "Clinics", **FAST))
+    s, d = results["sites"], results["delivery_centre"]
+    assert s["failed"] and "site_code" in s["status"] and "row" in s["status"], s
+    assert d["failed"] and "centre_code" in d["status"] and "DC0190X" in d["status"], d
+    assert results["org_unit"]["status"] == "skipped (no source data)"
+    assert all(r["import_id"] is None for r in results.values()), results
+    assert history_rows(client, branch.id) == before
+
+
+def test_a_download_uploaded_back_unchanged_creates_no_versions(spark, client):
+    branch = client.get_branch_by_name("dev")
+    sync = SparkSync(client, spark)
+    down = sync.download_sync_by_convention(branch.id, CAT, "rdmin_rt", "Clinics", **FAST)
+    assert all(r["status"] == "success" for r in down), down
+    copy_schema(spark, "rdmin_rt", "rdmout_rt")
+    before = history_rows(client, branch.id)
+    up = sync.upload_sync_by_convention(branch.id, CAT, "rdmout_rt", "Clinics", **FAST)
+    assert all(r["status"] == "success" for r in up), up
+    assert all((r["inserted"], r["updated"], r["deleted"]) == (0, 0, 0) for r in up), up
+    assert {r["table"]: r["rows"] for r in up} == {r["table"]: r["rows"] for r in down}
+    assert history_rows(client, branch.id) == before
+
+
+def test_sync_takes_the_active_session_when_none_is_given(spark, client):
+    sync = SparkSync(client)
+    assert sync._spark is spark
+    branch = client.get_branch_by_name("dev")
+    results = sync.download_sync_by_convention(
+        branch.id, CAT, "rdmin_active", "Clinics", source_table_names=["Org Unit"], **FAST
+    )
+    assert [r["status"] for r in results] == ["success"]
+    org = spark.table(f"{CAT}.rdmin_active.clin_org_unit").toArrow()
+    assert pc.sum(pc.is_null(org.column("parent_org_unit_id"))).as_py() > 0
+    assert org.schema.field("parent_org_unit_id").type == pa.int32()

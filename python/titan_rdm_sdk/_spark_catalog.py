@@ -1,0 +1,188 @@
+"""A live ``SparkSession`` as a catalog of the Rust sync engine.
+
+The engine (``trdm-sync``, compiled into ``_internal``) decides everything: which exports, how to decode
+them, what to merge, what to validate before an upload. It calls this object for the five catalog
+operations its contract names (see ``python/src/catalog.rs``), passing and taking Arrow:
+
+* reads go through ``DataFrame.toArrow()`` (Spark 4; older sessions fall back to ``toPandas()``);
+* writes go through ``createDataFrame(arrow_table, schema)`` with a Spark schema built from the Arrow
+  schema, which the engine built from TitanRDM's column definitions; column descriptions become comments;
+* sync state (the high-water mark, the branch, ...) lives in table properties (``trdm.*``);
+* incremental downloads never truncate: the engine reads the target, merges by ``trdm_record_id`` and
+  writes the result back, each table in one write. Delta tables are replaced with
+  ``CREATE OR REPLACE TABLE ... AS SELECT`` (one commit, data and properties together); other providers
+  (parquet in local Spark) with ``saveAsTable`` in overwrite mode, then their properties.
+
+Identifiers are always backtick-quoted, so schema and table names need no escaping by the caller.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+_PROPERTY_PREFIX = "trdm."
+
+
+def quote(*parts: str) -> str:
+    """``a.b.c`` with each part backtick-quoted (backticks inside doubled)."""
+    return ".".join("`" + p.replace("`", "``") + "`" for p in parts)
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def spark_schema(arrow_schema: Any) -> Any:
+    """The Spark ``StructType`` for an Arrow schema made from column definitions.
+
+    utf8 → string, int16/32/64 → short/int/long, decimal128(p,s) → decimal(p,s), float32/64 → float/double,
+    bool → boolean, date32 → date, timestamp(us, UTC) → timestamp, timestamp(us) → timestamp_ntz. Types Spark
+    cannot hold exactly (time of day, decimals past 38 digits) become strings in TitanRDM's own text form,
+    which uploads read back unchanged. A field's ``comment`` metadata becomes the column comment.
+    """
+    import pyarrow as pa
+    from pyspark.sql import types as T
+
+    def convert(t: Any) -> Any:
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            return T.StringType()
+        if pa.types.is_int8(t):
+            return T.ByteType()
+        if pa.types.is_int16(t):
+            return T.ShortType()
+        if pa.types.is_int32(t):
+            return T.IntegerType()
+        if pa.types.is_int64(t):
+            return T.LongType()
+        if pa.types.is_decimal(t) and t.precision <= 38:
+            return T.DecimalType(t.precision, t.scale)
+        if pa.types.is_float32(t):
+            return T.FloatType()
+        if pa.types.is_float64(t):
+            return T.DoubleType()
+        if pa.types.is_boolean(t):
+            return T.BooleanType()
+        if pa.types.is_date32(t):
+            return T.DateType()
+        if pa.types.is_timestamp(t):
+            return T.TimestampType() if t.tz is not None else T.TimestampNTZType()
+        return T.StringType()
+
+    fields = []
+    for f in arrow_schema:
+        metadata = {}
+        if f.metadata and b"comment" in f.metadata:
+            metadata["comment"] = f.metadata[b"comment"].decode("utf-8")
+        fields.append(T.StructField(f.name, convert(f.type), f.nullable, metadata))
+    return T.StructType(fields)
+
+
+def _spark_ready(table: Any) -> Any:
+    """Casts the columns :func:`spark_schema` maps to strings (time, wide decimals) to their text form."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    changed = False
+    for i, f in enumerate(table.schema):
+        t = f.type
+        simple = (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_integer(t)
+            or (pa.types.is_decimal(t) and t.precision <= 38)
+            or pa.types.is_floating(t)
+            or pa.types.is_boolean(t)
+            or pa.types.is_date32(t)
+            or pa.types.is_timestamp(t)
+        )
+        if simple:
+            columns.append(table.column(i))
+        else:
+            columns.append(pc.cast(table.column(i), pa.string()))
+            changed = True
+    if not changed:
+        return table
+    fields = [pa.field(f.name, c.type, f.nullable, f.metadata) for f, c in zip(table.schema, columns)]
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+class SparkCatalog:
+    """The catalog protocol of ``RawSyncEngine`` over a ``SparkSession`` (classic or Spark Connect)."""
+
+    def __init__(self, spark: Any) -> None:
+        self._spark = spark
+
+    def __repr__(self) -> str:
+        return f"SparkCatalog(spark version {getattr(self._spark, 'version', '?')})"
+
+    # The engine's catalog protocol.
+
+    def table_exists(self, catalog: str, schema: str, table: str) -> bool:
+        return bool(self._spark.catalog.tableExists(quote(catalog, schema, table)))
+
+    def read(self, catalog: str, schema: str, table: str) -> Any:
+        if not self.table_exists(catalog, schema, table):
+            raise LookupError(f"table {catalog}.{schema}.{table} does not exist")
+        frame = self._spark.table(quote(catalog, schema, table))
+        if hasattr(frame, "toArrow"):
+            return frame.toArrow()
+        import pyarrow as pa  # Spark < 4: no Arrow export, go through pandas (Arrow-enabled)
+
+        return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)
+
+    def create_schema(self, catalog: str, schema: str) -> None:
+        # Check first: a user allowed to write into an existing schema may not be allowed to create one.
+        if not self._spark.catalog.databaseExists(quote(catalog, schema)):
+            self._spark.sql(f"CREATE SCHEMA IF NOT EXISTS {quote(catalog, schema)}")
+
+    def overwrite(
+        self, catalog: str, schema: str, table: str, data: Any, properties: dict[str, str]
+    ) -> None:
+        import pyarrow as pa
+
+        arrow = _spark_ready(pa.table(data))
+        frame = self._spark.createDataFrame(arrow, schema=spark_schema(arrow.schema))
+        name = quote(catalog, schema, table)
+        provider = self._provider(catalog, schema, table)
+        if provider == "delta":
+            view = f"trdm_incoming_{uuid.uuid4().hex}"
+            frame.createOrReplaceTempView(view)
+            try:
+                self._spark.sql(
+                    f"CREATE OR REPLACE TABLE {name} USING delta"
+                    f"{self._tblproperties(properties)} AS SELECT * FROM {quote(view)}"
+                )
+            finally:
+                self._spark.catalog.dropTempView(view)
+            return
+        writer = frame.write.mode("overwrite").option("overwriteSchema", "true")
+        writer.saveAsTable(name)
+        if properties:
+            self._spark.sql(f"ALTER TABLE {name} SET{self._tblproperties(properties)}")
+
+    def properties(self, catalog: str, schema: str, table: str) -> dict[str, str]:
+        if not self.table_exists(catalog, schema, table):
+            raise LookupError(f"table {catalog}.{schema}.{table} does not exist")
+        rows = self._spark.sql(f"SHOW TBLPROPERTIES {quote(catalog, schema, table)}").collect()
+        return {r[0]: r[1] for r in rows if str(r[0]).startswith(_PROPERTY_PREFIX)}
+
+    # Helpers.
+
+    @staticmethod
+    def _tblproperties(properties: dict[str, str]) -> str:
+        if not properties:
+            return ""
+        items = ", ".join(f"{_sql_string(k)} = {_sql_string(v)}" for k, v in sorted(properties.items()))
+        return f" TBLPROPERTIES ({items})"
+
+    def _provider(self, catalog: str, schema: str, table: str) -> str:
+        """The table's provider when it exists, else the session's default for new tables (lower case)."""
+        if self.table_exists(catalog, schema, table):
+            rows = self._spark.sql(f"DESCRIBE TABLE EXTENDED {quote(catalog, schema, table)}").collect()
+            for r in rows:
+                if str(r[0]).strip().lower() == "provider":
+                    return str(r[1]).strip().lower()
+        default = self._spark.conf.get("spark.sql.sources.default", "parquet")
+        return str(default).strip().lower()
