@@ -368,7 +368,10 @@ impl SyncEngine {
                     Ok(data) => data,
                     Err(e) => {
                         if let Some(decode) = tally.decode_error.lock().expect("tally").take() {
-                            return Err(Failure::Remote(format!("the export file of {} is invalid: {decode}", t.definition.name)));
+                            return Err(Failure::Remote(format!(
+                                "the export file of {} is invalid: {decode}",
+                                t.definition.name
+                            )));
                         }
                         return Err(Failure::Write(e.to_string()));
                     }
@@ -824,7 +827,11 @@ fn arrow_max(a: &TimestampMicrosecondArray) -> Option<i64> {
 
 /// For an incremental history download: the incoming versions plus, for every record they touch, the
 /// target's current version of that record closed at the record's first incoming change.
-async fn close_superseded(catalog: &dyn Catalog, target: &TableRef, data: BatchStream) -> Result<BatchStream> {
+async fn close_superseded(
+    catalog: &dyn Catalog,
+    target: &TableRef,
+    data: BatchStream,
+) -> Result<BatchStream> {
     use std::collections::{HashMap, HashSet};
 
     use arrow_array::{BooleanArray, Int64Array, StringArray};
@@ -835,17 +842,32 @@ async fn close_superseded(catalog: &dyn Catalog, target: &TableRef, data: BatchS
     let mut first_change: HashMap<i64, i64> = HashMap::new();
     let mut incoming_sks: HashSet<i64> = HashSet::new();
     for b in &incoming {
-        let (Some(records), Some(sks), Some(from)) =
-            (column(b, "trdm_record_id"), column(b, "trdm_sk"), column(b, "trdm_effective_from"))
-        else {
-            return Err(Error::SchemaMismatch("history rows need trdm_record_id, trdm_sk, trdm_effective_from".into()));
+        let (Some(records), Some(sks), Some(from)) = (
+            column(b, "trdm_record_id"),
+            column(b, "trdm_sk"),
+            column(b, "trdm_effective_from"),
+        ) else {
+            return Err(Error::SchemaMismatch(
+                "history rows need trdm_record_id, trdm_sk, trdm_effective_from".into(),
+            ));
         };
-        let records = records.as_any().downcast_ref::<Int64Array>().expect("export schema: Int64");
-        let sks = sks.as_any().downcast_ref::<Int64Array>().expect("export schema: Int64");
-        let from = from.as_any().downcast_ref::<TimestampMicrosecondArray>().expect("export schema: timestamp");
+        let records = records
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("export schema: Int64");
+        let sks = sks
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("export schema: Int64");
+        let from = from
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .expect("export schema: timestamp");
         for i in 0..b.num_rows() {
             incoming_sks.insert(sks.value(i));
-            let at = first_change.entry(records.value(i)).or_insert(from.value(i));
+            let at = first_change
+                .entry(records.value(i))
+                .or_insert(from.value(i));
             *at = (*at).min(from.value(i));
         }
     }
@@ -854,11 +876,19 @@ async fn close_superseded(catalog: &dyn Catalog, target: &TableRef, data: BatchS
         let (_, mut current) = catalog.read(target).await?;
         while let Some(batch) = current.next().await {
             let batch = batch?;
-            let records = batch.column_by_name("trdm_record_id").and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
-            let sks = batch.column_by_name("trdm_sk").and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
-            let states = batch.column_by_name("trdm_state").and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+            let records = batch
+                .column_by_name("trdm_record_id")
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+            let sks = batch
+                .column_by_name("trdm_sk")
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+            let states = batch
+                .column_by_name("trdm_state")
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
             let (Some(records), Some(sks), Some(states)) = (records, sks, states) else {
-                return Err(Error::SchemaMismatch(format!("{target} is not a history table")));
+                return Err(Error::SchemaMismatch(format!(
+                    "{target} is not a history table"
+                )));
             };
             let keep: BooleanArray = (0..batch.num_rows())
                 .map(|i| {
@@ -874,16 +904,25 @@ async fn close_superseded(catalog: &dyn Catalog, target: &TableRef, data: BatchS
                 continue;
             }
             let schema = superseded.schema();
-            let records = superseded.column_by_name("trdm_record_id").expect("present").as_any().downcast_ref::<Int64Array>().expect("Int64").clone();
+            let records = superseded
+                .column_by_name("trdm_record_id")
+                .expect("present")
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("Int64")
+                .clone();
             let mut columns = superseded.columns().to_vec();
             let state_index = schema.index_of("trdm_state")?;
             columns[state_index] = Arc::new(StringArray::from(vec!["H"; superseded.num_rows()]));
             let to_index = schema.index_of("trdm_effective_to")?;
-            let ends: TimestampMicrosecondArray =
-                (0..superseded.num_rows()).map(|i| first_change.get(&records.value(i)).copied()).collect();
+            let ends: TimestampMicrosecondArray = (0..superseded.num_rows())
+                .map(|i| first_change.get(&records.value(i)).copied())
+                .collect();
             columns[to_index] = Arc::new(ends.with_timezone("UTC"));
             closed.push(RecordBatch::try_new(schema, columns)?);
         }
     }
-    Ok(Box::pin(stream::iter(closed.into_iter().chain(incoming).map(Ok))))
+    Ok(Box::pin(stream::iter(
+        closed.into_iter().chain(incoming).map(Ok),
+    )))
 }

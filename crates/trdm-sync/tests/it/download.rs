@@ -238,8 +238,13 @@ async fn incremental_history_downloads_close_the_versions_they_supersede() {
     request.include_history = true;
     request.tables = Some(vec!["Delivery Centre".into()]);
     s.engine.download(&request).await.unwrap();
-    import(&s, "delivery_centre", trdm_client::ImportPattern::IncrementalWithDelete,
-        "centre_code,centre_name,trdm_tran_code\nDC001,V2,u\nDC002,x,d\n").await;
+    import(
+        &s,
+        "delivery_centre",
+        trdm_client::ImportPattern::IncrementalWithDelete,
+        "centre_code,centre_name,trdm_tran_code\nDC001,V2,u\nDC002,x,d\n",
+    )
+    .await;
     request.incremental = true;
     let results = s.engine.download(&request).await.unwrap();
     assert_eq!(results[0].rows, 2, "{results:?}");
@@ -248,16 +253,44 @@ async fn incremental_history_downloads_close_the_versions_they_supersede() {
     let states = strings(&data, "trdm_state");
     assert_eq!(codes.len(), 32, "30 seeded versions + 2 new ones");
     for code in ["DC001", "DC002"] {
-        let versions: Vec<_> = codes.iter().zip(&states).filter(|(c, _)| c.as_deref() == Some(code)).collect();
-        let current = versions.iter().filter(|(_, st)| st.as_deref() == Some("C")).count();
-        assert_eq!((versions.len(), current), (2, 1), "{code}: exactly one current version");
+        let versions: Vec<_> = codes
+            .iter()
+            .zip(&states)
+            .filter(|(c, _)| c.as_deref() == Some(code))
+            .collect();
+        let current = versions
+            .iter()
+            .filter(|(_, st)| st.as_deref() == Some("C"))
+            .count();
+        assert_eq!(
+            (versions.len(), current),
+            (2, 1),
+            "{code}: exactly one current version"
+        );
     }
     // The closed version ends where its successor starts, exactly as TitanRDM's own history says.
-    let theirs = s.engine.download(&DownloadRequest { schema: "hist2".into(), incremental: false, ..request.clone() }).await.unwrap();
+    let theirs = s
+        .engine
+        .download(&DownloadRequest {
+            schema: "hist2".into(),
+            incremental: false,
+            ..request.clone()
+        })
+        .await
+        .unwrap();
     assert_eq!(theirs[0].rows, 32);
     let ours = sorted_history(&data);
-    let server = sorted_history(&batches(&s.catalog, &TableRef::new("dev", "hist2", "clin_delivery_centre")).await);
-    assert_eq!(ours, server, "the merged history equals a fresh full history download");
+    let server = sorted_history(
+        &batches(
+            &s.catalog,
+            &TableRef::new("dev", "hist2", "clin_delivery_centre"),
+        )
+        .await,
+    );
+    assert_eq!(
+        ours, server,
+        "the merged history equals a fresh full history download"
+    );
 }
 
 fn sorted_history(batches: &[arrow_array::RecordBatch]) -> Vec<String> {
@@ -265,13 +298,27 @@ fn sorted_history(batches: &[arrow_array::RecordBatch]) -> Vec<String> {
     let mut rows: Vec<String> = Vec::new();
     for b in batches {
         let col = |name: &str| b.column_by_name(name).unwrap().clone();
-        let (sk, state, to, del) = (col("trdm_sk"), col("trdm_state"), col("trdm_effective_to"), col("trdm_is_deleted"));
+        let (sk, state, to, del) = (
+            col("trdm_sk"),
+            col("trdm_state"),
+            col("trdm_effective_to"),
+            col("trdm_is_deleted"),
+        );
         let sk = sk.as_any().downcast_ref::<Int64Array>().unwrap();
         let state = state.as_any().downcast_ref::<StringArray>().unwrap();
-        let to = to.as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+        let to = to
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .unwrap();
         let del = del.as_any().downcast_ref::<BooleanArray>().unwrap();
         for i in 0..b.num_rows() {
-            rows.push(format!("{:>6} {} {} {}", sk.value(i), state.value(i), to.value(i), del.value(i)));
+            rows.push(format!(
+                "{:>6} {} {} {}",
+                sk.value(i),
+                state.value(i),
+                to.value(i),
+                del.value(i)
+            ));
         }
     }
     rows.sort();

@@ -219,15 +219,27 @@ async fn invalid_data_stops_the_whole_upload_before_anything_is_sent() {
 #[tokio::test]
 async fn a_read_error_is_an_error_never_a_skip() {
     let s = setup().await;
-    put(&s, "delivery_centre", "centre_code,centre_name\nDC001,Same\n").await;
+    put(
+        &s,
+        "delivery_centre",
+        "centre_code,centre_name\nDC001,Same\n",
+    )
+    .await;
     let table = TableRef::new("dev", "rdmout", "clin_delivery_centre");
-    s.catalog.fail_next_read_of(&table, "permission denied on the storage account");
+    s.catalog
+        .fail_next_read_of(&table, "permission denied on the storage account");
     let mut request = upload(2, "rdmout");
     request.pattern = ImportPattern::IncrementalUpsertOnly;
     let report = s.engine.upload(&request).await.unwrap();
     let status = report.tables[1].status.as_incumbent_str();
-    assert!(status.starts_with("error: ") && status.contains("permission denied"), "{status}");
-    assert_eq!(report.import_id, None, "nothing is sent when a source cannot be read");
+    assert!(
+        status.starts_with("error: ") && status.contains("permission denied"),
+        "{status}"
+    );
+    assert_eq!(
+        report.import_id, None,
+        "nothing is sent when a source cannot be read"
+    );
 }
 
 #[tokio::test]
@@ -245,7 +257,9 @@ async fn when_every_file_upload_fails_the_batch_is_left_uncompleted() {
         },
         ..trdm_emulator::EmulatorConfig::default()
     };
-    let emulator = trdm_emulator::Emulator::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let emulator = trdm_emulator::Emulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let client = trdm_client::ClientBuilder::new(emulator.url())
         .with_client_credentials("demo-client", "demo-secret")
         .with_retry(trdm_client::RetryConfig {
@@ -257,17 +271,42 @@ async fn when_every_file_upload_fails_the_batch_is_left_uncompleted() {
         .unwrap();
     let catalog = trdm_sync::InMemoryCatalog::new();
     let engine = trdm_sync::SyncEngine::new(client.clone(), Arc::new(catalog.clone()));
-    let s = Setup { emulator, client, catalog, engine, _dir: dir };
-    put(&s, "delivery_centre", "centre_code,centre_name\nDC001,Changed\n").await;
+    let s = Setup {
+        emulator,
+        client,
+        catalog,
+        engine,
+        _dir: dir,
+    };
+    put(
+        &s,
+        "delivery_centre",
+        "centre_code,centre_name\nDC001,Changed\n",
+    )
+    .await;
     put(&s, "org_unit", "org_unit_id,name\n1,Changed\n").await;
     let mut request = upload(2, "rdmout");
     request.pattern = ImportPattern::IncrementalUpsertOnly;
     let report = s.engine.upload(&request).await.unwrap();
-    assert_eq!(report.import_status.as_deref(), Some("created"), "the batch is not completed: {report:?}");
-    assert!(report.tables[1].status.is_failure() && report.tables[2].status.is_failure(), "{report:?}");
-    let results = s.client.import_results(report.import_id.unwrap()).await.unwrap();
+    assert_eq!(
+        report.import_status.as_deref(),
+        Some("created"),
+        "the batch is not completed: {report:?}"
+    );
+    assert!(
+        report.tables[1].status.is_failure() && report.tables[2].status.is_failure(),
+        "{report:?}"
+    );
+    let results = s
+        .client
+        .import_results(report.import_id.unwrap())
+        .await
+        .unwrap();
     assert_eq!(results.import.status.as_str(), "created");
-    assert!(results.tables.iter().all(|t| t.status.as_str() == "failed"), "each uploaded table is marked upload_failed");
+    assert!(
+        results.tables.iter().all(|t| t.status.as_str() == "failed"),
+        "each uploaded table is marked upload_failed"
+    );
     let dc = s.client.deployed_table_definitions(2, None).await.unwrap();
     assert!(!dc.is_empty());
 }
