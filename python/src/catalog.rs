@@ -9,10 +9,15 @@
 //! overwrite(catalog, schema, table, data, properties: dict[str, str]) -> None
 //!     `data` exports __arrow_c_stream__ (`pyarrow.table(data)` takes it without copying)
 //! properties(catalog, schema, table) -> dict[str, str]; LookupError if missing
+//! merge(catalog, schema, table, data, key_columns: list[str], delete_column: str | None,
+//!       properties: dict[str, str]) -> None | NotImplemented          (optional)
 //! ```
 //!
-//! `merge` is done here, by the contract's own [`merge_batches`]: read the table, merge in memory, overwrite.
-//! So a Python catalog's merges are as atomic as its `overwrite` (and hold the table in memory).
+//! A catalog that can merge by itself (Spark's `MERGE INTO` on Delta) defines `merge`: input rows replace
+//! the table's rows with the same key, rows whose `delete_column` is true delete theirs and are not
+//! inserted. Without `merge`, or when it returns `NotImplemented` (a parquet table, say), the merge is done
+//! here by the contract's own [`merge_batches`]: read the table, merge in memory, overwrite. So such merges
+//! are as atomic as the catalog's `overwrite` (and hold the table in memory).
 //!
 //! Calls run on tokio's blocking pool with the GIL attached, never on a runtime worker. A catalog method
 //! must not call back into the SDK's blocking API (that would start a runtime inside the runtime).
@@ -106,6 +111,35 @@ impl PyCatalog {
     }
 }
 
+impl PyCatalog {
+    /// Calls the catalog's own `merge` if it has one; `false` when it has none or declines
+    /// (`NotImplemented`).
+    async fn native_merge(
+        &self,
+        table: &TableRef,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        spec: &MergeSpec,
+        properties: Properties,
+    ) -> Result<bool> {
+        let t = table.clone();
+        let keys = spec.key_columns.clone();
+        let delete = spec.delete_column.clone();
+        self.call(None, move |obj| {
+            if !obj.hasattr("merge")? {
+                return Ok(false);
+            }
+            let data = PyTable::try_new(batches, schema)?;
+            let done = obj.call_method1(
+                "merge",
+                (&t.catalog, &t.schema, &t.table, data, keys, delete, properties),
+            )?;
+            Ok(!done.is(&obj.py().NotImplemented()))
+        })
+        .await
+    }
+}
+
 impl fmt::Debug for PyCatalog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PyCatalog").finish_non_exhaustive()
@@ -172,6 +206,18 @@ impl Catalog for PyCatalog {
         properties: &dyn PropertySource,
     ) -> Result<WriteSummary> {
         let input = collect_input(&schema, data).await?;
+        if self
+            .native_merge(table, schema.clone(), input.clone(), spec, properties.properties())
+            .await?
+        {
+            let written = rows(&input);
+            // The catalog did the merge; it does not say how many rows it removed or holds now.
+            return Ok(WriteSummary {
+                rows_after: written,
+                rows_written: written,
+                rows_deleted: 0,
+            });
+        }
         let target = if self.table_exists(table).await? {
             // Python catalogs (Spark above all) hand back their own idea of the schema: nullability,
             // comments, time zones and string encodings may differ from what was written.

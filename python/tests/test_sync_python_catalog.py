@@ -75,3 +75,55 @@ def test_a_failing_python_catalog_reports_per_table(client):
     assert results and all(r["status"].startswith("error (write):") for r in results), results
     assert all("disk full" in r["status"] for r in results)
     assert all(r["failed"] for r in results)
+
+
+class MergingCatalog(DictCatalog):
+    """A catalog with its own merge (as Spark on Delta): records what the engine asks of it."""
+
+    def __init__(self, decline=False):
+        super().__init__()
+        self.decline = decline
+        self.merges = []
+
+    def merge(self, catalog, schema, table, data, key_columns, delete_column, properties):
+        self.merges.append((table, list(key_columns), delete_column, dict(properties), pa.table(data).num_rows))
+        if self.decline:
+            return NotImplemented
+        self.props[(catalog, schema, table)] = dict(properties)
+        return None
+
+
+@pytest.mark.parametrize("decline", [False, True])
+def test_incremental_downloads_use_the_catalogs_own_merge_unless_it_declines(client, decline):
+    catalog = MergingCatalog(decline=decline)
+    sync = RawSyncEngine(client._raw, catalog)
+    branch = client.get_branch_by_name("dev")
+    first = sync.download(branch.id, "dev", "rdmin", "Clinics", poll_interval=0.05, max_wait=60)
+    assert all(r["status"] == "success" for r in first), first
+    assert catalog.merges == []  # a full download overwrites
+    catalog.calls.clear()
+
+    again = sync.download(branch.id, "dev", "rdmin", "Clinics", incremental=True, poll_interval=0.05, max_wait=60)
+    assert all(r["status"] == "success" for r in again), again
+    assert sorted(m[0] for m in catalog.merges) == ["clin_delivery_centre", "clin_org_unit", "clin_sites"]
+    for table, keys, delete, props, _rows in catalog.merges:
+        assert keys == ["trdm_record_id"] and delete == "trdm_is_deleted"
+        assert props["trdm.high_water_mark"] and props["trdm.branch_id"] == str(branch.id)
+    overwrites = [c for c in catalog.calls if c[0] == "overwrite"]
+    # Declining sends the engine down the read-merge-overwrite path; accepting leaves the table to the catalog.
+    assert len(overwrites) == (3 if decline else 0)
+
+
+def test_the_delta_merge_statement():
+    from titan_rdm_sdk._spark_catalog import merge_statement, quote
+
+    sql = merge_statement(quote("dev", "rdmin", "clin_sites"), quote("v"), ["trdm_record_id"], "trdm_is_deleted")
+    assert sql == (
+        "MERGE INTO `dev`.`rdmin`.`clin_sites` AS t USING `v` AS s ON t.`trdm_record_id` = s.`trdm_record_id` "
+        "WHEN MATCHED AND s.`trdm_is_deleted` IS TRUE THEN DELETE "
+        "WHEN MATCHED THEN UPDATE SET * "
+        "WHEN NOT MATCHED AND s.`trdm_is_deleted` IS NOT TRUE THEN INSERT *"
+    )
+    history = merge_statement("`t`", "`v`", ["trdm_sk"], None)
+    assert history.endswith("WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+    assert quote("we`ird") == "`we``ird`"

@@ -8,10 +8,12 @@ operations its contract names (see ``python/src/catalog.rs``), passing and takin
 * writes go through ``createDataFrame(arrow_table, schema)`` with a Spark schema built from the Arrow
   schema, which the engine built from TitanRDM's column definitions; column descriptions become comments;
 * sync state (the high-water mark, the branch, ...) lives in table properties (``trdm.*``);
-* incremental downloads never truncate: the engine reads the target, merges by ``trdm_record_id`` and
-  writes the result back, each table in one write. Delta tables are replaced with
-  ``CREATE OR REPLACE TABLE ... AS SELECT`` (one commit, data and properties together); other providers
-  (parquet in local Spark) with ``saveAsTable`` in overwrite mode, then their properties.
+* incremental downloads never truncate. A Delta table takes the changes with one ``MERGE INTO`` by
+  ``trdm_record_id`` (deleted records are removed), then its new properties; for other providers (parquet in
+  local Spark) :meth:`SparkCatalog.merge` declines and the engine reads the table, merges in Rust and writes
+  the result back in one overwrite;
+* full downloads replace the table: Delta with ``CREATE OR REPLACE TABLE ... AS SELECT`` (one commit, data
+  and properties together), other providers with ``saveAsTable`` in overwrite mode, then their properties.
 
 Identifiers are always backtick-quoted, so schema and table names need no escaping by the caller.
 """
@@ -108,6 +110,22 @@ def _spark_ready(table: Any) -> Any:
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
+def merge_statement(target: str, source: str, key_columns: list[str], delete_column: str | None) -> str:
+    """The ``MERGE INTO`` that applies an increment: source rows replace target rows with the same key; a
+    source row whose ``delete_column`` is true deletes its key and is not inserted (NULL counts as false)."""
+    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key_columns)
+    clauses = []
+    if delete_column is not None:
+        deleted = f"s.{quote(delete_column)}"
+        clauses.append(f"WHEN MATCHED AND {deleted} IS TRUE THEN DELETE")
+        clauses.append("WHEN MATCHED THEN UPDATE SET *")
+        clauses.append(f"WHEN NOT MATCHED AND {deleted} IS NOT TRUE THEN INSERT *")
+    else:
+        clauses.append("WHEN MATCHED THEN UPDATE SET *")
+        clauses.append("WHEN NOT MATCHED THEN INSERT *")
+    return f"MERGE INTO {target} AS t USING {source} AS s ON {on} " + " ".join(clauses)
+
+
 class SparkCatalog:
     """The catalog protocol of ``RawSyncEngine`` over a ``SparkSession`` (classic or Spark Connect)."""
 
@@ -161,6 +179,34 @@ class SparkCatalog:
         writer.saveAsTable(name)
         if properties:
             self._spark.sql(f"ALTER TABLE {name} SET{self._tblproperties(properties)}")
+
+    def merge(
+        self,
+        catalog: str,
+        schema: str,
+        table: str,
+        data: Any,
+        key_columns: list[str],
+        delete_column: str | None,
+        properties: dict[str, str],
+    ) -> Any:
+        """``MERGE INTO`` a Delta table; ``NotImplemented`` (the engine rewrites instead) for other providers."""
+        if not self.table_exists(catalog, schema, table) or self._provider(catalog, schema, table) != "delta":
+            return NotImplemented
+        import pyarrow as pa
+
+        arrow = _spark_ready(pa.table(data))
+        frame = self._spark.createDataFrame(arrow, schema=spark_schema(arrow.schema))
+        name = quote(catalog, schema, table)
+        view = f"trdm_incoming_{uuid.uuid4().hex}"
+        frame.createOrReplaceTempView(view)
+        try:
+            self._spark.sql(merge_statement(name, quote(view), key_columns, delete_column))
+        finally:
+            self._spark.catalog.dropTempView(view)
+        if properties:
+            self._spark.sql(f"ALTER TABLE {name} SET{self._tblproperties(properties)}")
+        return None
 
     def properties(self, catalog: str, schema: str, table: str) -> dict[str, str]:
         if not self.table_exists(catalog, schema, table):
