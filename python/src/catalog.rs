@@ -134,7 +134,7 @@ impl PyCatalog {
                 "merge",
                 (&t.catalog, &t.schema, &t.table, data, keys, delete, properties),
             )?;
-            Ok(!done.is(&obj.py().NotImplemented()))
+            Ok(!done.is(obj.py().NotImplemented()))
         })
         .await
     }
