@@ -1219,6 +1219,15 @@ fn plan_upload(table: &TableDef, pattern: ImportPattern, schema: &SchemaRef) -> 
             )));
         }
     }
+    // In a downloaded table (it has the export's system columns) the codes say how each version came to
+    // be, not what to do with it: with a pattern that takes no codes they are dropped like the rest.
+    let downloaded = schema
+        .fields()
+        .iter()
+        .any(|f| f.name() != TRAN_CODE_COLUMN && SYSTEM_COLUMNS.contains(&f.name().as_str()));
+    if downloaded && !pattern.uses_tran_code() {
+        tran_code = None;
+    }
     if pattern.uses_tran_code() && tran_code.is_none() {
         return Err(Error::SchemaMismatch(format!(
             "table {t}: pattern {pattern} needs a {TRAN_CODE_COLUMN} column"
@@ -1275,7 +1284,8 @@ fn plan_upload(table: &TableDef, pattern: ImportPattern, schema: &SchemaRef) -> 
 /// * a primary key seen on an earlier row (the message names that row);
 /// * `trdm_tran_code`: required with [`ImportPattern::IncrementalWithDelete`], each value `i`, `u` or `d`
 ///   after trimming and lower-casing; with the other patterns a column of only NULLs is dropped (a plain full
-///   download has it empty) and any value is an error.
+///   download has it empty) and any value is an error, except in a downloaded table (one that also has
+///   system columns, e.g. merged from incremental exports), whose codes record history and are dropped.
 ///
 /// Memory stays bounded by one batch except for the set of primary keys seen, which grows with the number
 /// of rows (their canonical key texts and row numbers). With no batches at all, the file has only a header
@@ -2560,6 +2570,25 @@ mod tests {
                 "id,name,price\n1,a,1.00\n2,b,\n"
             );
         }
+        // A downloaded table merged from incremental exports carries the codes of its history: dropped too.
+        let merged = batch(vec![
+            ("id", arc(Int32Array::from(vec![1, 2]))),
+            ("name", arc(StringArray::from(vec!["a", "b"]))),
+            ("trdm_record_id", arc(Int64Array::from(vec![7, 8]))),
+            (TRAN_CODE_COLUMN, arc(StringArray::from(vec![Some("u"), None]))),
+        ]);
+        assert_eq!(
+            upload(&t, ImportPattern::Full, vec![merged]).unwrap(),
+            "id,name\n1,a\n2,b\n"
+        );
+        // Without system columns the codes are the user's instructions, and the wrong pattern is an error.
+        let handmade = batch(vec![
+            ("id", arc(Int32Array::from(vec![1]))),
+            ("name", arc(StringArray::from(vec!["a"]))),
+            (TRAN_CODE_COLUMN, arc(StringArray::from(vec!["d"]))),
+        ]);
+        let err = upload(&t, ImportPattern::Full, vec![handmade]).unwrap_err().to_string();
+        assert!(err.contains("trdm_tran_code") && err.contains("row 1"), "{err}");
         // A NullArray tran code column (as some catalogs store an all-empty column) is dropped too.
         let b = batch(vec![
             ("id", arc(Int32Array::from(vec![1]))),
