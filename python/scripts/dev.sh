@@ -23,7 +23,7 @@ export CARGO_TARGET_DIR="$target/python"
 if [[ ! -x "$venv/bin/python" ]]; then
     "${PYTHON:-python3}" -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'maturin==1.16.*' pytest pyarrow 'pandas<3' 'pyspark==4.3.0' polars
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'maturin==1.16.*' pytest pyarrow 'pandas<3' 'pyspark[connect]==4.3.0' polars
 
 # The tests start the emulator through the trdm binary.
 if [[ ! -x "$target/debug/trdm" ]]; then
@@ -34,4 +34,12 @@ fi
 (cd "$root/python" && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop --locked --quiet)
 
 cd "$root"
-TRDM_BIN="$target/debug/trdm" "$venv/bin/python" -m pytest python/tests "$@"
+# PySpark allows one kind of session per process: a classic (JVM) one or a Spark Connect one. The Connect
+# tests therefore run in a second pytest process. Exit status 5 means the arguments selected no test there.
+run_pytest() {
+    local status=0
+    TRDM_BIN="$target/debug/trdm" "$venv/bin/python" -m pytest python/tests "$@" || status=$?
+    [[ $status -eq 0 || $status -eq 5 ]] || exit "$status"
+}
+run_pytest -m "not spark_connect" "$@"
+run_pytest -m spark_connect "$@"

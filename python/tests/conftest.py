@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +110,66 @@ def spark(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def spark_connect(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """A Spark Connect session: PySpark's own Connect server (local[2], loopback only, started from the
+    pyspark package's spark-submit) and a `SparkSession.builder.remote(...)` client."""
+    if os.environ.get("TRDM_REQUIRE_SPARK") == "1":
+        import pyspark
+        import pyspark.sql.connect.session  # noqa: F401  (the `connect` extra: grpcio, ...)
+    else:
+        pyspark = pytest.importorskip("pyspark")
+        pytest.importorskip("pyspark.sql.connect.session")
+    from pyspark.sql import SparkSession
+
+    home = Path(pyspark.__file__).parent
+    port = _free_port()
+    warehouse = tmp_path_factory.mktemp("connect-warehouse")
+    log = (tmp_path_factory.mktemp("connect-log") / "server.log").open("wb")
+    server = subprocess.Popen(
+        [
+            str(home / "bin" / "spark-submit"),
+            "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+            "--master", "local[2]",
+            "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+            "--conf", f"spark.connect.grpc.binding.port={port}",
+            "--conf", "spark.ui.enabled=false",
+            "--conf", "spark.driver.host=127.0.0.1",
+            "--conf", "spark.driver.bindAddress=127.0.0.1",
+            "--conf", f"spark.sql.warehouse.dir={warehouse}",
+            "--conf", "spark.sql.session.timeZone=UTC",
+            "spark-internal",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SPARK_HOME": str(home)},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the Spark Connect server did not start; see {log.name}")
+                time.sleep(0.3)
+        session = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").getOrCreate()
+        yield session
+        session.stop()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()

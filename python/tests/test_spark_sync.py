@@ -201,6 +201,11 @@ def test_incremental_download_merges_and_remembers_its_mark(spark, client):
         for t in ("delivery_centre", "org_unit"):  # no changes: still whole, not emptied
             assert spark.table(f"{CAT}.rdmin_inc.clin_{t}").count() == counts[t]
 
+    # The merged tables (their trdm_tran_code records the history) upload back unchanged.
+    up = sync.upload_sync_by_convention(branch.id, CAT, "rdmin_inc", "Clinics", **FAST)
+    assert all(r["status"] == "success" for r in up), up
+    assert all((r["inserted"], r["updated"], r["deleted"]) == (0, 0, 0) for r in up), up
+
 
 def test_a_failed_write_is_reported_as_that_tables_error(spark, client):
     """Incumbent bug: a failed saveAsTable left the table's status `success`."""
