@@ -7,6 +7,7 @@ mod convert;
 mod error;
 mod runtime;
 mod sync;
+mod transfer;
 
 use pyo3::prelude::*;
 
@@ -18,5 +19,9 @@ fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::RawClient>()?;
     m.add_class::<sync::RawMemoryCatalog>()?;
     m.add_class::<sync::RawSyncEngine>()?;
+    m.add_class::<transfer::RedactedUrl>()?;
+    m.add_class::<transfer::RawDownload>()?;
+    m.add_class::<transfer::RawUpload>()?;
+    m.add_class::<transfer::RawTableUpload>()?;
     Ok(())
 }

@@ -7,9 +7,17 @@ turns the core's dicts into the model dataclasses. Calls release the GIL while t
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from titan_rdm_sdk._internal import RawClient
 from titan_rdm_sdk.exceptions import ValidationError
 from titan_rdm_sdk.models import Branch, DeployedTableDefinition, Domain, ImportMapping
+
+if TYPE_CHECKING:
+    from titan_rdm_sdk.download import Download
+    from titan_rdm_sdk.models import ExportPatternLiteral
+    from titan_rdm_sdk.upload import Upload
 
 
 def _require_text(name: str, value: object) -> str:
@@ -95,3 +103,36 @@ class TitanRDMClient:
     def get_import_mapping_by_key(self, table_definition_id: int, key: str) -> ImportMapping:
         """A table's import mapping by key (``ValidationError`` if there is none)."""
         return ImportMapping.from_dict(self._raw.import_mapping_by_key(int(table_definition_id), _key(key)))
+
+    # Exports and imports
+
+    def get_download(
+        self,
+        branch_id: int,
+        table_definition_key: int | str,
+        pattern: ExportPatternLiteral | str = "full",
+        correlation_code: str | None = None,
+        high_water_mark: str | datetime | None = None,
+        include_history: bool = False,
+    ) -> Download:
+        """Creates an export of one table (``incremental`` needs ``high_water_mark``, ISO 8601 or a
+        ``datetime``; naive means UTC) and returns its :class:`~titan_rdm_sdk.Download`."""
+        from titan_rdm_sdk.download import Download
+
+        return Download(
+            self,
+            branch_id,
+            table_definition_key,
+            pattern=pattern,
+            correlation_code=correlation_code,
+            high_water_mark=high_water_mark,
+            include_history=include_history,
+        )
+
+    def get_upload(
+        self, branch_id: int, description: str | None = None, correlation_code: str | None = None
+    ) -> Upload:
+        """Creates an import batch on a branch and returns its :class:`~titan_rdm_sdk.Upload`."""
+        from titan_rdm_sdk.upload import Upload
+
+        return Upload(self, branch_id, description=description, correlation_code=correlation_code)

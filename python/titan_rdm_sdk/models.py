@@ -143,6 +143,51 @@ class ImportMapping:
         return cls(**values)
 
 
+@dataclass
+class ImportTableResult:
+    """What happened to one table file of an import (:meth:`Upload.get_results`).
+
+    The three row counts are filled for every pattern once the table has been processed: records inserted,
+    records given a new version, records tombstoned.
+    """
+
+    id: int | None = None
+    status: str | None = None
+    message: str | None = None
+    pattern: str | None = None
+    file_size: int | None = None
+    insert_row_count: int | None = None
+    update_row_count: int | None = None
+    delete_row_count: int | None = None
+    duration_secs: float | None = None
+    start_datetime: str | None = None
+    end_datetime: str | None = None
+    table_definition_key: str | None = None
+    table_definition_name: str | None = None
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImportTableResult:
+        """Builds a result from the core's dict (or the service's JSON, whose table is nested)."""
+        values = _known(cls, data)
+        nested = data.get("deployed_table_definition")
+        if isinstance(nested, dict):
+            if values.get("table_definition_key") is None:
+                values["table_definition_key"] = nested.get("key")
+            if values.get("table_definition_name") is None:
+                values["table_definition_name"] = nested.get("name")
+        if values.get("table_definition_key") is not None:
+            values["table_definition_key"] = str(values["table_definition_key"])
+        if not isinstance(values.get("actions"), list):
+            values["actions"] = []
+        return cls(**values)
+
+    @classmethod
+    def from_api_response(cls, data: dict[str, Any]) -> ImportTableResult:
+        """The incumbent's name for :meth:`from_dict`."""
+        return cls.from_dict(data)
+
+
 class ExportPattern(str, Enum):
     """What an export contains: every current record, or the changes after a high-water mark."""
 
