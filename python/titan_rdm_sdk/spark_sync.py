@@ -95,8 +95,21 @@ class ConventionSync:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client={self._client!r})"
 
-    def _engine(self, catalog: Any) -> RawSyncEngine:
-        return RawSyncEngine(self._client._raw, catalog, self._concurrency)
+    def _upload(self, catalog: Any, names: tuple[str, str, str], **options: Any) -> list[dict[str, Any]]:
+        """Runs the engine's upload from ``catalog`` (names: catalog, schema, domain); logs and returns the
+        per-table results."""
+        engine = RawSyncEngine(self._client._raw, catalog, self._concurrency)
+        results: list[dict[str, Any]] = engine.upload(int(options.pop("branch_id")), *names, **options)["tables"]
+        _log_results("upload", results)
+        return results
+
+    def _download(self, catalog: Any, names: tuple[str, str, str], **options: Any) -> list[dict[str, Any]]:
+        """Runs the engine's download into ``catalog`` (names: catalog, schema, domain); logs and returns
+        the per-table results."""
+        engine = RawSyncEngine(self._client._raw, catalog, self._concurrency)
+        results: list[dict[str, Any]] = engine.download(int(options.pop("branch_id")), *names, **options)
+        _log_results("download", results)
+        return results
 
     def upload_by_convention(
         self,
@@ -129,11 +142,10 @@ class ConventionSync:
         for key, frame in dataframes.items():
             memory.write_table(_MEMORY_CATALOG, _MEMORY_SCHEMA, _text("dataframes key", key), to_arrow(frame, key))
         domain = self._client.get_domain_by_name(domain_name)
-        report = self._engine(memory).upload(
-            int(branch_id),
-            _MEMORY_CATALOG,
-            _MEMORY_SCHEMA,
-            domain_name,
+        return self._upload(
+            memory,
+            (_MEMORY_CATALOG, _MEMORY_SCHEMA, domain_name),
+            branch_id=branch_id,
             tables=tables,
             pattern=pattern,
             description=description or f"Convention sync upload for {domain_name}",
@@ -142,9 +154,6 @@ class ConventionSync:
             poll_interval=poll_interval,
             max_wait=max_wait,
         )
-        results: list[dict[str, Any]] = report["tables"]
-        _log_results("upload", results)
-        return results
 
     def download_by_convention(
         self,
@@ -175,11 +184,10 @@ class ConventionSync:
         if output not in ("pandas", "arrow", "polars"):
             raise ValidationError(f"output must be 'pandas', 'arrow' or 'polars', got {output!r}")
         memory = RawMemoryCatalog()
-        results = self._engine(memory).download(
-            int(branch_id),
-            _MEMORY_CATALOG,
-            _MEMORY_SCHEMA,
-            domain_name,
+        results = self._download(
+            memory,
+            (_MEMORY_CATALOG, _MEMORY_SCHEMA, domain_name),
+            branch_id=branch_id,
             tables=_names(table_names, "table_names"),
             incremental=pattern == "incremental",
             high_water_mark=mark,
@@ -188,7 +196,6 @@ class ConventionSync:
             poll_interval=poll_interval,
             max_wait=max_wait,
         )
-        _log_results("download", results)
         frames: dict[str, Any] = {}
         for r in results:
             if r["failed"]:
@@ -241,11 +248,10 @@ class SparkSync(ConventionSync):
         :meth:`ConventionSync.upload_by_convention`.
         """
         source_schema = _text("source_schema", source_schema)
-        report = self._engine(self._catalog).upload(
-            int(branch_id),
-            _text("source_catalog", source_catalog),
-            source_schema,
-            _text("target_domain_name", target_domain_name),
+        return self._upload(
+            self._catalog,
+            (_text("source_catalog", source_catalog), source_schema, _text("target_domain_name", target_domain_name)),
+            branch_id=branch_id,
             tables=_names(target_table_names, "target_table_names"),
             pattern=_pattern(pattern, _UPLOAD_PATTERNS),
             description=description or f"Convention sync upload from {source_schema}",
@@ -254,9 +260,6 @@ class SparkSync(ConventionSync):
             poll_interval=poll_interval,
             max_wait=max_wait,
         )
-        results: list[dict[str, Any]] = report["tables"]
-        _log_results("upload", results)
-        return results
 
     def download_sync_by_convention(
         self,
@@ -279,11 +282,14 @@ class SparkSync(ConventionSync):
         ``high_water_mark`` (default: the mark the previous download stored in the table's properties; with
         none, a full download, said in the result) into the table by ``trdm_record_id``.
         """
-        results: list[dict[str, Any]] = self._engine(self._catalog).download(
-            int(branch_id),
-            _text("target_catalog", target_catalog),
-            _text("target_schema", target_schema),
-            _text("source_domain_name", source_domain_name),
+        return self._download(
+            self._catalog,
+            (
+                _text("target_catalog", target_catalog),
+                _text("target_schema", target_schema),
+                _text("source_domain_name", source_domain_name),
+            ),
+            branch_id=branch_id,
             tables=_names(source_table_names, "source_table_names"),
             incremental=_pattern(pattern, _DOWNLOAD_PATTERNS) == "incremental",
             high_water_mark=high_water_mark_text(high_water_mark),
@@ -292,5 +298,3 @@ class SparkSync(ConventionSync):
             poll_interval=poll_interval,
             max_wait=max_wait,
         )
-        _log_results("download", results)
-        return results
