@@ -16,9 +16,10 @@ What the file holds, by ``pattern`` and ``include_history``:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from titan_rdm_sdk._frames import from_arrow, high_water_mark_text
 from titan_rdm_sdk._internal import RawDownload, RedactedUrl
 from titan_rdm_sdk.client import _key
 from titan_rdm_sdk.exceptions import ValidationError
@@ -34,50 +35,6 @@ __all__ = ["Download"]
 
 _TRUE = frozenset({"true", "t", "1", "yes", "y"})
 _FALSE = frozenset({"false", "f", "0", "no", "n"})
-
-
-def _mark_text(value: object) -> str | None:
-    """A high-water mark as ISO 8601 text; a naive ``datetime`` is UTC. The core validates the text and sends
-    it in UTC with an explicit offset."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
-    if isinstance(value, str):
-        return value
-    raise ValidationError(
-        f"high_water_mark must be an ISO 8601 string or a datetime, not {type(value).__name__}"
-    )
-
-
-def _pandas_dtype(arrow_type: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
-    """The nullable pandas dtype for an Arrow type, or None for pyarrow's default conversion (decimals to
-    ``Decimal`` objects, dates to ``datetime.date``, timestamps to ``datetime64[us, UTC]``)."""
-    import pandas as pd
-    import pyarrow as pa
-
-    types = pa.types
-    if types.is_integer(arrow_type):
-        sign = "UInt" if types.is_unsigned_integer(arrow_type) else "Int"
-        dtype: pd.api.extensions.ExtensionDtype = pd.api.types.pandas_dtype(f"{sign}{arrow_type.bit_width}")
-        return dtype
-    if types.is_boolean(arrow_type):
-        return pd.BooleanDtype()
-    if types.is_string(arrow_type) or types.is_large_string(arrow_type):
-        return pd.StringDtype()
-    if types.is_float32(arrow_type):
-        return pd.Float32Dtype()
-    if types.is_float64(arrow_type):
-        return pd.Float64Dtype()
-    return None
-
-
-def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    try:
-        import pandas  # noqa: F401
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("Download.receive() needs pandas: pip install 'trdm[pandas]'") from e
-    return table.to_pandas(types_mapper=_pandas_dtype)
 
 
 def _coerce_bool_column(df: pd.DataFrame, name: str) -> None:
@@ -139,7 +96,7 @@ class Download:
         pattern = str(pattern)
         if pattern not in self.VALID_PATTERNS:
             raise ValidationError(f"pattern must be 'full' or 'incremental', got {pattern!r}")
-        mark = _mark_text(high_water_mark)
+        mark = high_water_mark_text(high_water_mark) or None
         if pattern == "incremental" and mark is None:
             raise ValidationError("an incremental export needs a high_water_mark")
         self._client = client
@@ -227,18 +184,20 @@ class Download:
         run in the core, streaming, with the GIL released.
         """
         try:
-            return self._raw.read_arrow()
+            table: pa.Table = self._raw.read_arrow()
+            return table
         finally:
             self._update(self._raw.info())
 
     def receive(self, bool_columns: Iterable[str] | None = None) -> pd.DataFrame:
-        """The export's file as a pandas DataFrame, typed from the table's column definitions with nullable
-        dtypes (``Int16``/``Int32``/``Int64``, ``boolean``, ``string``, ``Float32``/``Float64``; decimals as
-        ``Decimal``, dates as ``datetime.date``, timestamps as ``datetime64[us, UTC]``). ``trdm_is_deleted``
+        """The export's file as a pandas DataFrame, typed from the table's column definitions (integers and
+        booleans as pandas' nullable ``Int16``/``Int32``/``Int64`` and ``boolean``, text as ``object`` with
+        ``None`` for NULL, as the incumbent's; decimals as ``Decimal``, dates as ``datetime.date``, timestamps
+        as ``datetime64[us, UTC]``). ``trdm_is_deleted``
         and the table's ``boolean`` columns are booleans already; ``bool_columns`` names further text columns
         to read as booleans (``true``/``false``, ``t``/``f``, ...). Errors as :meth:`receive_arrow`.
         """
-        frame = _to_pandas(self.receive_arrow())
+        frame: pd.DataFrame = from_arrow(self.receive_arrow(), "pandas")
         for name in bool_columns or ():
             if name in frame.columns:
                 _coerce_bool_column(frame, name)

@@ -25,7 +25,7 @@ Progress is logged to the ``titan_rdm_sdk`` logger, never printed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -64,9 +64,12 @@ def _pattern(value: object, allowed: tuple[str, ...]) -> str:
 def _names(value: object, name: str) -> list[str] | None:
     if value is None:
         return None
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):  # type: ignore[attr-defined]
+    if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValidationError(f"{name} must be a list of table names, got {value!r}")
-    return list(value)  # type: ignore[call-overload]
+    names = list(value)
+    if not all(isinstance(v, str) for v in names):
+        raise ValidationError(f"{name} must be a list of table names, got {value!r}")
+    return [str(v) for v in names]
 
 
 def _log_results(direction: str, results: list[dict[str, Any]]) -> None:

@@ -36,7 +36,7 @@ def _arrow_stream(data: object) -> ArrowStreamExportable:
     if type(data).__module__.startswith("pandas.") and hasattr(data, "columns"):
         import pyarrow as pa
 
-        table: ArrowStreamExportable = pa.Table.from_pandas(data, preserve_index=False)
+        table: ArrowStreamExportable = pa.Table.from_pandas(cast(Any, data), preserve_index=False)
         return table
     if hasattr(data, "__arrow_c_stream__"):
         return cast("ArrowStreamExportable", data)
