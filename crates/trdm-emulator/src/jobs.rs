@@ -55,18 +55,20 @@ pub(crate) async fn resume(state: &AppState) -> ApiResult<()> {
 }
 
 async fn run_export(state: &AppState, id: i64) -> ApiResult<()> {
+    state
+        .db
+        .catalog(move |c| catalog::mark_export_started(c, id, now()))
+        .await?;
+    // The delay stands for the service's latency, not for work: exports wait it out side by side, and only
+    // writing the file takes one of the `job_concurrency` slots.
+    if !state.config.export_delay.is_zero() {
+        tokio::time::sleep(state.config.export_delay).await;
+    }
     let _slot = state
         .job_slots
         .acquire()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    state
-        .db
-        .catalog(move |c| catalog::mark_export_started(c, id, now()))
-        .await?;
-    if !state.config.export_delay.is_zero() {
-        tokio::time::sleep(state.config.export_delay).await;
-    }
     let (export, table) = state
         .db
         .catalog(move |c| {

@@ -1,8 +1,9 @@
 //! The sync engine: downloads a domain into a catalog and uploads it back, table by table, concurrently.
 //!
 //! # Download
-//! Every export of the domain is created at once, so TitanRDM prepares them in parallel; then, at most
-//! `concurrency` at a time, each is polled, streamed from HTTP through the codec into the catalog write. A
+//! Every export of the domain is created at once, so TitanRDM prepares them in parallel, and all are polled
+//! at once; as each completes it is streamed from HTTP through the codec into the catalog write, at most
+//! `concurrency` tables at a time. A
 //! `full` download overwrites the target atomically; an `incremental` one MERGES into it by `trdm_record_id`
 //! (tombstones delete), never overwriting. The high-water mark for the next incremental run is taken from the
 //! data (the largest `trdm_created_at` seen) and stored in the target's properties in the same commit as
@@ -202,9 +203,12 @@ impl SyncEngine {
             .buffered(16)
             .collect()
             .await;
+        // Every export is polled at once (a status check is a cheap GET), so each is noticed as soon as it is
+        // ready; only transfer, decoding and writing are bounded by `concurrency`.
+        let transfers = tokio::sync::Semaphore::new(self.concurrency);
         let results = stream::iter(m.tables.iter().zip(created))
-            .map(|(t, started)| self.finish_download(&m, t, request, started))
-            .buffered(self.concurrency)
+            .map(|(t, started)| self.finish_download(&m, t, request, started, &transfers))
+            .buffered(m.tables.len().max(1))
             .collect()
             .await;
         Ok(results)
@@ -262,6 +266,7 @@ impl SyncEngine {
         t: &ManifestTable,
         request: &DownloadRequest,
         started: std::result::Result<(Export, Properties, bool), String>,
+        transfers: &tokio::sync::Semaphore,
     ) -> TableResult {
         let clock = Instant::now();
         let target = t.target(&request.catalog, &request.schema);
@@ -275,8 +280,26 @@ impl SyncEngine {
             Err(message) => Err(Failure::Remote(message)),
             Ok((export, previous, merge)) => {
                 result.export_id = Some(export.id);
-                self.download_into(m, t, request, &target, export, previous, merge, &mut result)
-                    .await
+                match self.client.wait_for_export(export.id, &request.poll).await {
+                    Err(e) => Err(Failure::from(e)),
+                    Ok(ready) => {
+                        let _slot = transfers
+                            .acquire()
+                            .await
+                            .expect("the semaphore is never closed");
+                        self.download_into(
+                            m,
+                            t,
+                            request,
+                            &target,
+                            ready,
+                            previous,
+                            merge,
+                            &mut result,
+                        )
+                        .await
+                    }
+                }
             }
         };
         match outcome {
@@ -306,10 +329,6 @@ impl SyncEngine {
         result: &mut TableResult,
     ) -> std::result::Result<(), Failure> {
         let name = target.to_string();
-        let export = self
-            .client
-            .wait_for_export(export.id, &request.poll)
-            .await?;
         self.reporter.phase(&name, Phase::Transferring);
         let bytes = self.client.download_export(&export).await?;
         let schema = export_schema(&t.table);
