@@ -2575,7 +2575,10 @@ mod tests {
             ("id", arc(Int32Array::from(vec![1, 2]))),
             ("name", arc(StringArray::from(vec!["a", "b"]))),
             ("trdm_record_id", arc(Int64Array::from(vec![7, 8]))),
-            (TRAN_CODE_COLUMN, arc(StringArray::from(vec![Some("u"), None]))),
+            (
+                TRAN_CODE_COLUMN,
+                arc(StringArray::from(vec![Some("u"), None])),
+            ),
         ]);
         assert_eq!(
             upload(&t, ImportPattern::Full, vec![merged]).unwrap(),
@@ -2587,8 +2590,13 @@ mod tests {
             ("name", arc(StringArray::from(vec!["a"]))),
             (TRAN_CODE_COLUMN, arc(StringArray::from(vec!["d"]))),
         ]);
-        let err = upload(&t, ImportPattern::Full, vec![handmade]).unwrap_err().to_string();
-        assert!(err.contains("trdm_tran_code") && err.contains("row 1"), "{err}");
+        let err = upload(&t, ImportPattern::Full, vec![handmade])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("trdm_tran_code") && err.contains("row 1"),
+            "{err}"
+        );
         // A NullArray tran code column (as some catalogs store an all-empty column) is dropped too.
         let b = batch(vec![
             ("id", arc(Int32Array::from(vec![1]))),

@@ -41,7 +41,12 @@ const SYSTEM: [&str; 10] = [
     "trdm_actor_id",
     TRAN_CODE,
 ];
-const IMPORT_PATTERNS: [&str; 4] = ["full", "incremental_upsert_only", "incremental_with_delete", "incremental"];
+const IMPORT_PATTERNS: [&str; 4] = [
+    "full",
+    "incremental_upsert_only",
+    "incremental_with_delete",
+    "incremental",
+];
 /// Spellings of tran codes in `incremental_with_delete` files: trimmed and case-insensitive (part A §9).
 const TRAN_SPELLINGS: [&str; 7] = ["i", "u", "d", "I", " U ", "D", " d"];
 
@@ -112,8 +117,12 @@ const CENTRE: TableSpec = TableSpec {
                 (Some(" lead space"), Some(" lead space")),
                 (Some("Δέλτα\nΚέντρο"), Some("Δέλτα\nΚέντρο")),
                 (
-                    Some("éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé"),
-                    Some("éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé"),
+                    Some(
+                        "éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé",
+                    ),
+                    Some(
+                        "éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé",
+                    ),
                 ),
             ],
         },
@@ -124,8 +133,14 @@ const CENTRE: TableSpec = TableSpec {
                 (None, None),
                 (Some(""), Some("")),
                 (Some("Greater Melbourne"), Some("Greater Melbourne")),
-                (Some("Région d'Île, \"Nord\""), Some("Région d'Île, \"Nord\"")),
-                (Some("ññññññññññññññññññññññññññññññññññññññññ"), Some("ññññññññññññññññññññññññññññññññññññññññ")),
+                (
+                    Some("Région d'Île, \"Nord\""),
+                    Some("Région d'Île, \"Nord\""),
+                ),
+                (
+                    Some("ññññññññññññññññññññññññññññññññññññññññ"),
+                    Some("ññññññññññññññññññññññññññññññññññññññññ"),
+                ),
             ],
         },
         Column {
@@ -163,8 +178,16 @@ const CENTRE: TableSpec = TableSpec {
                 (Some("1900-01-01"), Some("1900-01-01")),
             ],
         },
-        Column { name: "is_active", required: false, choices: BOOLS },
-        Column { name: "notes", required: false, choices: TEXTS },
+        Column {
+            name: "is_active",
+            required: false,
+            choices: BOOLS,
+        },
+        Column {
+            name: "notes",
+            required: false,
+            choices: TEXTS,
+        },
     ],
 };
 
@@ -200,17 +223,33 @@ const ORG_UNIT: TableSpec = TableSpec {
         Column {
             name: "parent_org_unit_id",
             required: false,
-            choices: &[(None, None), (Some("1"), Some("1")), (Some("2"), Some("2")), (Some("900"), Some("900"))],
+            choices: &[
+                (None, None),
+                (Some("1"), Some("1")),
+                (Some("2"), Some("2")),
+                (Some("900"), Some("900")),
+            ],
         },
         Column {
             name: "cost_centre",
             required: false,
-            choices: &[(None, None), (Some(""), Some("")), (Some("00008225"), Some("00008225")), (Some("01234567"), Some("01234567"))],
+            choices: &[
+                (None, None),
+                (Some(""), Some("")),
+                (Some("00008225"), Some("00008225")),
+                (Some("01234567"), Some("01234567")),
+            ],
         },
         Column {
             name: "headcount",
             required: false,
-            choices: &[(None, None), (Some("0"), Some("0")), (Some("12"), Some("12")), (Some("7.0"), Some("7")), (Some("-1"), Some("-1"))],
+            choices: &[
+                (None, None),
+                (Some("0"), Some("0")),
+                (Some("12"), Some("12")),
+                (Some("7.0"), Some("7")),
+                (Some("-1"), Some("-1")),
+            ],
         },
         Column {
             name: "budget_share",
@@ -227,19 +266,33 @@ const ORG_UNIT: TableSpec = TableSpec {
         Column {
             name: "valid_from",
             required: false,
-            choices: &[(None, None), (Some("2016-12-28"), Some("2016-12-28")), (Some("2000-02-29"), Some("2000-02-29"))],
+            choices: &[
+                (None, None),
+                (Some("2016-12-28"), Some("2016-12-28")),
+                (Some("2000-02-29"), Some("2000-02-29")),
+            ],
         },
         Column {
             name: "updated_at",
             required: false,
             choices: &[
                 (None, None),
-                (Some("2023-12-14T23:15:00+00"), Some("2023-12-14T23:15:00+00")),
-                (Some("2024-03-05T09:30:00+10:00"), Some("2024-03-04T23:30:00+00")),
+                (
+                    Some("2023-12-14T23:15:00+00"),
+                    Some("2023-12-14T23:15:00+00"),
+                ),
+                (
+                    Some("2024-03-05T09:30:00+10:00"),
+                    Some("2024-03-04T23:30:00+00"),
+                ),
                 (Some("2024-01-01T00:00:00Z"), Some("2024-01-01T00:00:00+00")),
             ],
         },
-        Column { name: "is_clinical", required: false, choices: BOOLS },
+        Column {
+            name: "is_clinical",
+            required: false,
+            choices: BOOLS,
+        },
     ],
 };
 
@@ -315,7 +368,13 @@ impl Model {
     }
 
     /// Applies one import file as part A §8–§9 say, returning the counts the import must report.
-    fn apply(&mut self, rows: &[FileRow], full: bool, change: usize, actor: &(String, String)) -> Counts {
+    fn apply(
+        &mut self,
+        rows: &[FileRow],
+        full: bool,
+        change: usize,
+        actor: &(String, String),
+    ) -> Counts {
         let mut counts = Counts::default();
         let mut seen = HashSet::new();
         for row in rows {
@@ -368,7 +427,12 @@ impl Model {
     }
 
     fn live(&self) -> impl Iterator<Item = usize> + '_ {
-        let mut ids: Vec<usize> = self.current.values().copied().filter(|&i| !self.versions[i].deleted).collect();
+        let mut ids: Vec<usize> = self
+            .current
+            .values()
+            .copied()
+            .filter(|&i| !self.versions[i].deleted)
+            .collect();
         ids.sort_unstable();
         ids.into_iter()
     }
@@ -416,7 +480,11 @@ fn describe_version(spec: &TableSpec, v: &Version) -> String {
             None => _ = write!(s, " {}=NULL", c.name),
         }
     }
-    _ = write!(s, " deleted={} code={} change={} actor={}/{}", v.deleted, v.code, v.change, v.actor.0, v.actor.1);
+    _ = write!(
+        s,
+        " deleted={} code={} change={} actor={}/{}",
+        v.deleted, v.code, v.change, v.actor.0, v.actor.1
+    );
     s
 }
 
@@ -464,11 +532,19 @@ fn col(row: &Row, name: &str) -> Result<Option<String>, String> {
         .ok_or_else(|| format!("export has no column {name}: {}", describe(row)))
 }
 
-fn want_eq<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T, row: &Row) -> Result<(), String> {
+fn want_eq<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    got: T,
+    want: T,
+    row: &Row,
+) -> Result<(), String> {
     if got == want {
         Ok(())
     } else {
-        Err(format!("{what}: expected {want:?}, got {got:?}\n  in row: {}", describe(row)))
+        Err(format!(
+            "{what}: expected {want:?}, got {got:?}\n  in row: {}",
+            describe(row)
+        ))
     }
 }
 
@@ -493,15 +569,39 @@ impl World {
             log: String::new(),
         };
         for spec in TABLES {
-            let mut model =
-                Model { spec, versions: Vec::new(), current: HashMap::new(), record_ids: HashMap::new(), sks: HashMap::new() };
+            let mut model = Model {
+                spec,
+                versions: Vec::new(),
+                current: HashMap::new(),
+                record_ids: HashMap::new(),
+                sks: HashMap::new(),
+            };
             let e = h.export(BRANCH, spec.name, "full", None, true).await;
             for row in h.rows(&e).await {
                 let key = col(&row, spec.key)?.ok_or("seed row without key")?;
-                want_eq("seed trdm_state", col(&row, "trdm_state")?.as_deref(), Some("C"), &row)?;
-                want_eq("seed trdm_is_deleted", col(&row, "trdm_is_deleted")?.as_deref(), Some("false"), &row)?;
-                want_eq("seed trdm_tran_code", col(&row, TRAN_CODE)?.as_deref(), Some("i"), &row)?;
-                let values = spec.columns.iter().map(|c| col(&row, c.name)).collect::<Result<Vec<_>, _>>()?;
+                want_eq(
+                    "seed trdm_state",
+                    col(&row, "trdm_state")?.as_deref(),
+                    Some("C"),
+                    &row,
+                )?;
+                want_eq(
+                    "seed trdm_is_deleted",
+                    col(&row, "trdm_is_deleted")?.as_deref(),
+                    Some("false"),
+                    &row,
+                )?;
+                want_eq(
+                    "seed trdm_tran_code",
+                    col(&row, TRAN_CODE)?.as_deref(),
+                    Some("i"),
+                    &row,
+                )?;
+                let values = spec
+                    .columns
+                    .iter()
+                    .map(|c| col(&row, c.name))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let actor = (
                     col(&row, "trdm_actor_type")?.unwrap_or_default(),
                     col(&row, "trdm_actor_id")?.unwrap_or_default(),
@@ -509,9 +609,22 @@ impl World {
                 // Each seed row gets a change of its own: the model does not assume how seeds were loaded.
                 let change = world.next_change;
                 world.next_change += 1;
-                model.push(Version { key, values, deleted: false, code: 'i', change, actor, next: None });
+                model.push(Version {
+                    key,
+                    values,
+                    deleted: false,
+                    code: 'i',
+                    change,
+                    actor,
+                    next: None,
+                });
             }
-            _ = writeln!(world.log, "seeded {}: {} records", spec.name, model.versions.len());
+            _ = writeln!(
+                world.log,
+                "seeded {}: {} records",
+                spec.name,
+                model.versions.len()
+            );
             world.models.push(model);
         }
         world.first_import_change = world.next_change;
@@ -535,23 +648,37 @@ impl World {
         let change = self.next_change;
         self.next_change += 1;
         self.steps += 1;
-        _ = writeln!(self.log, "--- step {} (change {change}): import {pattern} into {}, file:\n{csv}", self.steps, spec.name);
+        _ = writeln!(
+            self.log,
+            "--- step {} (change {change}): import {pattern} into {}, file:\n{csv}",
+            self.steps, spec.name
+        );
         let r = h.import(BRANCH, spec.name, pattern, csv).await;
         let table = only_table(&r);
         if table["status"] != "completed" || r["import"]["status"] != "completed" {
             return Err(format!("the import did not complete: {r}"));
         }
-        let actor = ("I".to_owned(), r["import"]["id"].as_i64().ok_or("import has no id")?.to_string());
+        let actor = (
+            "I".to_owned(),
+            r["import"]["id"]
+                .as_i64()
+                .ok_or("import has no id")?
+                .to_string(),
+        );
         let full = pattern == "full";
         let want = self.models[t].apply(rows, full, change, &actor);
         let got = counts_of(table);
         _ = writeln!(self.log, "    counts: emulator {got:?}, model {want:?}");
         if got != want {
-            return Err(format!("import table counts (insert, update, delete): expected {want:?}, got {got:?}"));
+            return Err(format!(
+                "import table counts (insert, update, delete): expected {want:?}, got {got:?}"
+            ));
         }
         let batch = counts_of(&r["import"]);
         if batch != want {
-            return Err(format!("import batch counts: expected {want:?}, got {batch:?}"));
+            return Err(format!(
+                "import batch counts: expected {want:?}, got {batch:?}"
+            ));
         }
         self.check_history(h, t).await?;
         self.check_full(h, t).await?;
@@ -560,7 +687,10 @@ impl World {
     }
 
     fn stamp(&self, change: usize) -> Result<&str, String> {
-        self.stamps.get(&change).map(String::as_str).ok_or_else(|| format!("no change time learned for change {change}"))
+        self.stamps
+            .get(&change)
+            .map(String::as_str)
+            .ok_or_else(|| format!("no change time learned for change {change}"))
     }
 
     /// Compares one exported row with one model version (values, state, flags, code, actor, times, ids).
@@ -575,27 +705,73 @@ impl World {
                 want_eq(c.name, col(row, c.name)?, value.clone(), row)?;
             }
             let state = if v.next.is_none() { "C" } else { "H" };
-            want_eq("trdm_state", col(row, "trdm_state")?.as_deref(), Some(state), row)?;
+            want_eq(
+                "trdm_state",
+                col(row, "trdm_state")?.as_deref(),
+                Some(state),
+                row,
+            )?;
             let deleted = if v.deleted { "true" } else { "false" };
-            want_eq("trdm_is_deleted", col(row, "trdm_is_deleted")?.as_deref(), Some(deleted), row)?;
+            want_eq(
+                "trdm_is_deleted",
+                col(row, "trdm_is_deleted")?.as_deref(),
+                Some(deleted),
+                row,
+            )?;
             let code = match shape {
                 Shape::Full => None,
                 Shape::Coded => Some(v.code.to_string()),
             };
             want_eq(TRAN_CODE, col(row, TRAN_CODE)?, code, row)?;
-            want_eq("trdm_actor_type", col(row, "trdm_actor_type")?, Some(v.actor.0.clone()), row)?;
-            want_eq("trdm_actor_id", col(row, "trdm_actor_id")?, Some(v.actor.1.clone()), row)?;
+            want_eq(
+                "trdm_actor_type",
+                col(row, "trdm_actor_type")?,
+                Some(v.actor.0.clone()),
+                row,
+            )?;
+            want_eq(
+                "trdm_actor_id",
+                col(row, "trdm_actor_id")?,
+                Some(v.actor.1.clone()),
+                row,
+            )?;
             let stamp = self.stamp(v.change)?;
-            want_eq("trdm_created_at", col(row, "trdm_created_at")?.as_deref(), Some(stamp), row)?;
-            want_eq("trdm_effective_from", col(row, "trdm_effective_from")?.as_deref(), Some(stamp), row)?;
+            want_eq(
+                "trdm_created_at",
+                col(row, "trdm_created_at")?.as_deref(),
+                Some(stamp),
+                row,
+            )?;
+            want_eq(
+                "trdm_effective_from",
+                col(row, "trdm_effective_from")?.as_deref(),
+                Some(stamp),
+                row,
+            )?;
             let to = match v.next {
                 Some(n) => self.stamp(model.versions[n].change)?,
                 None => HIGH_DATE,
             };
-            want_eq("trdm_effective_to (the successor's effective_from)", col(row, "trdm_effective_to")?.as_deref(), Some(to), row)?;
-            let rid = model.record_ids.get(&v.key).ok_or_else(|| format!("no record id learned for {:?}", v.key))?;
-            want_eq("trdm_record_id", col(row, "trdm_record_id")?.as_ref(), Some(rid), row)?;
-            let sk = model.sks.get(&index).ok_or_else(|| format!("no trdm_sk learned for version {index}"))?;
+            want_eq(
+                "trdm_effective_to (the successor's effective_from)",
+                col(row, "trdm_effective_to")?.as_deref(),
+                Some(to),
+                row,
+            )?;
+            let rid = model
+                .record_ids
+                .get(&v.key)
+                .ok_or_else(|| format!("no record id learned for {:?}", v.key))?;
+            want_eq(
+                "trdm_record_id",
+                col(row, "trdm_record_id")?.as_ref(),
+                Some(rid),
+                row,
+            )?;
+            let sk = model
+                .sks
+                .get(&index)
+                .ok_or_else(|| format!("no trdm_sk learned for version {index}"))?;
             want_eq("trdm_sk", col(row, "trdm_sk")?.as_ref(), Some(sk), row)?;
             Ok(())
         };
@@ -603,10 +779,14 @@ impl World {
     }
 
     fn check_header(spec: &TableSpec, rows: &[Row]) -> Result<(), String> {
-        let Some(first) = rows.first() else { return Ok(()) };
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
         let got: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
-        let want: Vec<&str> =
-            std::iter::once(spec.key).chain(spec.columns.iter().map(|c| c.name)).chain(SYSTEM).collect();
+        let want: Vec<&str> = std::iter::once(spec.key)
+            .chain(spec.columns.iter().map(|c| c.name))
+            .chain(SYSTEM)
+            .collect();
         if got != want {
             return Err(format!("export columns: expected {want:?}, got {got:?}"));
         }
@@ -621,7 +801,11 @@ impl World {
         let what = format!("history export of {}", spec.name);
         Self::check_header(spec, &rows).map_err(|m| format!("{what}: {m}"))?;
         if e["rows_exported"].as_i64() != Some(rows.len() as i64) {
-            return Err(format!("{what}: rows_exported {} but the file has {} rows", e["rows_exported"], rows.len()));
+            return Err(format!(
+                "{what}: rows_exported {} but the file has {} rows",
+                e["rows_exported"],
+                rows.len()
+            ));
         }
         if rows.len() != self.models[t].versions.len() {
             return Err(format!(
@@ -636,14 +820,18 @@ impl World {
             let created = col(row, "trdm_created_at")?.ok_or("trdm_created_at is NULL")?;
             let k = ts_key(&created)?;
             if last.as_ref().is_some_and(|l| *l > k) {
-                return Err(format!("{what}: rows are not in write order at {}", describe(row)));
+                return Err(format!(
+                    "{what}: rows are not in write order at {}",
+                    describe(row)
+                ));
             }
             last = Some(k);
         }
         // Rows of each key, in file order, against the model's versions of that key, in write order.
         let mut by_key: HashMap<String, Vec<&Row>> = HashMap::new();
         for row in &rows {
-            let key = col(row, spec.key)?.ok_or_else(|| format!("{what}: NULL key in {}", describe(row)))?;
+            let key = col(row, spec.key)?
+                .ok_or_else(|| format!("{what}: NULL key in {}", describe(row)))?;
             by_key.entry(key).or_default().push(row);
         }
         let mut wanted: HashMap<String, Vec<usize>> = HashMap::new();
@@ -655,8 +843,10 @@ impl World {
             let got = by_key.remove(key).unwrap_or_default();
             if got.len() != versions.len() {
                 let shown: Vec<String> = got.iter().map(|r| describe(r)).collect();
-                let expected: Vec<String> =
-                    versions.iter().map(|&i| describe_version(spec, &self.models[t].versions[i])).collect();
+                let expected: Vec<String> = versions
+                    .iter()
+                    .map(|&i| describe_version(spec, &self.models[t].versions[i]))
+                    .collect();
                 return Err(format!(
                     "{what}: key {key:?} has {} versions, expected {}\n  got:\n    {}\n  expected:\n    {}",
                     got.len(),
@@ -695,22 +885,35 @@ impl World {
             }
             let key = v.key.clone();
             let model = &mut self.models[t];
-            let known = model.record_ids.entry(key.clone()).or_insert_with(|| rid.clone());
+            let known = model
+                .record_ids
+                .entry(key.clone())
+                .or_insert_with(|| rid.clone());
             if *known != rid {
-                return Err(format!("{what}: record {key:?} had trdm_record_id {known}, now {rid}: {}", describe(row)));
+                return Err(format!(
+                    "{what}: record {key:?} had trdm_record_id {known}, now {rid}: {}",
+                    describe(row)
+                ));
             }
             let known = model.sks.entry(i).or_insert_with(|| sk.clone());
             if *known != sk {
-                return Err(format!("{what}: a version of {key:?} had trdm_sk {known}, now {sk}: {}", describe(row)));
+                return Err(format!(
+                    "{what}: a version of {key:?} had trdm_sk {known}, now {sk}: {}",
+                    describe(row)
+                ));
             }
         }
         let ids: HashSet<&String> = self.models[t].record_ids.values().collect();
         if ids.len() != self.models[t].record_ids.len() {
-            return Err(format!("{what}: two records share a trdm_record_id: {:?}", self.models[t].record_ids));
+            return Err(format!(
+                "{what}: two records share a trdm_record_id: {:?}",
+                self.models[t].record_ids
+            ));
         }
         self.check_change_order()?;
         for (i, row) in pairs {
-            self.compare(t, i, row, Shape::Coded).map_err(|m| format!("{what}: {m}"))?;
+            self.compare(t, i, row, Shape::Coded)
+                .map_err(|m| format!("{what}: {m}"))?;
         }
         Ok(())
     }
@@ -734,7 +937,10 @@ impl World {
         for (c, s) in imports {
             let k = ts_key(s)?;
             if last.as_ref().is_some_and(|l| k <= *l) {
-                return Err(format!("change {c} at {s} is not later than the changes before it: {:?}", self.stamps));
+                return Err(format!(
+                    "change {c} at {s} is not later than the changes before it: {:?}",
+                    self.stamps
+                ));
             }
             last = Some(k);
         }
@@ -751,8 +957,14 @@ impl World {
         Self::check_header(spec, &rows).map_err(|m| format!("{what}: {m}"))?;
         let live: Vec<usize> = model.live().collect();
         if rows.len() != live.len() {
-            let got: HashSet<Option<String>> = rows.iter().map(|r| col(r, spec.key).ok().flatten()).collect();
-            let want: HashSet<Option<String>> = live.iter().map(|&i| Some(model.versions[i].key.clone())).collect();
+            let got: HashSet<Option<String>> = rows
+                .iter()
+                .map(|r| col(r, spec.key).ok().flatten())
+                .collect();
+            let want: HashSet<Option<String>> = live
+                .iter()
+                .map(|&i| Some(model.versions[i].key.clone()))
+                .collect();
             return Err(format!(
                 "{what}: expected {} rows, got {}; missing {:?}, unexpected {:?}",
                 live.len(),
@@ -767,17 +979,29 @@ impl World {
             if !seen.insert(key.clone()) {
                 return Err(format!("{what}: key {key:?} appears twice"));
             }
-            let i = *model.current.get(&key).ok_or_else(|| format!("{what}: unexpected record {key:?}"))?;
+            let i = *model
+                .current
+                .get(&key)
+                .ok_or_else(|| format!("{what}: unexpected record {key:?}"))?;
             if model.versions[i].deleted {
-                return Err(format!("{what}: deleted record {key:?} is listed: {}", describe(row)));
+                return Err(format!(
+                    "{what}: deleted record {key:?} is listed: {}",
+                    describe(row)
+                ));
             }
-            self.compare(t, i, row, Shape::Full).map_err(|m| format!("{what}: {m}"))?;
+            self.compare(t, i, row, Shape::Full)
+                .map_err(|m| format!("{what}: {m}"))?;
         }
         Ok(())
     }
 
     /// Incremental exports, without and with history, from a mark taken from exported data (exclusive).
-    async fn check_incremental(&self, h: &Harness, t: usize, choice: HwmChoice) -> Result<(), String> {
+    async fn check_incremental(
+        &self,
+        h: &Harness,
+        t: usize,
+        choice: HwmChoice,
+    ) -> Result<(), String> {
         let spec = TABLES[t];
         let model = &self.models[t];
         let mut marks: Vec<&str> = self.stamps.values().map(String::as_str).collect();
@@ -789,13 +1013,18 @@ impl World {
         let base = mark.strip_suffix("+00").unwrap_or(mark);
         let spelled = match choice.form % 4 {
             0 => mark.to_owned(),
-            1 => base.to_owned(),        // no offset: read as UTC
+            1 => base.to_owned(), // no offset: read as UTC
             2 => format!("{base}Z"),
             _ => format!("{base}+00:00"),
         };
         for history in [false, true] {
-            let what = format!("incremental export of {} (include_history {history}, high_water_mark {spelled:?})", spec.name);
-            let e = h.export(BRANCH, spec.name, "incremental", Some(&spelled), history).await;
+            let what = format!(
+                "incremental export of {} (include_history {history}, high_water_mark {spelled:?})",
+                spec.name
+            );
+            let e = h
+                .export(BRANCH, spec.name, "incremental", Some(&spelled), history)
+                .await;
             if e["status"] != "completed" {
                 return Err(format!("{what}: {e}"));
             }
@@ -818,10 +1047,14 @@ impl World {
                 let i = want.remove(&(key, created)).ok_or_else(|| {
                     format!("{what}: unexpected (or repeated) row {}", describe(row))
                 })?;
-                self.compare(t, i, row, Shape::Coded).map_err(|m| format!("{what}: {m}"))?;
+                self.compare(t, i, row, Shape::Coded)
+                    .map_err(|m| format!("{what}: {m}"))?;
             }
             if !want.is_empty() {
-                let missing: Vec<String> = want.values().map(|&i| describe_version(spec, &model.versions[i])).collect();
+                let missing: Vec<String> = want
+                    .values()
+                    .map(|&i| describe_version(spec, &model.versions[i]))
+                    .collect();
                 return Err(format!(
                     "{what}: expected {expected_count} rows, got {}; missing:\n    {}",
                     rows.len(),
@@ -847,7 +1080,11 @@ fn push_field(out: &mut String, value: Option<&str>, force_quote: bool) {
     }
 }
 
-fn push_record<'a>(out: &mut String, fields: impl IntoIterator<Item = (Option<&'a str>, bool)>, eol: &str) {
+fn push_record<'a>(
+    out: &mut String,
+    fields: impl IntoIterator<Item = (Option<&'a str>, bool)>,
+    eol: &str,
+) {
     for (n, (value, quote)) in fields.into_iter().enumerate() {
         if n > 0 {
             out.push(',');
@@ -864,12 +1101,24 @@ fn file_rows(spec: &TableSpec, csv: &str) -> Vec<FileRow> {
         .map(|row| {
             let has = |name: &str| row.iter().any(|(n, _)| n == name);
             FileRow {
-                delete: has(TRAN_CODE) && field(row, TRAN_CODE).unwrap_or_default().trim().eq_ignore_ascii_case("d"),
-                key: field(row, spec.key).expect("hand-written rows have keys").to_owned(),
+                delete: has(TRAN_CODE)
+                    && field(row, TRAN_CODE)
+                        .unwrap_or_default()
+                        .trim()
+                        .eq_ignore_ascii_case("d"),
+                key: field(row, spec.key)
+                    .expect("hand-written rows have keys")
+                    .to_owned(),
                 values: spec
                     .columns
                     .iter()
-                    .map(|c| if has(c.name) { field(row, c.name).map(str::to_owned) } else { None })
+                    .map(|c| {
+                        if has(c.name) {
+                            field(row, c.name).map(str::to_owned)
+                        } else {
+                            None
+                        }
+                    })
                     .collect(),
             }
         })
@@ -912,7 +1161,14 @@ fn row_gen() -> impl Strategy<Value = RowGen> {
         0..MAX_COLS,
         prop::bool::weighted(0.2),
     )
-        .prop_map(|(key, tran, mode, picks, changed, quote)| RowGen { key, tran, mode, picks, changed, quote })
+        .prop_map(|(key, tran, mode, picks, changed, quote)| RowGen {
+            key,
+            tran,
+            mode,
+            picks,
+            changed,
+            quote,
+        })
 }
 
 fn step_gen() -> impl Strategy<Value = StepGen> {
@@ -927,32 +1183,53 @@ fn step_gen() -> impl Strategy<Value = StepGen> {
         prop::bool::weighted(0.8),
         (0usize..1000, 0usize..4),
     )
-        .prop_map(|(table, pattern, rows, order, omit, crlf, final_newline, (pick, form))| StepGen {
-            table,
-            pattern,
-            rows,
-            order,
-            omit,
-            crlf,
-            final_newline,
-            hwm: HwmChoice { pick, form },
-        })
+        .prop_map(
+            |(table, pattern, rows, order, omit, crlf, final_newline, (pick, form))| StepGen {
+                table,
+                pattern,
+                rows,
+                order,
+                omit,
+                crlf,
+                final_newline,
+                hwm: HwmChoice { pick, form },
+            },
+        )
 }
 
 /// A file spelling of a canonical value: one of the column's choices that means it, else the text itself.
 fn spell(c: &Column, canonical: &Option<String>, pick: usize) -> Option<String> {
-    let same: Vec<&Choice> = c.choices.iter().filter(|(_, canon)| canon.map(str::to_owned) == *canonical).collect();
-    if same.is_empty() { canonical.clone() } else { same[pick % same.len()].0.map(str::to_owned) }
+    let same: Vec<&Choice> = c
+        .choices
+        .iter()
+        .filter(|(_, canon)| canon.map(str::to_owned) == *canonical)
+        .collect();
+    if same.is_empty() {
+        canonical.clone()
+    } else {
+        same[pick % same.len()].0.map(str::to_owned)
+    }
 }
 
 /// Builds the file of one generated step from the model's current state: (CSV, rows as the model reads them).
 fn build_file(model: &Model, step: &StepGen) -> (String, Vec<FileRow>) {
     let spec = model.spec;
     let with_delete = IMPORT_PATTERNS[step.pattern] == "incremental_with_delete";
-    let present: Vec<bool> = spec.columns.iter().enumerate().map(|(j, c)| c.required || !step.omit[j]).collect();
+    let present: Vec<bool> = spec
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(j, c)| c.required || !step.omit[j])
+        .collect();
 
     // File columns: 0 = key, 1 + j = non-key column j, MAX_COLS + 1 = tran code; shuffled by `order`.
-    let mut slots: Vec<usize> = std::iter::once(0).chain((0..spec.columns.len()).filter(|&j| present[j]).map(|j| j + 1)).collect();
+    let mut slots: Vec<usize> = std::iter::once(0)
+        .chain(
+            (0..spec.columns.len())
+                .filter(|&j| present[j])
+                .map(|j| j + 1),
+        )
+        .collect();
     if with_delete {
         slots.push(MAX_COLS + 1);
     }
@@ -965,7 +1242,11 @@ fn build_file(model: &Model, step: &StepGen) -> (String, Vec<FileRow>) {
 
     let eol = if step.crlf { "\r\n" } else { "\n" };
     let mut csv = String::new();
-    push_record(&mut csv, slots.iter().map(|&s| (Some(slot_name(s)), false)), eol);
+    push_record(
+        &mut csv,
+        slots.iter().map(|&s| (Some(slot_name(s)), false)),
+        eol,
+    );
     let mut rows = Vec::new();
     let mut keys_used = HashSet::new();
     for g in &step.rows {
@@ -1020,7 +1301,10 @@ async fn run_case(steps: &[StepGen]) -> Result<(), String> {
     for step in steps {
         let (csv, rows) = build_file(&world.models[step.table], step);
         let pattern = IMPORT_PATTERNS[step.pattern];
-        if let Err(e) = world.import(&h, step.table, pattern, &csv, &rows, step.hwm).await {
+        if let Err(e) = world
+            .import(&h, step.table, pattern, &csv, &rows, step.hwm)
+            .await
+        {
             return Err(format!("{}\n*** {e}", world.log));
         }
     }
@@ -1028,8 +1312,16 @@ async fn run_case(steps: &[StepGen]) -> Result<(), String> {
 }
 
 fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(12);
-    Config { cases, max_shrink_iters: 100, failure_persistence: None, ..Config::default() }
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(12);
+    Config {
+        cases,
+        max_shrink_iters: 100,
+        failure_persistence: None,
+        ..Config::default()
+    }
 }
 
 /// Random sequences of imports of every pattern into both tables; after each, counts and all four export
@@ -1038,7 +1330,10 @@ fn config() -> Config {
 fn random_import_sequences_match_the_scd2_model() {
     let mut runner = TestRunner::new(config());
     let result = runner.run(&vec(step_gen(), 3..=8), |steps| {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(run_case(&steps)).map_err(TestCaseError::fail)
     });
     match result {
@@ -1050,11 +1345,17 @@ fn random_import_sequences_match_the_scd2_model() {
 
 // ------------------------------------------------------------------------------------------------ by hand
 
-const CENTRE_HEADER: &str = "centre_code,centre_name,region,capacity,catchment_population,established_on,is_active,notes";
+const CENTRE_HEADER: &str =
+    "centre_code,centre_name,region,capacity,catchment_population,established_on,is_active,notes";
 
 /// History codes of one key, in write order.
 fn codes(world: &World, t: usize, key: &str) -> Vec<char> {
-    world.models[t].versions.iter().filter(|v| v.key == key).map(|v| v.code).collect()
+    world.models[t]
+        .versions
+        .iter()
+        .filter(|v| v.key == key)
+        .map(|v| v.code)
+        .collect()
 }
 
 /// A readable sequence: insert, identical re-import, update, delete by tran code (and of an absent record),
@@ -1065,41 +1366,127 @@ async fn hand_written_sequence_matches_the_scd2_model() {
     let h = Harness::start().await;
     let mut world = World::new(&h).await.unwrap_or_else(|e| panic!("{e}"));
     // Seed records (some seed rows span several lines).
-    let seeds = parse_csv(&std::fs::read(fixture().parent().unwrap().join("clinics/delivery_centre.csv")).unwrap()).len();
+    let seeds = parse_csv(
+        &std::fs::read(
+            fixture()
+                .parent()
+                .unwrap()
+                .join("clinics/delivery_centre.csv"),
+        )
+        .unwrap(),
+    )
+    .len();
     let k1 = "K1,Alpha,,10,,2020-01-01,true,\"a, \"\"b\"\"\"";
     let k1_updated = "K1,Alpha,,11,,2020-01-01,true,\"a, \"\"b\"\"\"";
     let k2 = "K2,Beta,\"\",,3000000000,,,\"\"";
     let steps: Vec<(usize, &str, String, Counts)> = vec![
         // 1. Two new records.
-        (0, "incremental_upsert_only", format!("{CENTRE_HEADER}\n{k1}\n{k2}\n"), Counts { inserted: 2, updated: 0, deleted: 0 }),
+        (
+            0,
+            "incremental_upsert_only",
+            format!("{CENTRE_HEADER}\n{k1}\n{k2}\n"),
+            Counts {
+                inserted: 2,
+                updated: 0,
+                deleted: 0,
+            },
+        ),
         // 2. The same file again (legacy pattern name): identical rows are skipped and counted nowhere.
-        (0, "incremental", format!("{CENTRE_HEADER}\n{k1}\n{k2}\n"), Counts::default()),
+        (
+            0,
+            "incremental",
+            format!("{CENTRE_HEADER}\n{k1}\n{k2}\n"),
+            Counts::default(),
+        ),
         // 3. K1 changes, K2 does not.
-        (0, "incremental_upsert_only", format!("{CENTRE_HEADER}\n{k1_updated}\n{k2}\n"), Counts { inserted: 0, updated: 1, deleted: 0 }),
+        (
+            0,
+            "incremental_upsert_only",
+            format!("{CENTRE_HEADER}\n{k1_updated}\n{k2}\n"),
+            Counts {
+                inserted: 0,
+                updated: 1,
+                deleted: 0,
+            },
+        ),
         // 4. Delete K2 by tran code; deleting K9, which never existed, is a no-op.
         (
             0,
             "incremental_with_delete",
             format!("{CENTRE_HEADER},{TRAN_CODE}\n{k2},d\nK9,Nobody,,,,,,,D\n"),
-            Counts { inserted: 0, updated: 0, deleted: 1 },
+            Counts {
+                inserted: 0,
+                updated: 0,
+                deleted: 1,
+            },
         ),
         // 5. Deleting K2 again is a no-op too.
-        (0, "incremental_with_delete", format!("{CENTRE_HEADER},{TRAN_CODE}\n{k2}, d \n"), Counts::default()),
+        (
+            0,
+            "incremental_with_delete",
+            format!("{CENTRE_HEADER},{TRAN_CODE}\n{k2}, d \n"),
+            Counts::default(),
+        ),
         // 6. Re-insert K2 with the values it had: a new version `u`, counted as an update.
-        (0, "incremental_with_delete", format!("{CENTRE_HEADER},{TRAN_CODE}\n{k2},I\n"), Counts { inserted: 0, updated: 1, deleted: 0 }),
+        (
+            0,
+            "incremental_with_delete",
+            format!("{CENTRE_HEADER},{TRAN_CODE}\n{k2},I\n"),
+            Counts {
+                inserted: 0,
+                updated: 1,
+                deleted: 0,
+            },
+        ),
         // 7. Full file with K1 only (unchanged): K2 and every seed record are tombstoned.
-        (0, "full", format!("{CENTRE_HEADER}\n{k1_updated}\n"), Counts { inserted: 0, updated: 0, deleted: seeds as i64 + 1 }),
+        (
+            0,
+            "full",
+            format!("{CENTRE_HEADER}\n{k1_updated}\n"),
+            Counts {
+                inserted: 0,
+                updated: 0,
+                deleted: seeds as i64 + 1,
+            },
+        ),
         // 8. Full file into org_unit (allow_manual_rows): one update, one insert, nothing tombstoned; the columns
         //    missing from the file become NULL.
-        (1, "full", "org_unit_id,name\n1,Renamed Group\n900,New Unit\n".to_owned(), Counts { inserted: 1, updated: 1, deleted: 0 }),
+        (
+            1,
+            "full",
+            "org_unit_id,name\n1,Renamed Group\n900,New Unit\n".to_owned(),
+            Counts {
+                inserted: 1,
+                updated: 1,
+                deleted: 0,
+            },
+        ),
         // 9. Full file with K2 back and K1 unchanged: K2 is re-inserted, nothing else is live to tombstone.
-        (0, "full", format!("{CENTRE_HEADER}\n{k1_updated}\n{k2}\n"), Counts { inserted: 0, updated: 1, deleted: 0 }),
+        (
+            0,
+            "full",
+            format!("{CENTRE_HEADER}\n{k1_updated}\n{k2}\n"),
+            Counts {
+                inserted: 0,
+                updated: 1,
+                deleted: 0,
+            },
+        ),
     ];
     for (n, (t, pattern, csv, want)) in steps.iter().enumerate() {
         let rows = file_rows(TABLES[*t], csv);
         let hwm = HwmChoice { pick: 1, form: n };
-        let got = world.import(&h, *t, pattern, csv, &rows, hwm).await.unwrap_or_else(|e| panic!("{}\n*** {e}", world.log));
-        assert_eq!(got, *want, "step {}: counts written out by hand\n{}", n + 1, world.log);
+        let got = world
+            .import(&h, *t, pattern, csv, &rows, hwm)
+            .await
+            .unwrap_or_else(|e| panic!("{}\n*** {e}", world.log));
+        assert_eq!(
+            got,
+            *want,
+            "step {}: counts written out by hand\n{}",
+            n + 1,
+            world.log
+        );
     }
     assert_eq!(codes(&world, 0, "K1"), ['i', 'u']);
     assert_eq!(codes(&world, 0, "K2"), ['i', 'd', 'u', 'd', 'u']);
@@ -1107,5 +1494,9 @@ async fn hand_written_sequence_matches_the_scd2_model() {
     assert!(codes(&world, 0, "K9").is_empty());
     assert_eq!(codes(&world, 1, "1"), ['i', 'u']);
     assert_eq!(codes(&world, 1, "900"), ['i']);
-    assert_eq!(codes(&world, 1, "2"), ['i'], "allow_manual_rows: a full import leaves absent records alone");
+    assert_eq!(
+        codes(&world, 1, "2"),
+        ['i'],
+        "allow_manual_rows: a full import leaves absent records alone"
+    );
 }
