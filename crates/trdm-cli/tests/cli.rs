@@ -95,16 +95,33 @@ impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_trdm"))
-            .args(["emulator", "--fixture", &fixture(), "--listen", "127.0.0.1:0", "--db"])
+            .args([
+                "emulator",
+                "--fixture",
+                &fixture(),
+                "--listen",
+                "127.0.0.1:0",
+                "--db",
+            ])
             .arg(dir.path().join("e.db"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = lines.next().unwrap().unwrap().strip_prefix("listening on ").unwrap().to_owned();
+        let url = lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned();
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, url, _dir: dir }
+        Server {
+            child,
+            url,
+            _dir: dir,
+        }
     }
 
     fn trdm(&self, args: &[&str]) -> (i32, serde_json::Value, String) {
@@ -117,7 +134,11 @@ impl Server {
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let json = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
-        (out.status.code().unwrap_or(-1), json, String::from_utf8_lossy(&out.stderr).into_owned() + &stdout)
+        (
+            out.status.code().unwrap_or(-1),
+            json,
+            String::from_utf8_lossy(&out.stderr).into_owned() + &stdout,
+        )
     }
 }
 
@@ -133,55 +154,147 @@ fn sync_download_and_upload_round_trip_through_a_delta_warehouse() {
     let server = Server::start();
     let warehouse = tempfile::tempdir().unwrap();
     let wh = warehouse.path().to_str().unwrap();
-    let common = ["--branch", "prod", "--catalog", "dev", "--domain", "Clinics", "--warehouse", wh, "--output", "json"];
+    let common = [
+        "--branch",
+        "prod",
+        "--catalog",
+        "dev",
+        "--domain",
+        "Clinics",
+        "--warehouse",
+        wh,
+        "--output",
+        "json",
+    ];
 
-    let (code, report, out) = server.trdm(&[&["sync", "download", "--schema", "rdmin"][..], &common].concat());
+    let (code, report, out) =
+        server.trdm(&[&["sync", "download", "--schema", "rdmin"][..], &common].concat());
     assert_eq!(code, 0, "{out}");
     let tables = report["tables"].as_array().unwrap();
-    let rows: Vec<(&str, i64, &str)> =
-        tables.iter().map(|t| (t["table"].as_str().unwrap(), t["rows"].as_i64().unwrap(), t["status"].as_str().unwrap())).collect();
-    assert_eq!(rows, [("sites", 150, "success"), ("delivery_centre", 30, "success"), ("org_unit", 120, "success")]);
-    assert!(warehouse.path().join("dev/rdmin/clin_sites/_delta_log").is_dir(), "a Delta table");
-    assert!(tables[0]["high_water_mark"].as_str().unwrap().ends_with("+00"));
+    let rows: Vec<(&str, i64, &str)> = tables
+        .iter()
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap(),
+                t["rows"].as_i64().unwrap(),
+                t["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("sites", 150, "success"),
+            ("delivery_centre", 30, "success"),
+            ("org_unit", 120, "success")
+        ]
+    );
+    assert!(
+        warehouse
+            .path()
+            .join("dev/rdmin/clin_sites/_delta_log")
+            .is_dir(),
+        "a Delta table"
+    );
+    assert!(
+        tables[0]["high_water_mark"]
+            .as_str()
+            .unwrap()
+            .ends_with("+00")
+    );
 
     // Uploading the downloaded tables unchanged creates no versions.
-    let (code, report, out) = server.trdm(&[&["sync", "upload", "--schema", "rdmin"][..], &common].concat());
+    let (code, report, out) =
+        server.trdm(&[&["sync", "upload", "--schema", "rdmin"][..], &common].concat());
     assert_eq!(code, 0, "{out}");
     assert_eq!(report["import_status"], "completed");
     for t in report["tables"].as_array().unwrap() {
-        assert_eq!((t["inserted"].as_i64(), t["updated"].as_i64(), t["deleted"].as_i64()), (Some(0), Some(0), Some(0)), "{t}");
+        assert_eq!(
+            (
+                t["inserted"].as_i64(),
+                t["updated"].as_i64(),
+                t["deleted"].as_i64()
+            ),
+            (Some(0), Some(0), Some(0)),
+            "{t}"
+        );
     }
 
     // An incremental download right after finds nothing new and keeps the rows.
-    let (code, report, out) =
-        server.trdm(&[&["sync", "download", "--schema", "rdmin", "--pattern", "incremental"][..], &common].concat());
+    let (code, report, out) = server.trdm(
+        &[
+            &[
+                "sync",
+                "download",
+                "--schema",
+                "rdmin",
+                "--pattern",
+                "incremental",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert_eq!(code, 0, "{out}");
-    assert!(report["tables"].as_array().unwrap().iter().all(|t| t["rows"] == 0), "{report}");
+    assert!(
+        report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["rows"] == 0),
+        "{report}"
+    );
 
     // A table failure exits 1: full downloads carry no tran codes, so incremental_with_delete rejects them.
     let (code, report, _) = server.trdm(
-        &[&["sync", "upload", "--schema", "rdmin", "--pattern", "incremental_with_delete", "--table", "Site"][..], &common]
-            .concat(),
+        &[
+            &[
+                "sync",
+                "upload",
+                "--schema",
+                "rdmin",
+                "--pattern",
+                "incremental_with_delete",
+                "--table",
+                "Site",
+            ][..],
+            &common,
+        ]
+        .concat(),
     );
     assert_eq!(code, 1);
     let status = report["tables"][0]["status"].as_str().unwrap();
-    assert!(status.starts_with("error: ") && status.contains("trdm_tran_code"), "{status}");
+    assert!(
+        status.starts_with("error: ") && status.contains("trdm_tran_code"),
+        "{status}"
+    );
     assert!(report["import_id"].is_null(), "nothing was sent");
 
     // Usage errors exit 2 and say what is valid.
-    let (code, _, out) = server.trdm(&[&["sync", "download", "--schema", "x", "--table", "Nope"][..], &common].concat());
+    let (code, _, out) = server.trdm(
+        &[
+            &["sync", "download", "--schema", "x", "--table", "Nope"][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert_eq!(code, 2);
     assert!(out.contains("Site, Delivery Centre, Org Unit"), "{out}");
     let (code, _, out) = server.trdm(&["sync", "upload", "--catalog", "dev"]);
     assert_eq!(code, 2, "{out}");
 
-    let (code, tables, _) = server.trdm(&["tables", "--branch", "prod", "--domain", "Clinics", "--output", "json"]);
+    let (code, tables, _) = server.trdm(&[
+        "tables", "--branch", "prod", "--domain", "Clinics", "--output", "json",
+    ]);
     assert_eq!(code, 0);
     assert_eq!(tables[0]["convention_name"], "clin_sites");
     let (code, _, out) = server.trdm(&["branches"]);
     assert_eq!(code, 0);
     assert!(out.contains("prod") && out.contains("dev"));
-    assert!(!out.contains("demo-secret"), "secrets never appear in output");
+    assert!(
+        !out.contains("demo-secret"),
+        "secrets never appear in output"
+    );
 }
 
 #[test]
@@ -194,9 +307,21 @@ fn demo_runs_the_whole_flow() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("import 1 completed"), "{stdout}");
-    assert!(stdout.contains("(+0 ~1 -1)"), "one rename and one deletion in sites: {stdout}");
+    assert!(
+        stdout.contains("(+0 ~1 -1)"),
+        "one rename and one deletion in sites: {stdout}"
+    );
     assert!(stdout.contains("tran=d"), "{stdout}");
-    assert!(warehouse.path().join("dev/rdmout/clin_sites/_delta_log").is_dir());
+    assert!(
+        warehouse
+            .path()
+            .join("dev/rdmout/clin_sites/_delta_log")
+            .is_dir()
+    );
 }

@@ -41,9 +41,16 @@ pub(crate) struct TokenResponse {
 
 impl TokenResponse {
     pub(crate) fn into_token(self, received: Instant) -> Token {
-        let secs = self.expires_in.filter(|s| s.is_finite() && *s >= 0.0).unwrap_or(7200.0);
+        let secs = self
+            .expires_in
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .unwrap_or(7200.0);
         let lifetime = Duration::from_secs_f64(secs.min(10.0 * 365.0 * 86_400.0));
-        Token { value: Secret::new(self.access_token), expires_at: received + lifetime, lifetime }
+        Token {
+            value: Secret::new(self.access_token),
+            expires_at: received + lifetime,
+            lifetime,
+        }
     }
 }
 
@@ -57,7 +64,11 @@ pub(crate) struct TokenCache {
 
 impl TokenCache {
     pub(crate) fn new(min_ttl: Duration) -> Self {
-        TokenCache { min_ttl, current: RwLock::new(None), refresh: tokio::sync::Mutex::new(()) }
+        TokenCache {
+            min_ttl,
+            current: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+        }
     }
 
     fn fresh(&self) -> Option<Secret> {
@@ -105,7 +116,11 @@ mod tests {
     use super::*;
 
     fn token(n: u32, lifetime: Duration) -> Token {
-        Token { value: Secret::new(format!("t{n}")), expires_at: Instant::now() + lifetime, lifetime }
+        Token {
+            value: Secret::new(format!("t{n}")),
+            expires_at: Instant::now() + lifetime,
+            lifetime,
+        }
     }
 
     #[tokio::test]
@@ -136,19 +151,41 @@ mod tests {
     async fn refreshes_inside_the_min_ttl_and_after_invalidation() {
         let cache = TokenCache::new(Duration::from_secs(300));
         let fetches = AtomicU32::new(0);
-        let fetch = || async { Ok(token(fetches.fetch_add(1, Ordering::SeqCst), Duration::from_secs(3600))) };
+        let fetch = || async {
+            Ok(token(
+                fetches.fetch_add(1, Ordering::SeqCst),
+                Duration::from_secs(3600),
+            ))
+        };
         assert_eq!(cache.get(fetch).await.unwrap().expose(), "t0");
         tokio::time::advance(Duration::from_secs(3000)).await;
-        assert_eq!(cache.get(fetch).await.unwrap().expose(), "t0", "10 minutes left is still fresh");
+        assert_eq!(
+            cache.get(fetch).await.unwrap().expose(),
+            "t0",
+            "10 minutes left is still fresh"
+        );
         tokio::time::advance(Duration::from_secs(400)).await;
-        assert_eq!(cache.get(fetch).await.unwrap().expose(), "t1", "under 5 minutes left: refreshed");
+        assert_eq!(
+            cache.get(fetch).await.unwrap().expose(),
+            "t1",
+            "under 5 minutes left: refreshed"
+        );
         cache.invalidate(&Secret::new("t0"));
-        assert_eq!(cache.get(fetch).await.unwrap().expose(), "t1", "a stale rejection does not drop the new token");
+        assert_eq!(
+            cache.get(fetch).await.unwrap().expose(),
+            "t1",
+            "a stale rejection does not drop the new token"
+        );
         cache.invalidate(&Secret::new("t1"));
         assert_eq!(cache.get(fetch).await.unwrap().expose(), "t2");
         // A 4-second token is reused for its first half rather than refreshed on every call.
         let short = TokenCache::new(Duration::from_secs(300));
-        let fetch = || async { Ok(token(fetches.fetch_add(1, Ordering::SeqCst), Duration::from_secs(4))) };
+        let fetch = || async {
+            Ok(token(
+                fetches.fetch_add(1, Ordering::SeqCst),
+                Duration::from_secs(4),
+            ))
+        };
         let first = short.get(fetch).await.unwrap();
         tokio::time::advance(Duration::from_millis(1500)).await;
         assert_eq!(short.get(fetch).await.unwrap(), first);

@@ -75,7 +75,10 @@ impl ClientBuilder {
     /// A builder for the service at `url` (scheme and host, e.g. `https://acme.titanrdm.com`; a trailing `/`
     /// is ignored).
     pub fn new(url: impl Into<String>) -> Self {
-        ClientBuilder { url: Some(url.into()), ..ClientBuilder::default() }
+        ClientBuilder {
+            url: Some(url.into()),
+            ..ClientBuilder::default()
+        }
     }
 
     /// A builder filled from [`ENV_URL`], [`ENV_CLIENT_ID`] and [`ENV_CLIENT_SECRET`] (the variables the
@@ -97,7 +100,11 @@ impl ClientBuilder {
     }
 
     /// Sets the OAuth client id and secret (`client_credentials` grant).
-    pub fn with_client_credentials(mut self, client_id: impl Into<String>, client_secret: impl Into<Secret>) -> Self {
+    pub fn with_client_credentials(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+    ) -> Self {
         self.client_id = Some(client_id.into());
         self.client_secret = Some(client_secret.into());
         self
@@ -151,19 +158,32 @@ impl ClientBuilder {
     /// Checks the settings and builds the client. Does not contact the service; see
     /// [`connect`](Self::connect) for that.
     pub fn build(self) -> Result<Client> {
-        let missing = |what: &str, var: &str| Error::Config { message: format!("{what} is required (or set {var})") };
-        let url = self.url.map(|u| u.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
+        let missing = |what: &str, var: &str| Error::Config {
+            message: format!("{what} is required (or set {var})"),
+        };
+        let url = self
+            .url
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty());
         let url = url.ok_or_else(|| missing("the service URL", ENV_URL))?;
-        let base =
-            reqwest::Url::parse(&url).map_err(|e| Error::Config { message: format!("invalid service URL: {e}") })?;
-        if !matches!(base.scheme(), "http" | "https") || base.query().is_some() || !base.username().is_empty() {
+        let base = reqwest::Url::parse(&url).map_err(|e| Error::Config {
+            message: format!("invalid service URL: {e}"),
+        })?;
+        if !matches!(base.scheme(), "http" | "https")
+            || base.query().is_some()
+            || !base.username().is_empty()
+        {
             let shown = SafeUrl::from(base);
             return Err(Error::Config {
-                message: format!("the service URL must be http(s) without credentials or a query: {shown}"),
+                message: format!(
+                    "the service URL must be http(s) without credentials or a query: {shown}"
+                ),
             });
         }
-        let client_id =
-            self.client_id.filter(|c| !c.is_empty()).ok_or_else(|| missing("the client id", ENV_CLIENT_ID))?;
+        let client_id = self
+            .client_id
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| missing("the client id", ENV_CLIENT_ID))?;
         let client_secret = self
             .client_secret
             .filter(|s| !s.is_empty())
@@ -172,12 +192,18 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .user_agent(concat!("trdm-client/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::Config { message: format!("cannot build the HTTP client: {}", e.without_url()) })?;
+            .map_err(|e| Error::Config {
+                message: format!("cannot build the HTTP client: {}", e.without_url()),
+            })?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 base: url,
-                credentials: Credentials { client_id, client_secret, scope: self.scope },
+                credentials: Credentials {
+                    client_id,
+                    client_secret,
+                    scope: self.scope,
+                },
                 tokens: TokenCache::new(self.token_min_ttl),
                 retry: self.retry,
                 request_timeout: self.request_timeout,
@@ -209,16 +235,30 @@ mod tests {
 
     #[test]
     fn build_checks_the_url_and_the_credentials() {
-        let full = ClientBuilder::new("https://acme.titanrdm.com/").with_client_credentials("id", "secret");
-        assert_eq!(full.clone().build().unwrap().url(), "https://acme.titanrdm.com");
-        assert!(config_error(ClientBuilder::default().with_client_credentials("id", "s")).contains(ENV_URL));
-        assert!(config_error(ClientBuilder::new("https://x").with_client_credentials("", "s")).contains(ENV_CLIENT_ID));
+        let full = ClientBuilder::new("https://acme.titanrdm.com/")
+            .with_client_credentials("id", "secret");
+        assert_eq!(
+            full.clone().build().unwrap().url(),
+            "https://acme.titanrdm.com"
+        );
         assert!(
-            config_error(ClientBuilder::new("https://x").with_client_credentials("id", "")).contains(ENV_CLIENT_SECRET)
+            config_error(ClientBuilder::default().with_client_credentials("id", "s"))
+                .contains(ENV_URL)
+        );
+        assert!(
+            config_error(ClientBuilder::new("https://x").with_client_credentials("", "s"))
+                .contains(ENV_CLIENT_ID)
+        );
+        assert!(
+            config_error(ClientBuilder::new("https://x").with_client_credentials("id", ""))
+                .contains(ENV_CLIENT_SECRET)
         );
         assert!(config_error(full.clone().with_url("not a url")).contains("invalid service URL"));
         let with_password = config_error(full.clone().with_url("https://u:hunter2@x"));
-        assert!(with_password.contains("without credentials") && !with_password.contains("hunter2"), "{with_password}");
+        assert!(
+            with_password.contains("without credentials") && !with_password.contains("hunter2"),
+            "{with_password}"
+        );
         assert!(config_error(full.clone().with_url("ftp://x")).contains("http(s)"));
         assert_eq!(full.clone().with_page_size(0).page_size, 1);
         assert_eq!(full.with_page_size(5000).page_size, MAX_PAGE_SIZE);

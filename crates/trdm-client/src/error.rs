@@ -17,7 +17,12 @@ impl fmt::Display for Retries {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.count > 0 {
             let s = if self.count == 1 { "y" } else { "ies" };
-            write!(f, " (gave up after {} retr{s} over {:.1}s)", self.count, self.elapsed.as_secs_f64())?;
+            write!(
+                f,
+                " (gave up after {} retr{s} over {:.1}s)",
+                self.count,
+                self.elapsed.as_secs_f64()
+            )?;
         }
         Ok(())
     }
@@ -107,7 +112,9 @@ pub enum Error {
     /// A create (import, import table, export) failed in a way that leaves its outcome unknown — the request
     /// may have been performed but its answer was lost — and neither retries nor the lookup by correlation
     /// code settled it. Look the resource up by `correlation_code` before creating it again.
-    #[error("{what} may or may not have been created (correlation code {correlation_code}): {source}")]
+    #[error(
+        "{what} may or may not have been created (correlation code {correlation_code}): {source}"
+    )]
     Unconfirmed {
         /// Which create.
         what: String,
@@ -170,17 +177,18 @@ impl Error {
     /// Retries spent before this error (0 for errors that are never retried).
     pub fn retries(&self) -> u32 {
         match self {
-            Error::RateLimited { retries, .. } | Error::Api { retries, .. } | Error::Transport { retries, .. } => {
-                retries.count
-            }
+            Error::RateLimited { retries, .. }
+            | Error::Api { retries, .. }
+            | Error::Transport { retries, .. } => retries.count,
             Error::Unconfirmed { source, .. } => source.retries(),
             _ => 0,
         }
     }
 
     pub(crate) fn with_retries(mut self, spent: Retries) -> Self {
-        if let Error::RateLimited { retries, .. } | Error::Api { retries, .. } | Error::Transport { retries, .. } =
-            &mut self
+        if let Error::RateLimited { retries, .. }
+        | Error::Api { retries, .. }
+        | Error::Transport { retries, .. } = &mut self
         {
             *retries = spent;
         }
@@ -197,11 +205,17 @@ impl Error {
             message.push_str(&c.to_string());
             cause = c.source();
         }
-        Error::Transport { message, retries: Retries::default(), source: Some(error) }
+        Error::Transport {
+            message,
+            retries: Retries::default(),
+            source: Some(error),
+        }
     }
 
     pub(crate) fn decode(what: impl fmt::Display, error: impl fmt::Display) -> Self {
-        Error::Decode { message: format!("{what}: {error}") }
+        Error::Decode {
+            message: format!("{what}: {error}"),
+        }
     }
 }
 
@@ -213,8 +227,16 @@ pub(crate) fn from_status(status: u16, message: String, retry_after: Option<Dura
         403 => Error::PermissionDenied { message },
         404 => Error::NotFound { message },
         409 => Error::Conflict { message },
-        429 => Error::RateLimited { message, retry_after, retries: Retries::default() },
-        _ => Error::Api { status, message, retries: Retries::default() },
+        429 => Error::RateLimited {
+            message,
+            retry_after,
+            retries: Retries::default(),
+        },
+        _ => Error::Api {
+            status,
+            message,
+            retries: Retries::default(),
+        },
     }
 }
 
@@ -250,7 +272,10 @@ pub(crate) fn server_message(status: u16, body: &[u8]) -> String {
             if text.is_empty() {
                 format!("HTTP {status}")
             } else if text.chars().count() > LIMIT {
-                format!("{}... [truncated]", text.chars().take(LIMIT).collect::<String>())
+                format!(
+                    "{}... [truncated]",
+                    text.chars().take(LIMIT).collect::<String>()
+                )
             } else {
                 text.to_owned()
             }
@@ -266,12 +291,18 @@ mod tests {
     fn messages_are_extracted_in_the_incumbent_order() {
         let m = |b: &str| server_message(500, b.as_bytes());
         assert_eq!(m(r#"{"message":"m","error":"e"}"#), "m");
-        assert_eq!(m(r#"{"error":"invalid_client","error_description":"bad"}"#), "invalid_client: bad");
+        assert_eq!(
+            m(r#"{"error":"invalid_client","error_description":"bad"}"#),
+            "invalid_client: bad"
+        );
         assert_eq!(m(r#"{"error":"Validation Failed"}"#), "Validation Failed");
         assert_eq!(m(r#"{"errors":["a","b"]}"#), "a; b");
         assert_eq!(m(r#"{"other":1}"#), r#"{"other":1}"#);
         assert_eq!(m(""), "HTTP 500");
-        assert_eq!(m("<Error><Code>AccessDenied</Code></Error>"), "<Error><Code>AccessDenied</Code></Error>");
+        assert_eq!(
+            m("<Error><Code>AccessDenied</Code></Error>"),
+            "<Error><Code>AccessDenied</Code></Error>"
+        );
         let long = "x".repeat(600);
         assert_eq!(m(&long), format!("{}... [truncated]", "x".repeat(500)));
     }
@@ -287,8 +318,14 @@ mod tests {
         assert!(matches!(e(409), Error::Conflict { .. }));
         assert!(matches!(e(429), Error::RateLimited { .. }));
         assert!(matches!(e(503), Error::Api { status: 503, .. }));
-        let spent = e(503).with_retries(Retries { count: 3, elapsed: Duration::from_millis(1500) });
-        assert_eq!(spent.to_string(), "HTTP 503: m (gave up after 3 retries over 1.5s)");
+        let spent = e(503).with_retries(Retries {
+            count: 3,
+            elapsed: Duration::from_millis(1500),
+        });
+        assert_eq!(
+            spent.to_string(),
+            "HTTP 503: m (gave up after 3 retries over 1.5s)"
+        );
         assert_eq!(spent.retries(), 3);
     }
 }

@@ -28,7 +28,10 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// Where a request goes.
 pub(crate) enum Target<'a> {
     /// A path under the base URL, with query parameters.
-    Api { path: &'a str, query: &'a [(&'a str, String)] },
+    Api {
+        path: &'a str,
+        query: &'a [(&'a str, String)],
+    },
     /// A presigned object-storage URL (no bearer token).
     Presigned(&'a SafeUrl),
 }
@@ -67,7 +70,11 @@ pub(crate) struct Call<'a> {
 
 impl Call<'_> {
     /// An authenticated, idempotent JSON request to the API.
-    pub(crate) fn api<'a>(method: Method, path: &'a str, query: &'a [(&'a str, String)]) -> Call<'a> {
+    pub(crate) fn api<'a>(
+        method: Method,
+        path: &'a str,
+        query: &'a [(&'a str, String)],
+    ) -> Call<'a> {
         Call {
             method,
             target: Target::Api { path, query },
@@ -103,8 +110,15 @@ pub(crate) enum Reply {
 
 enum Outcome {
     Success(Reply),
-    Status { status: u16, message: String, retry_after: Option<Duration> },
-    Failed { error: Error, connect: bool },
+    Status {
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    Failed {
+        error: Error,
+        connect: bool,
+    },
 }
 
 impl Client {
@@ -132,7 +146,10 @@ impl Client {
         }
         let call = Call {
             method: Method::POST,
-            target: Target::Api { path: "/oauth/token", query: &[] },
+            target: Target::Api {
+                path: "/oauth/token",
+                query: &[],
+            },
             payload: Payload::Form(&form),
             kind: Kind::Idempotent,
             auth: false,
@@ -141,9 +158,9 @@ impl Client {
         let reply = self.execute(&call, None).await.map_err(|e| match e {
             Error::Validation { message }
             | Error::Unauthenticated { message }
-            | Error::PermissionDenied { message } => {
-                Error::Unauthenticated { message: format!("the token request was refused: {message}") }
-            }
+            | Error::PermissionDenied { message } => Error::Unauthenticated {
+                message: format!("the token request was refused: {message}"),
+            },
             other => other,
         })?;
         let token: TokenResponse = decode("the token response", reply)?;
@@ -152,8 +169,14 @@ impl Client {
     }
 
     /// GET a JSON resource.
-    pub(crate) async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
-        let reply = self.execute(&Call::api(Method::GET, path, query), None).await?;
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T> {
+        let reply = self
+            .execute(&Call::api(Method::GET, path, query), None)
+            .await?;
         decode(path, reply)
     }
 
@@ -169,7 +192,11 @@ impl Client {
             Some(body) => Payload::Json(body),
             None => Payload::EmptyJson,
         };
-        let call = Call { payload, kind, ..Call::api(Method::POST, path, &[]) };
+        let call = Call {
+            payload,
+            kind,
+            ..Call::api(Method::POST, path, &[])
+        };
         let reply = self.execute(&call, recovery).await?;
         decode(path, reply)
     }
@@ -178,10 +205,14 @@ impl Client {
         match target {
             Target::Presigned(url) => Ok(url.expose().clone()),
             Target::Api { path, query } => {
-                let mut url = Url::parse(&format!("{}{path}", self.inner.base))
-                    .map_err(|e| Error::Config { message: format!("cannot build the URL of {path}: {e}") })?;
+                let mut url = Url::parse(&format!("{}{path}", self.inner.base)).map_err(|e| {
+                    Error::Config {
+                        message: format!("cannot build the URL of {path}: {e}"),
+                    }
+                })?;
                 if !query.is_empty() {
-                    url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+                    url.query_pairs_mut()
+                        .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
                 }
                 Ok(url)
             }
@@ -189,7 +220,11 @@ impl Client {
     }
 
     /// Sends `call` under the retry policy; see the module docs.
-    pub(crate) async fn execute(&self, call: &Call<'_>, recovery: Option<&Recovery<'_>>) -> Result<Reply> {
+    pub(crate) async fn execute(
+        &self,
+        call: &Call<'_>,
+        recovery: Option<&Recovery<'_>>,
+    ) -> Result<Reply> {
         let url = self.url_of(&call.target)?;
         let config = &self.inner.retry;
         let mut budget = Budget::start();
@@ -206,17 +241,25 @@ impl Client {
             },
             _ => error,
         };
-        let give_up =
-            |error: Error, budget: &Budget, ambiguous: bool| settle(error.with_retries(budget.retries()), ambiguous);
+        let give_up = |error: Error, budget: &Budget, ambiguous: bool| {
+            settle(error.with_retries(budget.retries()), ambiguous)
+        };
         loop {
             attempt += 1;
             let token = match call.auth {
                 true => Some(self.token().await.map_err(|e| settle(e, ambiguous))?),
                 false => None,
             };
-            let (error, retry_after, maybe_performed) = match self.attempt(call, &url, token.as_ref(), attempt).await? {
+            let (error, retry_after, maybe_performed) = match self
+                .attempt(call, &url, token.as_ref(), attempt)
+                .await?
+            {
                 Outcome::Success(reply) => return Ok(reply),
-                Outcome::Status { status: 401, message, .. } if call.auth && !reauthenticated => {
+                Outcome::Status {
+                    status: 401,
+                    message,
+                    ..
+                } if call.auth && !reauthenticated => {
                     tracing::debug!(%message, "401 for a token believed valid; re-authenticating once");
                     if let Some(token) = &token {
                         self.inner.tokens.invalidate(token);
@@ -224,17 +267,27 @@ impl Client {
                     reauthenticated = true;
                     continue;
                 }
-                Outcome::Status { status: 409, message, .. } if call.kind == Kind::Transition && ambiguous => {
+                Outcome::Status {
+                    status: 409,
+                    message,
+                    ..
+                } if call.kind == Kind::Transition && ambiguous => {
                     if let Some(found) = match recovery {
                         Some(r) => (r.lookup)().await?,
                         None => None,
                     } {
-                        tracing::info!("a lost answer had been performed; using the resource as it is now");
+                        tracing::info!(
+                            "a lost answer had been performed; using the resource as it is now"
+                        );
                         return Ok(Reply::Recovered(found));
                     }
                     return Err(give_up(Error::Conflict { message }, &budget, ambiguous));
                 }
-                Outcome::Status { status, message, retry_after } => {
+                Outcome::Status {
+                    status,
+                    message,
+                    retry_after,
+                } => {
                     let error = error::from_status(status, message, retry_after);
                     if !retryable_status(status) {
                         return Err(give_up(error, &budget, false));
@@ -249,7 +302,9 @@ impl Client {
             if maybe_performed {
                 ambiguous = true;
                 if call.kind == Kind::Create {
-                    let Some(r) = recovery else { return Err(give_up(error, &budget, false)) };
+                    let Some(r) = recovery else {
+                        return Err(give_up(error, &budget, false));
+                    };
                     match (r.lookup)().await {
                         Ok(Some(found)) => {
                             let code = &r.correlation_code;
@@ -278,7 +333,13 @@ impl Client {
     }
 
     /// One attempt, inside its own span.
-    async fn attempt(&self, call: &Call<'_>, url: &Url, token: Option<&Secret>, attempt: u32) -> Result<Outcome> {
+    async fn attempt(
+        &self,
+        call: &Call<'_>,
+        url: &Url,
+        token: Option<&Secret>,
+        attempt: u32,
+    ) -> Result<Outcome> {
         let (shown, timeout) = match &call.target {
             Target::Api { path, .. } => ((*path).to_owned(), self.inner.request_timeout),
             Target::Presigned(safe) => (safe.to_string(), self.inner.transfer_timeout),
@@ -293,7 +354,11 @@ impl Client {
         );
         async {
             let started = Instant::now();
-            let mut request = self.inner.http.request(call.method.clone(), url.clone()).timeout(timeout);
+            let mut request = self
+                .inner
+                .http
+                .request(call.method.clone(), url.clone())
+                .timeout(timeout);
             if matches!(call.target, Target::Api { .. }) {
                 request = request.header(header::ACCEPT, "application/json");
             }
@@ -316,7 +381,10 @@ impl Client {
             };
             let method = call.method.as_str();
             let outcome = match request.send().await {
-                Err(e) => Outcome::Failed { connect: e.is_connect(), error: Error::transport(method, &shown, e) },
+                Err(e) => Outcome::Failed {
+                    connect: e.is_connect(),
+                    error: Error::transport(method, &shown, e),
+                },
                 Ok(response) if response.status().is_success() => {
                     tracing::Span::current().record("status", response.status().as_u16());
                     if call.stream {
@@ -324,7 +392,10 @@ impl Client {
                     } else {
                         match response.bytes().await {
                             Ok(body) => Outcome::Success(Reply::Body(body)),
-                            Err(e) => Outcome::Failed { connect: false, error: Error::transport(method, &shown, e) },
+                            Err(e) => Outcome::Failed {
+                                connect: false,
+                                error: Error::transport(method, &shown, e),
+                            },
                         }
                     }
                 }
@@ -334,19 +405,27 @@ impl Client {
                     let retry_after = parse_retry_after(response.headers());
                     let mut body = Vec::new();
                     while let Ok(Some(chunk)) = response.chunk().await {
-                        body.extend_from_slice(&chunk[..chunk.len().min(ERROR_BODY_LIMIT - body.len())]);
+                        body.extend_from_slice(
+                            &chunk[..chunk.len().min(ERROR_BODY_LIMIT - body.len())],
+                        );
                         if body.len() >= ERROR_BODY_LIMIT {
                             break;
                         }
                     }
-                    Outcome::Status { status, message: error::server_message(status, &body), retry_after }
+                    Outcome::Status {
+                        status,
+                        message: error::server_message(status, &body),
+                        retry_after,
+                    }
                 }
             };
             let duration_ms = started.elapsed().as_millis() as u64;
             tracing::Span::current().record("duration_ms", duration_ms);
             match &outcome {
                 Outcome::Failed { error, .. } => tracing::debug!(duration_ms, %error, "no answer"),
-                Outcome::Status { status, message, .. } => tracing::debug!(duration_ms, status, %message, "failed"),
+                Outcome::Status {
+                    status, message, ..
+                } => tracing::debug!(duration_ms, status, %message, "failed"),
                 Outcome::Success(_) => tracing::debug!(duration_ms, "ok"),
             }
             Ok(outcome)
@@ -360,7 +439,9 @@ impl Client {
 pub(crate) fn decode<T: DeserializeOwned>(what: &str, reply: Reply) -> Result<T> {
     match reply {
         Reply::Body(body) => serde_json::from_slice(&body).map_err(|e| Error::decode(what, e)),
-        Reply::Recovered(value) => serde_json::from_value(value).map_err(|e| Error::decode(what, e)),
+        Reply::Recovered(value) => {
+            serde_json::from_value(value).map_err(|e| Error::decode(what, e))
+        }
         Reply::Stream(_) => Err(Error::decode(what, "expected a JSON body")),
     }
 }

@@ -37,7 +37,12 @@ impl Default for PollConfig {
 impl PollConfig {
     /// Polls every `poll_interval` (no backoff) for at most `max_wait`.
     pub fn fixed(poll_interval: Duration, max_wait: Duration) -> Self {
-        PollConfig { poll_interval, max_interval: poll_interval, backoff: 1.0, max_wait }
+        PollConfig {
+            poll_interval,
+            max_interval: poll_interval,
+            backoff: 1.0,
+            max_wait,
+        }
     }
 }
 
@@ -57,11 +62,17 @@ where
         }
         let now = Instant::now();
         if now >= deadline {
-            return Err(Error::Timeout { what: what.to_owned(), last_status: status, waited: now - started });
+            return Err(Error::Timeout {
+                what: what.to_owned(),
+                last_status: status,
+                waited: now - started,
+            });
         }
         tracing::debug!(%status, wait_ms = interval.as_millis() as u64, "{what} still running");
         tokio::time::sleep(interval.min(deadline - now)).await;
-        interval = interval.mul_f64(config.backoff.max(1.0)).min(config.max_interval.max(config.poll_interval));
+        interval = interval
+            .mul_f64(config.backoff.max(1.0))
+            .min(config.max_interval.max(config.poll_interval));
     }
 }
 
@@ -69,7 +80,11 @@ where
 pub(crate) fn export_failed(export: &Export) -> Error {
     Error::JobFailed {
         what: format!("export {}", export.id),
-        message: export.message.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| "unknown error".into()),
+        message: export
+            .message
+            .clone()
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "unknown error".into()),
     }
 }
 
@@ -102,8 +117,18 @@ impl Client {
             if results.is_settled() {
                 Ok((Some(results), String::new()))
             } else {
-                let pending = results.tables.iter().filter(|t| !t.status.is_terminal()).count();
-                Ok((None, format!("{} ({pending} table(s) not finished)", results.import.status)))
+                let pending = results
+                    .tables
+                    .iter()
+                    .filter(|t| !t.status.is_terminal())
+                    .count();
+                Ok((
+                    None,
+                    format!(
+                        "{} ({pending} table(s) not finished)",
+                        results.import.status
+                    ),
+                ))
             }
         })
         .await

@@ -149,16 +149,16 @@ mod retry;
 mod transfer;
 
 pub use builder::{
-    ClientBuilder, DEFAULT_PAGE_SIZE, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TOKEN_MIN_TTL, DEFAULT_TRANSFER_TIMEOUT,
-    ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_URL, MAX_PAGE_SIZE,
+    ClientBuilder, DEFAULT_PAGE_SIZE, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TOKEN_MIN_TTL,
+    DEFAULT_TRANSFER_TIMEOUT, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_URL, MAX_PAGE_SIZE,
 };
 pub use client::Client;
 pub use error::{Error, Retries};
 pub use jobs::PollConfig;
 pub use models::{
-    Branch, DeployedColumnDefinition, DeployedTableDefinition, Domain, Export, ExportPattern, ExportRequest,
-    ExportStatus, Import, ImportMapping, ImportPattern, ImportRequest, ImportResults, ImportStatus, ImportTable,
-    ImportTableRequest, ImportTableStatus,
+    Branch, DeployedColumnDefinition, DeployedTableDefinition, Domain, Export, ExportPattern,
+    ExportRequest, ExportStatus, Import, ImportMapping, ImportPattern, ImportRequest,
+    ImportResults, ImportStatus, ImportTable, ImportTableRequest, ImportTableStatus,
 };
 pub use redact::{REDACTED, SafeUrl, Secret};
 pub use retry::RetryConfig;

@@ -66,7 +66,11 @@ pub struct SafeUrl(Url);
 impl SafeUrl {
     /// Parses a URL.
     pub fn parse(text: &str) -> Result<Self, crate::Error> {
-        Url::parse(text).map(SafeUrl).map_err(|e| crate::Error::Validation { message: format!("invalid URL: {e}") })
+        Url::parse(text)
+            .map(SafeUrl)
+            .map_err(|e| crate::Error::Validation {
+                message: format!("invalid URL: {e}"),
+            })
     }
 
     /// The full URL, signature included. Only for sending the request.
@@ -134,7 +138,9 @@ impl Serialize for SafeUrl {
 impl<'de> Deserialize<'de> for SafeUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Url::parse(&text).map(SafeUrl).map_err(|e| serde::de::Error::custom(format!("invalid URL: {e}")))
+        Url::parse(&text)
+            .map(SafeUrl)
+            .map_err(|e| serde::de::Error::custom(format!("invalid URL: {e}")))
     }
 }
 
@@ -144,10 +150,19 @@ mod tests {
 
     #[test]
     fn urls_and_secrets_print_redacted() {
-        let url = SafeUrl::parse("https://user:pw@s3.example:8443/bucket/key.csv?X-Amz-Signature=abc123#frag").unwrap();
+        let url = SafeUrl::parse(
+            "https://user:pw@s3.example:8443/bucket/key.csv?X-Amz-Signature=abc123#frag",
+        )
+        .unwrap();
         let shown = format!("{url} {url:?}");
-        assert!(!shown.contains("abc123") && !shown.contains("pw") && !shown.contains("frag"), "{shown}");
-        assert_eq!(url.to_string(), "https://user:<redacted>@s3.example:8443/bucket/key.csv?<redacted>#<redacted>");
+        assert!(
+            !shown.contains("abc123") && !shown.contains("pw") && !shown.contains("frag"),
+            "{shown}"
+        );
+        assert_eq!(
+            url.to_string(),
+            "https://user:<redacted>@s3.example:8443/bucket/key.csv?<redacted>#<redacted>"
+        );
         assert_eq!(
             serde_json::to_string(&url).unwrap(),
             "\"https://user:<redacted>@s3.example:8443/bucket/key.csv?<redacted>#<redacted>\""

@@ -54,14 +54,22 @@ impl Default for RetryConfig {
 impl RetryConfig {
     /// No retries at all.
     pub fn none() -> Self {
-        RetryConfig { max_retries: 0, ..RetryConfig::default() }
+        RetryConfig {
+            max_retries: 0,
+            ..RetryConfig::default()
+        }
     }
 
     /// The wait before retry number `retry` (0-based), honouring a `Retry-After`.
     pub(crate) fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        let ceiling = self.init_backoff.as_secs_f64() * self.base.max(1.0).powi(retry.min(64) as i32);
+        let ceiling =
+            self.init_backoff.as_secs_f64() * self.base.max(1.0).powi(retry.min(64) as i32);
         let ceiling = ceiling.min(self.max_backoff.as_secs_f64()).max(0.0);
-        let jitter = if ceiling > 0.0 { rand::thread_rng().gen_range(0.0..=ceiling) } else { 0.0 };
+        let jitter = if ceiling > 0.0 {
+            rand::thread_rng().gen_range(0.0..=ceiling)
+        } else {
+            0.0
+        };
         let jitter = Duration::from_secs_f64(jitter);
         match retry_after {
             Some(after) => after.max(jitter),
@@ -79,15 +87,25 @@ pub(crate) struct Budget {
 
 impl Budget {
     pub(crate) fn start() -> Self {
-        Budget { started: tokio::time::Instant::now(), spent: 0 }
+        Budget {
+            started: tokio::time::Instant::now(),
+            spent: 0,
+        }
     }
 
     pub(crate) fn retries(&self) -> crate::Retries {
-        crate::Retries { count: self.spent, elapsed: self.started.elapsed() }
+        crate::Retries {
+            count: self.spent,
+            elapsed: self.started.elapsed(),
+        }
     }
 
     /// The wait before the next retry, or `None` when the budget does not allow one.
-    pub(crate) fn next(&self, config: &RetryConfig, retry_after: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn next(
+        &self,
+        config: &RetryConfig,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
         if self.spent >= config.max_retries {
             return None;
         }
@@ -103,7 +121,11 @@ pub(crate) fn retryable_status(status: u16) -> bool {
 
 /// `Retry-After` in seconds (integer or decimal). An HTTP-date is ignored (the backoff applies).
 pub(crate) fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let text = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     let secs: f64 = text.parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
 }
@@ -126,16 +148,24 @@ mod tests {
             }
         }
         assert!(config.delay(0, Some(Duration::from_secs(2))) >= Duration::from_secs(2));
-        let distinct: std::collections::HashSet<_> = (0..20).map(|_| config.delay(5, None)).collect();
+        let distinct: std::collections::HashSet<_> =
+            (0..20).map(|_| config.delay(5, None)).collect();
         assert!(distinct.len() > 1, "full jitter varies");
     }
 
     #[test]
     fn budget_stops_at_max_retries_and_total_time() {
-        let config = RetryConfig { max_retries: 2, retry_timeout: Duration::from_secs(1), ..RetryConfig::default() };
+        let config = RetryConfig {
+            max_retries: 2,
+            retry_timeout: Duration::from_secs(1),
+            ..RetryConfig::default()
+        };
         let mut budget = Budget::start();
         assert!(budget.next(&config, None).is_some());
-        assert!(budget.next(&config, Some(Duration::from_secs(5))).is_none(), "Retry-After past the budget");
+        assert!(
+            budget.next(&config, Some(Duration::from_secs(5))).is_none(),
+            "Retry-After past the budget"
+        );
         budget.spent = 2;
         assert!(budget.next(&config, None).is_none());
     }
@@ -147,7 +177,10 @@ mod tests {
         assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(3)));
         h.insert(reqwest::header::RETRY_AFTER, "0.5".parse().unwrap());
         assert_eq!(parse_retry_after(&h), Some(Duration::from_millis(500)));
-        h.insert(reqwest::header::RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(parse_retry_after(&h), None);
     }
 }

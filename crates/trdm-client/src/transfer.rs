@@ -48,7 +48,10 @@ impl std::fmt::Debug for UploadBody {
             Source::Reopen(_) => "reopenable stream",
             Source::Once(_) => "one-shot stream",
         };
-        f.debug_struct("UploadBody").field("source", &kind).field("length", &self.length).finish()
+        f.debug_struct("UploadBody")
+            .field("source", &kind)
+            .field("length", &self.length)
+            .finish()
     }
 }
 
@@ -56,12 +59,18 @@ impl UploadBody {
     /// Bytes already in memory.
     pub fn bytes(bytes: impl Into<Bytes>) -> Self {
         let bytes = bytes.into();
-        UploadBody { length: Some(bytes.len() as u64), source: Source::Bytes(bytes) }
+        UploadBody {
+            length: Some(bytes.len() as u64),
+            source: Source::Bytes(bytes),
+        }
     }
 
     /// A file, read in 64 KiB chunks (and reopened for a retry).
     pub fn file(path: impl Into<PathBuf>) -> Self {
-        UploadBody { source: Source::File(path.into()), length: None }
+        UploadBody {
+            source: Source::File(path.into()),
+            length: None,
+        }
     }
 
     /// A stream made anew by `open` for every attempt, of `length` bytes if known.
@@ -71,7 +80,10 @@ impl UploadBody {
         Fut: std::future::Future<Output = std::io::Result<IoStream>> + Send + 'static,
     {
         let open: Reopen = Arc::new(move || Box::pin(open()));
-        UploadBody { source: Source::Reopen(open), length }
+        UploadBody {
+            source: Source::Reopen(open),
+            length,
+        }
     }
 
     /// A stream that can be sent once; not retried.
@@ -79,7 +91,10 @@ impl UploadBody {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
     {
-        UploadBody { source: Source::Once(Mutex::new(Some(Box::pin(stream)))), length }
+        UploadBody {
+            source: Source::Once(Mutex::new(Some(Box::pin(stream)))),
+            length,
+        }
     }
 
     pub(crate) fn is_repeatable(&self) -> bool {
@@ -88,12 +103,21 @@ impl UploadBody {
 
     /// The request body for one attempt and its length.
     pub(crate) async fn open(&self) -> Result<(reqwest::Body, Option<u64>)> {
-        let io = |what: &str, e: std::io::Error| Error::Io { message: what.to_owned(), source: e };
+        let io = |what: &str, e: std::io::Error| Error::Io {
+            message: what.to_owned(),
+            source: e,
+        };
         match &self.source {
             Source::Bytes(bytes) => Ok((reqwest::Body::from(bytes.clone()), self.length)),
             Source::File(path) => {
-                let file = tokio::fs::File::open(path).await.map_err(|e| io("cannot open the file", e))?;
-                let length = file.metadata().await.map_err(|e| io("cannot stat the file", e))?.len();
+                let file = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| io("cannot open the file", e))?;
+                let length = file
+                    .metadata()
+                    .await
+                    .map_err(|e| io("cannot stat the file", e))?
+                    .len();
                 let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
                 Ok((reqwest::Body::wrap_stream(stream), Some(length)))
             }
@@ -103,8 +127,9 @@ impl UploadBody {
             }
             Source::Once(slot) => {
                 let stream = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-                let stream = stream
-                    .ok_or_else(|| Error::Validation { message: "this upload stream was already sent".into() })?;
+                let stream = stream.ok_or_else(|| Error::Validation {
+                    message: "this upload stream was already sent".into(),
+                })?;
                 Ok((reqwest::Body::wrap_stream(stream), self.length))
             }
         }
@@ -143,7 +168,10 @@ impl Client {
             return Err(Error::decode(url, "expected a streamed body"));
         };
         let shown = url.to_string();
-        Ok(response.bytes_stream().map_err(move |e| Error::transport("GET", &shown, e)).boxed())
+        Ok(response
+            .bytes_stream()
+            .map_err(move |e| Error::transport("GET", &shown, e))
+            .boxed())
     }
 
     /// The file of a completed export as a stream. Fails with [`Error::JobFailed`] for a failed export and
@@ -155,13 +183,17 @@ impl Client {
             ExportStatus::Completed => {}
             ExportStatus::Failed => return Err(crate::jobs::export_failed(export)),
             other => {
-                return Err(Error::Conflict { message: format!("export {} is not ready (status {other})", export.id) });
+                return Err(Error::Conflict {
+                    message: format!("export {} is not ready (status {other})", export.id),
+                });
             }
         }
-        let url = export
-            .download_url
-            .as_ref()
-            .ok_or_else(|| Error::decode(format!("export {}", export.id), "completed without a download_url"))?;
+        let url = export.download_url.as_ref().ok_or_else(|| {
+            Error::decode(
+                format!("export {}", export.id),
+                "completed without a download_url",
+            )
+        })?;
         self.download(url).await
     }
 }

@@ -23,13 +23,21 @@ impl Client {
     /// [`Error::Ambiguous`](crate::Error::Ambiguous).
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn branch_by_name(&self, name: &str, owner_id: Option<i64>) -> Result<Branch> {
-        let found: Vec<Branch> = self.list_all("/api/v1/branches", vec![eq("name", name)]).await?;
-        let matches: Vec<Branch> =
-            found.into_iter().filter(|b| b.name == name && owner_id.is_none_or(|o| b.owner_id == Some(o))).collect();
+        let found: Vec<Branch> = self
+            .list_all("/api/v1/branches", vec![eq("name", name)])
+            .await?;
+        let matches: Vec<Branch> = found
+            .into_iter()
+            .filter(|b| b.name == name && owner_id.is_none_or(|o| b.owner_id == Some(o)))
+            .collect();
         let what = match owner_id {
             Some(owner) => format!("branch named {name:?} owned by user {owner}"),
             None => format!("branch named {name:?}"),
         };
-        pick_one(matches, &what, "pass owner_id to choose one, or use branch(id)")
+        pick_one(
+            matches,
+            &what,
+            "pass owner_id to choose one, or use branch(id)",
+        )
     }
 }

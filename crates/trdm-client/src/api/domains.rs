@@ -22,7 +22,9 @@ impl Client {
     /// [`Error::Ambiguous`](crate::Error::Ambiguous) on several.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn domain_by_name(&self, name: &str) -> Result<Domain> {
-        let found: Vec<Domain> = self.list_all("/api/v1/domains", vec![eq("name", name)]).await?;
+        let found: Vec<Domain> = self
+            .list_all("/api/v1/domains", vec![eq("name", name)])
+            .await?;
         let matches = found.into_iter().filter(|d| d.name == name).collect();
         pick_one(matches, &format!("domain named {name:?}"), "use domain(id)")
     }

@@ -20,29 +20,52 @@ impl Client {
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn create_export(&self, request: &ExportRequest) -> Result<Export> {
         if request.table_definition_key.is_empty() {
-            return Err(Error::Validation { message: "table_definition_key is required".into() });
+            return Err(Error::Validation {
+                message: "table_definition_key is required".into(),
+            });
         }
-        let hwm = request.high_water_mark.as_deref().filter(|h| !h.trim().is_empty());
+        let hwm = request
+            .high_water_mark
+            .as_deref()
+            .filter(|h| !h.trim().is_empty());
         if request.pattern == ExportPattern::Incremental && hwm.is_none() {
-            return Err(Error::Validation { message: "high_water_mark is required for an incremental export".into() });
+            return Err(Error::Validation {
+                message: "high_water_mark is required for an incremental export".into(),
+            });
         }
         let (given, code) = Client::correlation_code(request.correlation_code.as_deref());
-        let baseline = if given { Baseline::of(&self.exports_with_code(&code).await?) } else { Baseline::empty() };
-        let mut body = serde_json::to_value(request).map_err(|e| Error::decode("the export request", e))?;
+        let baseline = if given {
+            Baseline::of(&self.exports_with_code(&code).await?)
+        } else {
+            Baseline::empty()
+        };
+        let mut body =
+            serde_json::to_value(request).map_err(|e| Error::decode("the export request", e))?;
         body["correlation_code"] = Value::from(code.clone());
         let lookup = || {
             async {
                 let found = self.exports_with_code(&code).await?;
                 Ok(baseline.newest_match(found, |e| {
                     e["branch_id"].as_i64() == Some(request.branch_id)
-                        && text(e, "table_definition_key").as_deref() == Some(request.table_definition_key.as_str())
+                        && text(e, "table_definition_key").as_deref()
+                            == Some(request.table_definition_key.as_str())
                         && text(e, "pattern").as_deref() == Some(request.pattern.as_str())
                 }))
             }
             .boxed()
         };
-        let recovery = Recovery { what: "export".into(), correlation_code: code.clone(), lookup: &lookup };
-        self.post_json("/api/exports/new", Some(&body), Kind::Create, Some(&recovery)).await
+        let recovery = Recovery {
+            what: "export".into(),
+            correlation_code: code.clone(),
+            lookup: &lookup,
+        };
+        self.post_json(
+            "/api/exports/new",
+            Some(&body),
+            Kind::Create,
+            Some(&recovery),
+        )
+        .await
     }
 
     /// An export's current state.
@@ -55,10 +78,15 @@ impl Client {
     /// [`Error::Unconfirmed`].
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn find_exports(&self, correlation_code: &str) -> Result<Vec<Export>> {
-        self.list_all("/api/v1/exports", vec![eq("correlation_code", correlation_code)]).await
+        self.list_all(
+            "/api/v1/exports",
+            vec![eq("correlation_code", correlation_code)],
+        )
+        .await
     }
 
     async fn exports_with_code(&self, code: &str) -> Result<Vec<Value>> {
-        self.list_all("/api/v1/exports", vec![eq("correlation_code", code)]).await
+        self.list_all("/api/v1/exports", vec![eq("correlation_code", code)])
+            .await
     }
 }

@@ -27,9 +27,13 @@ pub(crate) fn new_correlation_code() -> String {
 /// The one match of a lookup by name, or `NotFound` / `Ambiguous`.
 pub(crate) fn pick_one<T>(mut matches: Vec<T>, what: &str, hint: &str) -> Result<T> {
     match matches.len() {
-        0 => Err(Error::NotFound { message: format!("no {what}") }),
+        0 => Err(Error::NotFound {
+            message: format!("no {what}"),
+        }),
         1 => Ok(matches.remove(0)),
-        n => Err(Error::Ambiguous { message: format!("{n} matches for {what}; {hint}") }),
+        n => Err(Error::Ambiguous {
+            message: format!("{n} matches for {what}; {hint}"),
+        }),
     }
 }
 
@@ -60,7 +64,11 @@ impl Baseline {
     }
 
     /// The first item (lowest id) not in the baseline that `matches`.
-    pub(crate) fn newest_match(&self, items: Vec<Value>, matches: impl Fn(&Value) -> bool) -> Option<Value> {
+    pub(crate) fn newest_match(
+        &self,
+        items: Vec<Value>,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
         items
             .into_iter()
             .filter(|v| id(v).is_some_and(|i| !self.0.contains(&i)) && matches(v))
@@ -84,18 +92,28 @@ mod tests {
 
     #[test]
     fn name_lookups_fail_clearly_on_zero_or_several() {
-        assert_eq!(pick_one(vec![1], "branch named \"dev\"", "hint").unwrap(), 1);
+        assert_eq!(
+            pick_one(vec![1], "branch named \"dev\"", "hint").unwrap(),
+            1
+        );
         let zero = pick_one(Vec::<i32>::new(), "branch named \"dev\"", "hint").unwrap_err();
         assert_eq!(zero.to_string(), "not found: no branch named \"dev\"");
         let two = pick_one(vec![1, 2], "branch named \"dev\"", "pass owner_id").unwrap_err();
-        assert_eq!(two.to_string(), "ambiguous: 2 matches for branch named \"dev\"; pass owner_id");
+        assert_eq!(
+            two.to_string(),
+            "ambiguous: 2 matches for branch named \"dev\"; pass owner_id"
+        );
     }
 
     #[test]
     fn baselines_hide_older_resources_with_the_same_code() {
         let old = serde_json::json!({"id": 3, "k": "a"});
         let baseline = Baseline::of(std::slice::from_ref(&old));
-        let items = vec![old, serde_json::json!({"id": 9, "k": "a"}), serde_json::json!({"id": 7, "k": "b"})];
+        let items = vec![
+            old,
+            serde_json::json!({"id": 9, "k": "a"}),
+            serde_json::json!({"id": 7, "k": "b"}),
+        ];
         let found = baseline.newest_match(items, |v| v["k"] == "a").unwrap();
         assert_eq!(id(&found), Some(9));
     }

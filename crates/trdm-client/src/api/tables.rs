@@ -17,14 +17,23 @@ impl Client {
         if let Some(domain_id) = domain_id {
             query.push(("domain_id", domain_id.to_string()));
         }
-        self.list_all("/api/v1/deployed_table_definitions", query).await
+        self.list_all("/api/v1/deployed_table_definitions", query)
+            .await
     }
 
     /// The table with `key` as deployed on `branch_id` (`GET /api/v1/deployed_table_definitions/lookup`).
     #[tracing::instrument(level = "debug", skip(self))]
-    pub async fn deployed_table_definition(&self, key: &str, branch_id: i64) -> Result<DeployedTableDefinition> {
-        let query = [("key", key.to_owned()), ("branch_id", branch_id.to_string())];
-        self.get_json("/api/v1/deployed_table_definitions/lookup", &query).await
+    pub async fn deployed_table_definition(
+        &self,
+        key: &str,
+        branch_id: i64,
+    ) -> Result<DeployedTableDefinition> {
+        let query = [
+            ("key", key.to_owned()),
+            ("branch_id", branch_id.to_string()),
+        ];
+        self.get_json("/api/v1/deployed_table_definitions/lookup", &query)
+            .await
     }
 
     /// The default import mapping of a table. `table_definition_id` may be a deployed table definition's
@@ -35,16 +44,28 @@ impl Client {
         let found: Vec<ImportMapping> = self.list_all(path, vec![eq("is_default", "true")]).await?;
         let mut defaults: Vec<ImportMapping> = found.into_iter().filter(|m| m.is_default).collect();
         defaults.truncate(1);
-        pick_one(defaults, &format!("default import mapping for table definition {table_definition_id}"), "")
+        pick_one(
+            defaults,
+            &format!("default import mapping for table definition {table_definition_id}"),
+            "",
+        )
     }
 
     /// The import mapping with `key` of a table.
     #[tracing::instrument(level = "debug", skip(self))]
-    pub async fn import_mapping_by_key(&self, table_definition_id: i64, key: &str) -> Result<ImportMapping> {
+    pub async fn import_mapping_by_key(
+        &self,
+        table_definition_id: i64,
+        key: &str,
+    ) -> Result<ImportMapping> {
         let path = format!("/api/v1/table_definitions/{table_definition_id}/import_mappings");
         let found: Vec<ImportMapping> = self.list_all(path, vec![eq("key", key)]).await?;
         let mut matches: Vec<ImportMapping> = found.into_iter().filter(|m| m.key == key).collect();
         matches.truncate(1);
-        pick_one(matches, &format!("import mapping with key {key:?} for table definition {table_definition_id}"), "")
+        pick_one(
+            matches,
+            &format!("import mapping with key {key:?} for table definition {table_definition_id}"),
+            "",
+        )
     }
 }

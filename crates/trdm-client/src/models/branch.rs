@@ -107,9 +107,20 @@ mod tests {
             r#"{"id":2,"name":"dev","parent_branch":{"id":1,"name":"prod"},"owner":{"id":7,"email":"a@b"},"is_integration_branch":null}"#,
         )
         .unwrap();
-        assert_eq!((nested.parent_branch_id, nested.parent_branch_name.as_deref()), (Some(1), Some("prod")));
-        assert_eq!((nested.owner_id, nested.owner_email.as_deref()), (Some(7), Some("a@b")));
-        let flat: Branch = serde_json::from_str(r#"{"id":2,"name":"dev","parent_branch_id":1,"owner_id":7}"#).unwrap();
+        assert_eq!(
+            (
+                nested.parent_branch_id,
+                nested.parent_branch_name.as_deref()
+            ),
+            (Some(1), Some("prod"))
+        );
+        assert_eq!(
+            (nested.owner_id, nested.owner_email.as_deref()),
+            (Some(7), Some("a@b"))
+        );
+        let flat: Branch =
+            serde_json::from_str(r#"{"id":2,"name":"dev","parent_branch_id":1,"owner_id":7}"#)
+                .unwrap();
         assert_eq!((flat.parent_branch_id, flat.owner_id), (Some(1), Some(7)));
         let again: Branch = serde_json::from_value(serde_json::to_value(&nested).unwrap()).unwrap();
         assert_eq!(again, nested, "our own serialization reads back");

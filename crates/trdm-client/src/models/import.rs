@@ -38,7 +38,10 @@ string_enum! {
 impl ImportStatus {
     /// `completed`, `completed_with_errors` or `failed`.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, ImportStatus::Completed | ImportStatus::CompletedWithErrors | ImportStatus::Failed)
+        matches!(
+            self,
+            ImportStatus::Completed | ImportStatus::CompletedWithErrors | ImportStatus::Failed
+        )
     }
 }
 
@@ -61,7 +64,10 @@ string_enum! {
 impl ImportTableStatus {
     /// `completed` or `failed`.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, ImportTableStatus::Completed | ImportTableStatus::Failed)
+        matches!(
+            self,
+            ImportTableStatus::Completed | ImportTableStatus::Failed
+        )
     }
 }
 
@@ -82,7 +88,11 @@ pub struct ImportRequest {
 impl ImportRequest {
     /// An import batch on `branch_id`.
     pub fn new(branch_id: i64) -> Self {
-        ImportRequest { branch_id, description: None, correlation_code: None }
+        ImportRequest {
+            branch_id,
+            description: None,
+            correlation_code: None,
+        }
     }
 
     /// Sets the description.
@@ -339,7 +349,9 @@ impl ImportResults {
 
     /// Tables that failed.
     pub fn failed_tables(&self) -> impl Iterator<Item = &ImportTable> {
-        self.tables.iter().filter(|t| t.status == ImportTableStatus::Failed)
+        self.tables
+            .iter()
+            .filter(|t| t.status == ImportTableStatus::Failed)
     }
 }
 
@@ -361,10 +373,14 @@ impl TryFrom<ResultsWire> for ImportResults {
     fn try_from(w: ResultsWire) -> Result<Self, String> {
         let import = match w.import {
             Some(import) => import,
-            None => serde_json::from_value(serde_json::Value::Object(w.rest))
-                .map_err(|e| format!("neither an `import` object nor import fields at top level: {e}"))?,
+            None => serde_json::from_value(serde_json::Value::Object(w.rest)).map_err(|e| {
+                format!("neither an `import` object nor import fields at top level: {e}")
+            })?,
         };
-        Ok(ImportResults { import, tables: w.import_tables.unwrap_or_default() })
+        Ok(ImportResults {
+            import,
+            tables: w.import_tables.unwrap_or_default(),
+        })
     }
 }
 
@@ -380,14 +396,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(enveloped.import.id, 3);
-        assert_eq!(enveloped.tables[0].table_definition_key.as_deref(), Some("k"));
+        assert_eq!(
+            enveloped.tables[0].table_definition_key.as_deref(),
+            Some("k")
+        );
         assert!(enveloped.is_settled());
         let flat: ImportResults = serde_json::from_str(
             r#"{"id":4,"status":"processing","results":[{"id":1,"status":"uploaded","table_definition_key":7}]}"#,
         )
         .unwrap();
-        assert_eq!((flat.import.id, flat.tables[0].table_definition_key.as_deref()), (4, Some("7")));
+        assert_eq!(
+            (
+                flat.import.id,
+                flat.tables[0].table_definition_key.as_deref()
+            ),
+            (4, Some("7"))
+        );
         assert!(!flat.is_settled());
-        assert_eq!(ImportStatus::from("brand_new"), ImportStatus::Other("brand_new".into()));
+        assert_eq!(
+            ImportStatus::from("brand_new"),
+            ImportStatus::Other("brand_new".into())
+        );
     }
 }

@@ -15,8 +15,8 @@ pub use branch::Branch;
 pub use domain::Domain;
 pub use export::{Export, ExportPattern, ExportRequest, ExportStatus};
 pub use import::{
-    Import, ImportPattern, ImportRequest, ImportResults, ImportStatus, ImportTable, ImportTableRequest,
-    ImportTableStatus,
+    Import, ImportPattern, ImportRequest, ImportResults, ImportStatus, ImportTable,
+    ImportTableRequest, ImportTableStatus,
 };
 pub use table::{DeployedColumnDefinition, DeployedTableDefinition, ImportMapping};
 

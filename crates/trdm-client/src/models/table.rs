@@ -97,11 +97,15 @@ impl From<TableWire> for DeployedTableDefinition {
     fn from(w: TableWire) -> Self {
         let domain = w.domain.unwrap_or_default();
         let branch = w.branch.unwrap_or_default();
-        let columns = [w.deployed_column_definitions, w.column_definitions, w.columns]
-            .into_iter()
-            .flatten()
-            .find(|c| !c.is_empty())
-            .unwrap_or_default();
+        let columns = [
+            w.deployed_column_definitions,
+            w.column_definitions,
+            w.columns,
+        ]
+        .into_iter()
+        .flatten()
+        .find(|c| !c.is_empty())
+        .unwrap_or_default();
         DeployedTableDefinition {
             id: w.id,
             key: w.key.unwrap_or_default(),
@@ -256,9 +260,10 @@ mod tests {
         assert_eq!(t.key, "456");
         assert_eq!(t.domain_abbreviation.as_deref(), Some("clin"));
         assert_eq!(t.primary_key_columns(), vec!["site_code"]);
-        let m: ImportMapping =
-            serde_json::from_str(r#"{"id":1,"key":50,"is_default":true,"table_definition":{"id":5,"name":"Site"}}"#)
-                .unwrap();
+        let m: ImportMapping = serde_json::from_str(
+            r#"{"id":1,"key":50,"is_default":true,"table_definition":{"id":5,"name":"Site"}}"#,
+        )
+        .unwrap();
         assert_eq!((m.key.as_str(), m.table_definition_id), ("50", Some(5)));
     }
 }

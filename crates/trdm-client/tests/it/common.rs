@@ -61,9 +61,15 @@ impl Env {
             ..EmulatorConfig::default()
         };
         tune(&mut config);
-        let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
         let client = builder(emulator.url()).build().unwrap();
-        Env { emulator, dir, client }
+        Env {
+            emulator,
+            dir,
+            client,
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -81,14 +87,26 @@ impl Env {
 }
 
 pub fn builder(url: &str) -> ClientBuilder {
-    ClientBuilder::new(url).with_client_credentials("demo-client", "demo-secret").with_retry(fast_retry())
+    ClientBuilder::new(url)
+        .with_client_credentials("demo-client", "demo-secret")
+        .with_retry(fast_retry())
 }
 
 /// The `dev` branch id and its deployed table with this `database_table_name`.
-pub async fn table(client: &Client, branch: &str, database_table_name: &str) -> (i64, DeployedTableDefinition) {
+pub async fn table(
+    client: &Client,
+    branch: &str,
+    database_table_name: &str,
+) -> (i64, DeployedTableDefinition) {
     let branch = client.branch_by_name(branch, None).await.unwrap();
-    let tables = client.deployed_table_definitions(branch.id, None).await.unwrap();
-    let table = tables.into_iter().find(|t| t.database_table_name == database_table_name).unwrap();
+    let tables = client
+        .deployed_table_definitions(branch.id, None)
+        .await
+        .unwrap();
+    let table = tables
+        .into_iter()
+        .find(|t| t.database_table_name == database_table_name)
+        .unwrap();
     (branch.id, table)
 }
 
@@ -163,7 +181,10 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub async fn start(upstream: &str, decide: impl Fn(&str, &str) -> Action + Send + Sync + 'static) -> Proxy {
+    pub async fn start(
+        upstream: &str,
+        decide: impl Fn(&str, &str) -> Action + Send + Sync + 'static,
+    ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -173,13 +194,21 @@ impl Proxy {
         let seen_by_server = seen.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let (decide, http, upstream, seen) =
-                    (decide.clone(), http.clone(), upstream.clone(), seen_by_server.clone());
-                let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                    let (decide, http, upstream, seen) = (decide.clone(), http.clone(), upstream.clone(), seen.clone());
-                    async move { handle(request, &*decide, &http, &upstream, &seen).await }
-                });
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (decide, http, upstream, seen) = (
+                    decide.clone(),
+                    http.clone(),
+                    upstream.clone(),
+                    seen_by_server.clone(),
+                );
+                let service =
+                    hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                        let (decide, http, upstream, seen) =
+                            (decide.clone(), http.clone(), upstream.clone(), seen.clone());
+                        async move { handle(request, &*decide, &http, &upstream, &seen).await }
+                    });
                 tokio::spawn(async move {
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -192,7 +221,12 @@ impl Proxy {
 
     /// How many requests matched `"METHOD /path"` exactly.
     pub fn count(&self, what: &str) -> usize {
-        self.seen.lock().unwrap().iter().filter(|s| *s == what).count()
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| *s == what)
+            .count()
     }
 }
 
@@ -210,7 +244,9 @@ async fn handle(
     let respond = |status: u16, body: String| {
         let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
         *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-        response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+        response
+            .headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
         Ok(response)
     };
     match action {
@@ -218,15 +254,31 @@ async fn handle(
         Action::Respond(status, body) => return respond(status, body),
         _ => {}
     }
-    let path_and_query = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or(path);
-    let mut forward = http.request(request.method().clone(), format!("{upstream}{path_and_query}"));
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or(path);
+    let mut forward = http.request(
+        request.method().clone(),
+        format!("{upstream}{path_and_query}"),
+    );
     for (name, value) in request.headers() {
         if name != "host" {
             forward = forward.header(name, value);
         }
     }
-    let body = request.into_body().collect().await.map_err(std::io::Error::other)?.to_bytes();
-    let answer = forward.body(body).send().await.map_err(std::io::Error::other)?;
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_bytes();
+    let answer = forward
+        .body(body)
+        .send()
+        .await
+        .map_err(std::io::Error::other)?;
     let status = answer.status().as_u16();
     let headers = answer.headers().clone();
     let body = answer.bytes().await.map_err(std::io::Error::other)?;

@@ -10,16 +10,34 @@ async fn branches_domains_tables_and_mappings() {
     let c = &env.client;
 
     let branches = c.branches().await.unwrap();
-    assert_eq!(branches.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["prod", "dev"]);
+    assert_eq!(
+        branches.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        ["prod", "dev"]
+    );
     let dev = c.branch_by_name("dev", None).await.unwrap();
-    assert_eq!((dev.branch_type.as_deref(), dev.parent_branch_name.as_deref()), (Some("private"), Some("prod")));
-    assert_eq!((dev.owner_id, dev.owner_email.as_deref()), (Some(1), Some("developer@clinics.example")));
+    assert_eq!(
+        (
+            dev.branch_type.as_deref(),
+            dev.parent_branch_name.as_deref()
+        ),
+        (Some("private"), Some("prod"))
+    );
+    assert_eq!(
+        (dev.owner_id, dev.owner_email.as_deref()),
+        (Some(1), Some("developer@clinics.example"))
+    );
     assert!(dev.is_default_dev_branch && dev.created_at.is_some());
     assert_eq!(c.branch(dev.id).await.unwrap(), dev);
     assert_eq!(c.branch_by_name("dev", Some(1)).await.unwrap().id, dev.id);
     let missing = c.branch_by_name("dev", Some(99)).await.unwrap_err();
-    assert!(matches!(&missing, Error::NotFound { message } if message.contains("owned by user 99")), "{missing}");
-    assert!(matches!(c.branch_by_name("nope", None).await, Err(Error::NotFound { .. })));
+    assert!(
+        matches!(&missing, Error::NotFound { message } if message.contains("owned by user 99")),
+        "{missing}"
+    );
+    assert!(matches!(
+        c.branch_by_name("nope", None).await,
+        Err(Error::NotFound { .. })
+    ));
     assert!(matches!(c.branch(9999).await, Err(Error::NotFound { .. })));
 
     let domains = c.domains().await.unwrap();
@@ -27,36 +45,68 @@ async fn branches_domains_tables_and_mappings() {
     let clinics = c.domain_by_name("Clinics").await.unwrap();
     assert_eq!(clinics.abbreviation.as_deref(), Some("clin"));
     assert_eq!(c.domain(clinics.id).await.unwrap(), clinics);
-    assert!(matches!(c.domain_by_name("clinics").await, Err(Error::NotFound { .. })), "names match exactly");
+    assert!(
+        matches!(
+            c.domain_by_name("clinics").await,
+            Err(Error::NotFound { .. })
+        ),
+        "names match exactly"
+    );
 
     let tables = c.deployed_table_definitions(dev.id, None).await.unwrap();
     assert_eq!(tables.len(), 3);
-    assert_eq!(c.deployed_table_definitions(dev.id, Some(clinics.id)).await.unwrap(), tables);
-    let sites = tables.iter().find(|t| t.database_table_name == "sites").unwrap();
     assert_eq!(
-        (sites.name.as_str(), sites.domain_abbreviation.as_deref(), sites.branch_id),
+        c.deployed_table_definitions(dev.id, Some(clinics.id))
+            .await
+            .unwrap(),
+        tables
+    );
+    let sites = tables
+        .iter()
+        .find(|t| t.database_table_name == "sites")
+        .unwrap();
+    assert_eq!(
+        (
+            sites.name.as_str(),
+            sites.domain_abbreviation.as_deref(),
+            sites.branch_id
+        ),
         ("Site", Some("clin"), Some(dev.id))
     );
     assert_eq!(sites.primary_key_columns(), ["site_code"]);
-    assert!(
-        sites
-            .columns
-            .iter()
-            .any(|col| col.name == "annual_budget" && col.data_type == "decimal" && col.scale == Some(2))
-    );
-    let looked_up = c.deployed_table_definition(&sites.key, dev.id).await.unwrap();
+    assert!(sites.columns.iter().any(|col| col.name == "annual_budget"
+        && col.data_type == "decimal"
+        && col.scale == Some(2)));
+    let looked_up = c
+        .deployed_table_definition(&sites.key, dev.id)
+        .await
+        .unwrap();
     assert_eq!(&looked_up, sites);
-    assert!(matches!(c.deployed_table_definition("no-such-key", dev.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        c.deployed_table_definition("no-such-key", dev.id).await,
+        Err(Error::NotFound { .. })
+    ));
     let empty_key = c.deployed_table_definition("", dev.id).await.unwrap_err();
-    assert!(matches!(&empty_key, Error::Validation { message } if message.contains("key is required")), "{empty_key}");
+    assert!(
+        matches!(&empty_key, Error::Validation { message } if message.contains("key is required")),
+        "{empty_key}"
+    );
 
     let mapping = c.default_import_mapping(sites.id).await.unwrap();
     assert!(mapping.is_default && !mapping.key.is_empty());
     assert_eq!(mapping.table_definition_id, Some(sites.id));
     assert!(mapping.mapping_config.is_object());
-    assert_eq!(c.import_mapping_by_key(sites.id, &mapping.key).await.unwrap(), mapping);
+    assert_eq!(
+        c.import_mapping_by_key(sites.id, &mapping.key)
+            .await
+            .unwrap(),
+        mapping
+    );
     let wrong = c.import_mapping_by_key(sites.id, "nope").await.unwrap_err();
-    assert!(matches!(&wrong, Error::NotFound { message } if message.contains("\"nope\"")), "{wrong}");
+    assert!(
+        matches!(&wrong, Error::NotFound { message } if message.contains("\"nope\"")),
+        "{wrong}"
+    );
 }
 
 #[tokio::test]
@@ -66,16 +116,36 @@ async fn lists_follow_pagination_across_pages() {
     let proxy = Proxy::start(env.url(), |_, _| Action::Forward).await;
     let through_proxy = builder(&proxy.url).with_page_size(1).build().unwrap();
 
-    assert_eq!(one_per_page.branches().await.unwrap(), env.client.branches().await.unwrap());
+    assert_eq!(
+        one_per_page.branches().await.unwrap(),
+        env.client.branches().await.unwrap()
+    );
     let prod = env.client.branch_by_name("prod", None).await.unwrap();
-    let all = env.client.deployed_table_definitions(prod.id, None).await.unwrap();
+    let all = env
+        .client
+        .deployed_table_definitions(prod.id, None)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 3);
-    assert_eq!(through_proxy.deployed_table_definitions(prod.id, None).await.unwrap(), all);
-    assert_eq!(proxy.count("GET /api/v1/deployed_table_definitions"), 3, "three pages of one");
+    assert_eq!(
+        through_proxy
+            .deployed_table_definitions(prod.id, None)
+            .await
+            .unwrap(),
+        all
+    );
+    assert_eq!(
+        proxy.count("GET /api/v1/deployed_table_definitions"),
+        3,
+        "three pages of one"
+    );
 
     // Five imports with one correlation code: found across five pages.
     for _ in 0..5 {
-        env.client.create_import(&ImportRequest::new(prod.id).with_correlation_code("paged")).await.unwrap();
+        env.client
+            .create_import(&ImportRequest::new(prod.id).with_correlation_code("paged"))
+            .await
+            .unwrap();
     }
     let found = one_per_page.find_imports("paged").await.unwrap();
     assert_eq!(found.len(), 5);
@@ -104,9 +174,19 @@ async fn several_branches_with_one_name_are_ambiguous() {
 #[tokio::test]
 async fn a_read_only_application_is_denied_writes() {
     let env = Env::start().await;
-    let reader = env.builder().with_client_credentials("reader-client", "reader-secret").build().unwrap();
+    let reader = env
+        .builder()
+        .with_client_credentials("reader-client", "reader-secret")
+        .build()
+        .unwrap();
     assert_eq!(reader.branches().await.unwrap().len(), 2);
-    let err = reader.create_import(&ImportRequest::new(1)).await.unwrap_err();
-    assert!(matches!(&err, Error::PermissionDenied { message } if message.contains("api:write")), "{err}");
+    let err = reader
+        .create_import(&ImportRequest::new(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::PermissionDenied { message } if message.contains("api:write")),
+        "{err}"
+    );
     assert_eq!(err.status(), Some(403));
 }

@@ -4,59 +4,127 @@ use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use trdm_client::{
-    Error, ExportRequest, ImportPattern, ImportRequest, ImportStatus, ImportTableRequest, RetryConfig, UploadBody,
+    Error, ExportRequest, ImportPattern, ImportRequest, ImportStatus, ImportTableRequest,
+    RetryConfig, UploadBody,
 };
 use trdm_emulator::{EndpointGroup, FaultConfig, FaultKind};
 
 use crate::common::{Action, Env, Proxy, builder, capture, fast_retry, first, poll, table};
 
 fn faults(rate: f64, kinds: Vec<FaultKind>, groups: Vec<EndpointGroup>) -> FaultConfig {
-    FaultConfig { rate, kinds, groups, retry_after: Duration::from_secs(1), seed: 7 }
+    FaultConfig {
+        rate,
+        kinds,
+        groups,
+        retry_after: Duration::from_secs(1),
+        seed: 7,
+    }
 }
 
 #[tokio::test]
 async fn retry_after_is_honoured_and_spent_retries_are_reported() {
-    let env =
-        Env::start_with(|c| c.faults = faults(1.0, vec![FaultKind::TooManyRequests], vec![EndpointGroup::Metadata]))
-            .await;
-    let c = env.builder().with_retry(RetryConfig { max_retries: 2, ..fast_retry() }).build().unwrap();
+    let env = Env::start_with(|c| {
+        c.faults = faults(
+            1.0,
+            vec![FaultKind::TooManyRequests],
+            vec![EndpointGroup::Metadata],
+        )
+    })
+    .await;
+    let c = env
+        .builder()
+        .with_retry(RetryConfig {
+            max_retries: 2,
+            ..fast_retry()
+        })
+        .build()
+        .unwrap();
     let started = Instant::now();
     let err = c.branches().await.unwrap_err();
-    assert!(started.elapsed() >= Duration::from_secs(2), "two waits of Retry-After: 1");
-    let Error::RateLimited { retry_after, retries, .. } = &err else { panic!("{err}") };
-    assert_eq!((*retry_after, retries.count), (Some(Duration::from_secs(1)), 2));
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "two waits of Retry-After: 1"
+    );
+    let Error::RateLimited {
+        retry_after,
+        retries,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (*retry_after, retries.count),
+        (Some(Duration::from_secs(1)), 2)
+    );
     assert!(err.to_string().contains("gave up after 2 retries"), "{err}");
 
     // A Retry-After that ends past the total budget stops the retries at once.
     let impatient = env
         .builder()
-        .with_retry(RetryConfig { retry_timeout: Duration::from_millis(500), ..fast_retry() })
+        .with_retry(RetryConfig {
+            retry_timeout: Duration::from_millis(500),
+            ..fast_retry()
+        })
         .build()
         .unwrap();
     let started = Instant::now();
     let err = impatient.domains().await.unwrap_err();
-    assert!(matches!(err, Error::RateLimited { .. }) && err.retries() == 0, "{err}");
+    assert!(
+        matches!(err, Error::RateLimited { .. }) && err.retries() == 0,
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_millis(500));
 }
 
 #[tokio::test]
 async fn unavailable_and_dropped_connections_are_retried_then_reported() {
-    let env =
-        Env::start_with(|c| c.faults = faults(1.0, vec![FaultKind::Unavailable], vec![EndpointGroup::Metadata])).await;
-    let c = env.builder().with_retry(RetryConfig { max_retries: 3, ..fast_retry() }).build().unwrap();
+    let env = Env::start_with(|c| {
+        c.faults = faults(
+            1.0,
+            vec![FaultKind::Unavailable],
+            vec![EndpointGroup::Metadata],
+        )
+    })
+    .await;
+    let c = env
+        .builder()
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            ..fast_retry()
+        })
+        .build()
+        .unwrap();
     let err = c.branches().await.unwrap_err();
     assert!(
         matches!(&err, Error::Api { status: 503, message, retries } if message.contains("injected") && retries.count == 3),
         "{err}"
     );
 
-    let env = Env::start_with(|c| c.faults = faults(1.0, vec![FaultKind::Drop], vec![EndpointGroup::Metadata])).await;
-    let c = env.builder().with_retry(RetryConfig { max_retries: 3, ..fast_retry() }).build().unwrap();
+    let env = Env::start_with(|c| {
+        c.faults = faults(1.0, vec![FaultKind::Drop], vec![EndpointGroup::Metadata])
+    })
+    .await;
+    let c = env
+        .builder()
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            ..fast_retry()
+        })
+        .build()
+        .unwrap();
     let err = c.domains().await.unwrap_err();
-    assert!(matches!(&err, Error::Transport { retries, .. } if retries.count == 3), "{err}");
+    assert!(
+        matches!(&err, Error::Transport { retries, .. } if retries.count == 3),
+        "{err}"
+    );
 
     let env = Env::start_with(|c| {
-        c.faults = faults(0.5, vec![FaultKind::Unavailable, FaultKind::Drop], EndpointGroup::ALL.to_vec())
+        c.faults = faults(
+            0.5,
+            vec![FaultKind::Unavailable, FaultKind::Drop],
+            EndpointGroup::ALL.to_vec(),
+        )
     })
     .await;
     for _ in 0..10 {
@@ -69,11 +137,17 @@ async fn total(env: &Env, path: &str) -> i64 {
     let http = reqwest::Client::new();
     loop {
         let token = env.client.access_token().await.unwrap();
-        let answer = http.get(format!("{}{path}", env.url())).bearer_auth(token.expose()).send().await;
+        let answer = http
+            .get(format!("{}{path}", env.url()))
+            .bearer_auth(token.expose())
+            .send()
+            .await;
         if let Ok(answer) = answer
             && answer.status() == 200
         {
-            return answer.json::<serde_json::Value>().await.unwrap()["meta"]["total_count"].as_i64().unwrap();
+            return answer.json::<serde_json::Value>().await.unwrap()["meta"]["total_count"]
+                .as_i64()
+                .unwrap();
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -87,7 +161,11 @@ async fn a_long_faulty_run_with_expiring_tokens_creates_no_duplicates() {
             seed: 42,
             ..faults(
                 0.2,
-                vec![FaultKind::TooManyRequests, FaultKind::Unavailable, FaultKind::Drop],
+                vec![
+                    FaultKind::TooManyRequests,
+                    FaultKind::Unavailable,
+                    FaultKind::Drop,
+                ],
                 EndpointGroup::ALL.to_vec(),
             )
         };
@@ -128,31 +206,72 @@ async fn a_long_faulty_run_with_expiring_tokens_creates_no_duplicates() {
         let import = c.create_import(&request).await.unwrap();
         import_codes.push(import.correlation_code.clone().unwrap());
         let files = [
-            (&centres.key, &centre_mapping.key, format!("centre_code,centre_name\nDCR{round},Round {round}\n")),
-            (&sites.key, &site_mapping.key, format!("site_code,site_name,is_active\nR{round},Round {round},true\n")),
+            (
+                &centres.key,
+                &centre_mapping.key,
+                format!("centre_code,centre_name\nDCR{round},Round {round}\n"),
+            ),
+            (
+                &sites.key,
+                &site_mapping.key,
+                format!("site_code,site_name,is_active\nR{round},Round {round},true\n"),
+            ),
         ];
         for (key, mapping, csv) in files {
-            let request = ImportTableRequest::new(import.id, key, mapping, ImportPattern::IncrementalUpsertOnly);
+            let request = ImportTableRequest::new(
+                import.id,
+                key,
+                mapping,
+                ImportPattern::IncrementalUpsertOnly,
+            );
             let slot = c.create_import_table(&request).await.unwrap();
-            c.upload_table_file(&slot, &UploadBody::bytes(csv)).await.unwrap();
+            c.upload_table_file(&slot, &UploadBody::bytes(csv))
+                .await
+                .unwrap();
         }
         c.complete_import(import.id, None).await.unwrap();
         let results = c.wait_for_import(import.id, &poll()).await.unwrap();
-        assert_eq!(results.import.status, ImportStatus::Completed, "{results:?}");
+        assert_eq!(
+            results.import.status,
+            ImportStatus::Completed,
+            "{results:?}"
+        );
         assert_eq!(results.tables.len(), 2, "no duplicate table file");
-        assert!(results.tables.iter().all(|t| t.insert_row_count == Some(1)), "{results:?}");
+        assert!(
+            results.tables.iter().all(|t| t.insert_row_count == Some(1)),
+            "{results:?}"
+        );
         round += 1;
     }
-    assert!(started.elapsed() > Duration::from_secs(4), "the run outlived two token lifetimes");
+    assert!(
+        started.elapsed() > Duration::from_secs(4),
+        "the run outlived two token lifetimes"
+    );
 
     for code in &export_codes {
-        assert_eq!(c.find_exports(code).await.unwrap().len(), 1, "export {code}");
+        assert_eq!(
+            c.find_exports(code).await.unwrap().len(),
+            1,
+            "export {code}"
+        );
     }
     for code in &import_codes {
-        assert_eq!(c.find_imports(code).await.unwrap().len(), 1, "import {code}");
+        assert_eq!(
+            c.find_imports(code).await.unwrap().len(),
+            1,
+            "import {code}"
+        );
     }
-    assert_eq!(total(&env, "/api/v1/exports").await, round as i64, "no duplicate export");
-    assert_eq!(total(&env, "/api/v1/imports").await, round as i64, "no duplicate import");
+    assert_eq!(
+        total(&env, "/api/v1/exports").await,
+        round as i64,
+        "no duplicate export"
+    );
+    assert_eq!(
+        total(&env, "/api/v1/imports").await,
+        round as i64,
+        "no duplicate import"
+    );
 
     let log = captured.text();
     let retries = log.matches("retrying").count();
@@ -174,8 +293,12 @@ async fn lost_answers_of_creates_are_recovered_by_correlation_code() {
         ("POST", "/api/exports/new") if lose_export() => Action::ForwardThenDrop,
         ("POST", "/api/imports/new") if lose_import() => Action::ForwardThenStatus(502),
         ("POST", "/api/import_tables/new") if lose_table() => Action::ForwardThenDrop,
-        ("POST", p) if p.ends_with("/upload_complete") && lose_upload() => Action::ForwardThenStatus(504),
-        ("POST", p) if p.starts_with("/api/imports/") && p.ends_with("/complete") && lose_complete() => {
+        ("POST", p) if p.ends_with("/upload_complete") && lose_upload() => {
+            Action::ForwardThenStatus(504)
+        }
+        ("POST", p)
+            if p.starts_with("/api/imports/") && p.ends_with("/complete") && lose_complete() =>
+        {
             Action::ForwardThenDrop
         }
         _ => Action::Forward,
@@ -189,41 +312,86 @@ async fn lost_answers_of_creates_are_recovered_by_correlation_code() {
     let older = env.client.create_export(&reused).await.unwrap();
     let export = c.create_export(&reused).await.unwrap();
     assert_ne!(export.id, older.id);
-    assert_eq!(proxy.count("POST /api/exports/new"), 1, "recovered, not sent again");
+    assert_eq!(
+        proxy.count("POST /api/exports/new"),
+        1,
+        "recovered, not sent again"
+    );
     assert_eq!(c.find_exports("reused").await.unwrap().len(), 2);
 
     let import = c.create_import(&ImportRequest::new(branch)).await.unwrap();
     assert_eq!(proxy.count("POST /api/imports/new"), 1);
-    assert_eq!(c.find_imports(import.correlation_code.as_deref().unwrap()).await.unwrap().len(), 1);
+    assert_eq!(
+        c.find_imports(import.correlation_code.as_deref().unwrap())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     let mapping = c.default_import_mapping(centres.id).await.unwrap();
-    let request = ImportTableRequest::new(import.id, &centres.key, &mapping.key, ImportPattern::IncrementalUpsertOnly);
+    let request = ImportTableRequest::new(
+        import.id,
+        &centres.key,
+        &mapping.key,
+        ImportPattern::IncrementalUpsertOnly,
+    );
     let slot = c.create_import_table(&request).await.unwrap();
-    assert!(slot.signed_s3_url.is_some(), "the recovered table file carries its upload URL");
+    assert!(
+        slot.signed_s3_url.is_some(),
+        "the recovered table file carries its upload URL"
+    );
     assert_eq!(proxy.count("POST /api/import_tables/new"), 1);
 
-    c.upload_table_file(&slot, &UploadBody::bytes("centre_code,centre_name\nDC777,Recovered\n")).await.unwrap();
+    c.upload_table_file(
+        &slot,
+        &UploadBody::bytes("centre_code,centre_name\nDC777,Recovered\n"),
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        proxy.count(&format!("POST /api/import_tables/{}/upload_complete", slot.id)),
+        proxy.count(&format!(
+            "POST /api/import_tables/{}/upload_complete",
+            slot.id
+        )),
         2,
         "resent; its 409 settled by a read"
     );
     c.complete_import(import.id, None).await.unwrap();
-    assert_eq!(proxy.count(&format!("POST /api/imports/{}/complete", import.id)), 2);
+    assert_eq!(
+        proxy.count(&format!("POST /api/imports/{}/complete", import.id)),
+        2
+    );
     let results = c.wait_for_import(import.id, &poll()).await.unwrap();
     assert_eq!(results.tables.len(), 1);
-    assert_eq!((results.import.status.clone(), results.tables[0].insert_row_count), (ImportStatus::Completed, Some(1)));
+    assert_eq!(
+        (
+            results.import.status.clone(),
+            results.tables[0].insert_row_count
+        ),
+        (ImportStatus::Completed, Some(1))
+    );
 
     // A create refused with 429 did nothing: it is resent without a lookup.
     let refuse = first(1);
     let proxy = Proxy::start(env.url(), move |method, path| match (method, path) {
-        ("POST", "/api/exports/new") if refuse() => Action::Respond(429, r#"{"error":"Too Many Requests"}"#.into()),
+        ("POST", "/api/exports/new") if refuse() => {
+            Action::Respond(429, r#"{"error":"Too Many Requests"}"#.into())
+        }
         _ => Action::Forward,
     })
     .await;
     let c = builder(&proxy.url).build().unwrap();
-    c.create_export(&ExportRequest::full(branch, &centres.key)).await.unwrap();
-    assert_eq!((proxy.count("POST /api/exports/new"), proxy.count("GET /api/v1/exports")), (2, 0));
+    c.create_export(&ExportRequest::full(branch, &centres.key))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            proxy.count("POST /api/exports/new"),
+            proxy.count("GET /api/v1/exports")
+        ),
+        (2, 0)
+    );
 }
 
 #[tokio::test]
@@ -238,13 +406,45 @@ async fn creates_that_cannot_be_settled_are_unconfirmed() {
         _ => Action::Forward,
     })
     .await;
-    let c = builder(&proxy.url).with_retry(RetryConfig { max_retries: 3, ..fast_retry() }).build().unwrap();
-    let err = c.create_export(&ExportRequest::full(branch, &centres.key)).await.unwrap_err();
-    let Error::Unconfirmed { what, correlation_code, source } = &err else { panic!("{err}") };
+    let c = builder(&proxy.url)
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            ..fast_retry()
+        })
+        .build()
+        .unwrap();
+    let err = c
+        .create_export(&ExportRequest::full(branch, &centres.key))
+        .await
+        .unwrap_err();
+    let Error::Unconfirmed {
+        what,
+        correlation_code,
+        source,
+    } = &err
+    else {
+        panic!("{err}")
+    };
     assert_eq!(what, "export");
-    assert!(matches!(**source, Error::Transport { .. }) && err.retries() == 3, "{err}");
-    assert_eq!((proxy.count("POST /api/exports/new"), proxy.count("GET /api/v1/exports")), (4, 4));
-    assert!(env.client.find_exports(correlation_code).await.unwrap().is_empty(), "nothing was created");
+    assert!(
+        matches!(**source, Error::Transport { .. }) && err.retries() == 3,
+        "{err}"
+    );
+    assert_eq!(
+        (
+            proxy.count("POST /api/exports/new"),
+            proxy.count("GET /api/v1/exports")
+        ),
+        (4, 4)
+    );
+    assert!(
+        env.client
+            .find_exports(correlation_code)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing was created"
+    );
     assert!(err.to_string().contains(correlation_code.as_str()), "{err}");
 
     // The lookup itself fails: the outcome stays open and the code is handed to the caller.
@@ -255,9 +455,21 @@ async fn creates_that_cannot_be_settled_are_unconfirmed() {
     })
     .await;
     let c = builder(&proxy.url).build().unwrap();
-    let err = c.create_import(&ImportRequest::new(branch).with_description("lost")).await.unwrap_err();
-    let Error::Unconfirmed { correlation_code, .. } = &err else { panic!("{err}") };
+    let err = c
+        .create_import(&ImportRequest::new(branch).with_description("lost"))
+        .await
+        .unwrap_err();
+    let Error::Unconfirmed {
+        correlation_code, ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
     assert_eq!(proxy.count("POST /api/imports/new"), 1);
     let found = env.client.find_imports(correlation_code).await.unwrap();
-    assert_eq!(found.len(), 1, "the caller finds the import the lost answer created");
+    assert_eq!(
+        found.len(),
+        1,
+        "the caller finds the import the lost answer created"
+    );
 }
