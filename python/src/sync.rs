@@ -123,7 +123,7 @@ fn poll(poll_interval: f64, max_wait: f64) -> PyResult<PollConfig> {
         Duration::try_from_secs_f64(value)
             .map_err(|_| PyValueError::new_err(format!("{name} must be >= 0, got {value}")))
     };
-    Ok(PollConfig::fixed(
+    Ok(PollConfig::ramped(
         seconds("poll_interval", poll_interval)?,
         seconds("max_wait", max_wait)?,
     ))

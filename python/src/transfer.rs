@@ -423,7 +423,7 @@ impl RawUpload {
         poll_interval: f64,
         max_wait: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let config = PollConfig::fixed(
+        let config = PollConfig::ramped(
             seconds("poll_interval", poll_interval)?,
             seconds("max_wait", max_wait)?,
         );

@@ -44,7 +44,23 @@ impl PollConfig {
             max_wait,
         }
     }
+
+    /// Polls at most every `poll_interval` for at most `max_wait`, starting quicker: the first wait is
+    /// [`FIRST_POLL`] (or `poll_interval` if that is shorter) and doubles up to `poll_interval`. A job that
+    /// finishes in a few hundred milliseconds is then noticed at once instead of a whole interval later, for
+    /// a handful of extra status calls.
+    pub fn ramped(poll_interval: Duration, max_wait: Duration) -> Self {
+        PollConfig {
+            poll_interval: poll_interval.min(FIRST_POLL),
+            max_interval: poll_interval,
+            backoff: 2.0,
+            max_wait,
+        }
+    }
 }
+
+/// The first wait of [`PollConfig::ramped`].
+pub const FIRST_POLL: Duration = Duration::from_millis(250);
 
 /// Polls `check` until it yields `Some`, or the deadline passes. `check` returns the status text it saw.
 async fn poll<T, F, Fut>(config: &PollConfig, what: &str, mut check: F) -> Result<T>
@@ -70,10 +86,15 @@ where
         }
         tracing::debug!(%status, wait_ms = interval.as_millis() as u64, "{what} still running");
         tokio::time::sleep(interval.min(deadline - now)).await;
-        interval = interval
-            .mul_f64(config.backoff.max(1.0))
-            .min(config.max_interval.max(config.poll_interval));
+        interval = next_wait(config, interval);
     }
+}
+
+/// The wait after `current`: `backoff` times longer, at most `max_interval` (or `poll_interval` if larger).
+fn next_wait(config: &PollConfig, current: Duration) -> Duration {
+    current
+        .mul_f64(config.backoff.max(1.0))
+        .min(config.max_interval.max(config.poll_interval))
 }
 
 /// The error of a failed export.
@@ -132,5 +153,32 @@ impl Client {
             }
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The waits `poll` sleeps, in order, for a job that never finishes within `n` polls.
+    fn waits(config: &PollConfig, n: usize) -> Vec<Duration> {
+        std::iter::successors(Some(config.poll_interval), |w| Some(next_wait(config, *w)))
+            .take(n)
+            .collect()
+    }
+
+    #[test]
+    fn ramped_polls_start_quick_and_never_exceed_the_interval() {
+        let ms = Duration::from_millis;
+        let ramped = PollConfig::ramped(Duration::from_secs(2), Duration::from_secs(60));
+        assert_eq!(
+            waits(&ramped, 6),
+            [ms(250), ms(500), ms(1000), ms(2000), ms(2000), ms(2000)]
+        );
+        // An interval shorter than the first step is used as is, from the start.
+        let short = PollConfig::ramped(ms(50), Duration::from_secs(60));
+        assert_eq!(waits(&short, 3), [ms(50), ms(50), ms(50)]);
+        let fixed = PollConfig::fixed(ms(300), Duration::from_secs(1));
+        assert_eq!(waits(&fixed, 3), [ms(300), ms(300), ms(300)]);
     }
 }

@@ -25,10 +25,11 @@ async fn engine(args: &SyncArgs) -> Result<(SyncEngine, i64), String> {
     Ok((engine, branch))
 }
 
-/// `--poll-interval` means what it says: one poll every interval, as the incumbent's `poll_interval` does. A
-/// growing wait would leave an export that finished early unnoticed for up to half the last wait.
+/// `--poll-interval` is the longest wait between status checks; the first checks come sooner (0.25 s,
+/// doubling), so a quick export is noticed at once. A wait growing past the interval (as before) left an
+/// export that finished early unnoticed for up to half the last wait.
 fn poll(args: &SyncArgs) -> PollConfig {
-    PollConfig::fixed(args.poll_interval, args.max_wait)
+    PollConfig::ramped(args.poll_interval, args.max_wait)
 }
 
 fn tables(args: &SyncArgs) -> Option<Vec<String>> {
