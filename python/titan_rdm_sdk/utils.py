@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, cast
 
+from titan_rdm_sdk._internal import EXPORT_SYSTEM_COLUMNS as _EXPORT_SYSTEM_COLUMNS
+from titan_rdm_sdk._internal import TRAN_CODE_COLUMN as _TRAN_CODE_COLUMN
+
 __all__ = [
     "EXPORT_SYSTEM_COLUMNS",
     "HIGH_DATE",
@@ -18,25 +21,16 @@ __all__ = [
     "prepare_export_for_import",
 ]
 
-#: The system columns the service maintains itself, in the order an export writes them.
-SYSTEM_COLUMNS: tuple[str, ...] = (
-    "trdm_sk",
-    "trdm_record_id",
-    "trdm_state",
-    "trdm_created_at",
-    "trdm_effective_from",
-    "trdm_effective_to",
-    "trdm_is_deleted",
-    "trdm_actor_type",
-    "trdm_actor_id",
-)
+#: Every column an export appends to the table's own, in file order (from the compiled core, which reads and
+#: writes these files).
+EXPORT_SYSTEM_COLUMNS: tuple[str, ...] = tuple(_EXPORT_SYSTEM_COLUMNS)
 
 #: The transaction-code column: last in every export, required by ``incremental_with_delete`` uploads and
 #: refused by the other patterns.
-TRAN_CODE_COLUMN = "trdm_tran_code"
+TRAN_CODE_COLUMN: str = _TRAN_CODE_COLUMN
 
-#: Every column an export appends to the table's own.
-EXPORT_SYSTEM_COLUMNS: tuple[str, ...] = (*SYSTEM_COLUMNS, TRAN_CODE_COLUMN)
+#: The system columns the service maintains itself, in the order an export writes them.
+SYSTEM_COLUMNS: tuple[str, ...] = tuple(c for c in EXPORT_SYSTEM_COLUMNS if c != TRAN_CODE_COLUMN)
 
 #: System columns found only in files from older servers.
 REMOVED_SYSTEM_COLUMNS: tuple[str, ...] = ("trdm_updated_at", "trdm_updated_by")
