@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from conftest import CLIENT_ID, CLIENT_SECRET, running_emulator
 
@@ -102,3 +103,22 @@ def test_frames_of_other_types_are_refused_by_name(client):
     branch = client.get_branch_by_name("dev")
     with pytest.raises(ValidationError, match="clin_sites"):
         ConventionSync(client).upload_by_convention(branch.id, "Clinics", {"clin_sites": [1, 2, 3]}, **FAST)
+
+
+def test_upload_patterns_as_the_incumbent_accepts_them(client):
+    from titan_rdm_sdk import ImportPattern
+
+    branch = client.get_branch_by_name("dev")
+    sync = ConventionSync(client)
+    _, frames = sync.download_by_convention(branch.id, "Clinics", table_names=["Site"], output="arrow", **FAST)
+    sites = frames["clin_sites"]
+    one = sites.filter(pc.equal(sites.column("site_code"), "0047"))
+    one = one.set_column(one.schema.get_field_index("site_name"), "site_name", pa.array(["Legacy pattern"]))
+    # "incremental" is the service's legacy spelling of incremental_upsert_only.
+    results = sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": one}, pattern="incremental", **FAST)
+    assert (results[0]["status"], results[0]["updated"]) == ("success", 1), results
+    # The enum members work as their values.
+    results = sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": sites}, pattern=ImportPattern.FULL, **FAST)
+    assert (results[0]["status"], results[0]["updated"]) == ("success", 1), results  # the name goes back
+    with pytest.raises(ValidationError, match="pattern"):
+        sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": sites}, pattern="merge", **FAST)

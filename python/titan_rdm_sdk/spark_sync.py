@@ -45,7 +45,7 @@ _MEMORY_CATALOG = "memory"
 _MEMORY_SCHEMA = "convention"
 
 _DOWNLOAD_PATTERNS = ("full", "incremental")
-_UPLOAD_PATTERNS = ("full", "incremental_upsert_only", "incremental_with_delete")
+_UPLOAD_PATTERNS = ("full", "incremental_upsert_only", "incremental_with_delete", "incremental")  # legacy alias
 
 
 def _text(name: str, value: object) -> str:
