@@ -31,7 +31,7 @@ use futures_util::stream;
 use pyo3::exceptions::PyLookupError;
 use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
-use trdm_sync::catalog::memory::{collect_input, conform_read, merge_batches};
+use trdm_sync::catalog::memory::{collect_input, conform_read, merge_batches, row_count};
 use trdm_sync::catalog::{BatchStream, MergeSpec, Properties, PropertySource, WriteSummary};
 use trdm_sync::{Catalog, Error, Result, TableRef};
 
@@ -146,10 +146,6 @@ impl fmt::Debug for PyCatalog {
     }
 }
 
-fn rows(batches: &[RecordBatch]) -> u64 {
-    batches.iter().map(|b| b.num_rows() as u64).sum()
-}
-
 #[async_trait::async_trait]
 impl Catalog for PyCatalog {
     fn backend(&self) -> &'static str {
@@ -187,14 +183,10 @@ impl Catalog for PyCatalog {
         properties: &dyn PropertySource,
     ) -> Result<WriteSummary> {
         let batches = collect_input(&schema, data).await?;
-        let written = rows(&batches);
+        let written = row_count(&batches);
         self.write_all(table, schema, batches, properties.properties())
             .await?;
-        Ok(WriteSummary {
-            rows_after: written,
-            rows_written: written,
-            rows_deleted: 0,
-        })
+        Ok(WriteSummary::replaced(written))
     }
 
     async fn merge(
@@ -210,13 +202,8 @@ impl Catalog for PyCatalog {
             .native_merge(table, schema.clone(), input.clone(), spec, properties.properties())
             .await?
         {
-            let written = rows(&input);
             // The catalog did the merge; it does not say how many rows it removed or holds now.
-            return Ok(WriteSummary {
-                rows_after: written,
-                rows_written: written,
-                rows_deleted: 0,
-            });
+            return Ok(WriteSummary::replaced(row_count(&input)));
         }
         let target = if self.table_exists(table).await? {
             // Python catalogs (Spark above all) hand back their own idea of the schema: nullability,

@@ -197,11 +197,7 @@ impl Catalog for DeltaCatalog {
             &properties.properties(),
         )
         .await?;
-        Ok(WriteSummary {
-            rows_after: rows,
-            rows_written: rows,
-            rows_deleted: 0,
-        })
+        Ok(WriteSummary::replaced(rows))
     }
 
     async fn merge(

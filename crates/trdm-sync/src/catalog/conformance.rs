@@ -95,10 +95,7 @@ pub async fn missing_table_is_table_not_found(catalog: &dyn Catalog, unique_pref
 pub async fn names_are_exact(catalog: &dyn Catalog, unique_prefix: &str) {
     let table = setup(catalog, unique_prefix, "case_sensitive").await;
     let (schema, batch) = simple(&[1], &["a"]);
-    catalog
-        .overwrite(&table, schema, stream(vec![batch]), &Properties::new())
-        .await
-        .expect("overwrite");
+    overwrite(catalog, &table, schema, vec![batch], &Properties::new()).await;
     let upper = TableRef::new(&table.catalog, &table.schema, table.table.to_uppercase());
     assert!(
         !catalog.table_exists(&upper).await.expect("table_exists"),
@@ -114,15 +111,14 @@ pub async fn overwrite_creates_and_replaces_content_and_schema(
 ) {
     let table = setup(catalog, unique_prefix, "overwrite_replaces").await;
     let (schema_a, batch_a) = simple(&[1, 2, 3], &["a", "b", "c"]);
-    let summary = catalog
-        .overwrite(
-            &table,
-            schema_a.clone(),
-            stream(vec![batch_a.clone()]),
-            &Properties::new(),
-        )
-        .await
-        .expect("first overwrite");
+    let summary = overwrite(
+        catalog,
+        &table,
+        schema_a.clone(),
+        vec![batch_a.clone()],
+        &Properties::new(),
+    )
+    .await;
     assert_eq!(
         summary,
         WriteSummary {
@@ -166,15 +162,14 @@ pub async fn overwrite_creates_and_replaces_content_and_schema(
     )
     .expect("batch b");
     // Two batches in, to check they are all written.
-    let summary = catalog
-        .overwrite(
-            &table,
-            schema_b.clone(),
-            stream(vec![batch_b.slice(0, 1), batch_b.slice(1, 1)]),
-            &Properties::new(),
-        )
-        .await
-        .expect("schema-changing overwrite");
+    let summary = overwrite(
+        catalog,
+        &table,
+        schema_b.clone(),
+        vec![batch_b.slice(0, 1), batch_b.slice(1, 1)],
+        &Properties::new(),
+    )
+    .await;
     assert_eq!(
         summary,
         WriteSummary {
@@ -199,15 +194,14 @@ pub async fn overwrite_creates_and_replaces_content_and_schema(
 pub async fn schema_and_values_round_trip(catalog: &dyn Catalog, unique_prefix: &str) {
     let table = setup(catalog, unique_prefix, "all_types").await;
     let (schema, batch) = wide();
-    catalog
-        .overwrite(
-            &table,
-            schema.clone(),
-            stream(vec![batch.clone()]),
-            &Properties::new(),
-        )
-        .await
-        .expect("overwrite");
+    overwrite(
+        catalog,
+        &table,
+        schema.clone(),
+        vec![batch.clone()],
+        &Properties::new(),
+    )
+    .await;
     assert_table(
         catalog,
         &table,
@@ -256,15 +250,14 @@ pub async fn schema_and_values_round_trip(catalog: &dyn Catalog, unique_prefix: 
 pub async fn properties_are_replaced_by_each_write(catalog: &dyn Catalog, unique_prefix: &str) {
     let table = setup(catalog, unique_prefix, "properties").await;
     let (schema, batch) = simple(&[1], &["a"]);
-    catalog
-        .overwrite(
-            &table,
-            schema.clone(),
-            stream(vec![batch.clone()]),
-            &Properties::new(),
-        )
-        .await
-        .expect("overwrite");
+    overwrite(
+        catalog,
+        &table,
+        schema.clone(),
+        vec![batch.clone()],
+        &Properties::new(),
+    )
+    .await;
     assert_eq!(
         catalog.properties(&table).await.expect("properties"),
         Properties::new(),
@@ -275,10 +268,7 @@ pub async fn properties_are_replaced_by_each_write(catalog: &dyn Catalog, unique
         ("trdm.high_water_mark", "2024-01-31T23:59:59.999999Z"),
         ("source", "TitanRDM – Zürich"),
     ]);
-    catalog
-        .overwrite(&table, schema.clone(), stream(vec![batch.clone()]), &first)
-        .await
-        .expect("overwrite");
+    overwrite(catalog, &table, schema.clone(), vec![batch.clone()], &first).await;
     assert_eq!(
         catalog.properties(&table).await.expect("properties"),
         first,
@@ -286,10 +276,14 @@ pub async fn properties_are_replaced_by_each_write(catalog: &dyn Catalog, unique
     );
 
     let second = props(&[("trdm.high_water_mark", "2024-02-29T00:00:00Z")]);
-    catalog
-        .overwrite(&table, schema.clone(), stream(vec![batch.clone()]), &second)
-        .await
-        .expect("overwrite");
+    overwrite(
+        catalog,
+        &table,
+        schema.clone(),
+        vec![batch.clone()],
+        &second,
+    )
+    .await;
     assert_eq!(
         catalog.properties(&table).await.expect("properties"),
         second,
@@ -325,15 +319,14 @@ pub async fn merge_upserts_and_deletes_by_key(catalog: &dyn Catalog, unique_pref
             (3, "three", Some(false)),
         ],
     );
-    catalog
-        .overwrite(
-            &table,
-            schema.clone(),
-            stream(vec![base]),
-            &Properties::new(),
-        )
-        .await
-        .expect("overwrite");
+    overwrite(
+        catalog,
+        &table,
+        schema.clone(),
+        vec![base],
+        &Properties::new(),
+    )
+    .await;
 
     let input = flagged(
         &schema,
@@ -401,15 +394,14 @@ pub async fn merge_upserts_and_deletes_by_key(catalog: &dyn Catalog, unique_pref
         )
         .expect("batch")
     };
-    catalog
-        .overwrite(
-            &table,
-            schema.clone(),
-            stream(vec![rows(&[(1, "a", 1), (2, "a", 2)])]),
-            &Properties::new(),
-        )
-        .await
-        .expect("overwrite");
+    overwrite(
+        catalog,
+        &table,
+        schema.clone(),
+        vec![rows(&[(1, "a", 1), (2, "a", 2)])],
+        &Properties::new(),
+    )
+    .await;
     let spec = MergeSpec {
         key_columns: vec!["id".into(), "code".into()],
         delete_column: None,
@@ -495,15 +487,14 @@ pub async fn merge_rejects_schema_mismatch(catalog: &dyn Catalog, unique_prefix:
     let table = setup(catalog, unique_prefix, "merge_mismatch").await;
     let (schema, batch) = simple(&[1, 2], &["a", "b"]);
     let properties = props(&[("k", "before")]);
-    catalog
-        .overwrite(
-            &table,
-            schema.clone(),
-            stream(vec![batch.clone()]),
-            &properties,
-        )
-        .await
-        .expect("overwrite");
+    overwrite(
+        catalog,
+        &table,
+        schema.clone(),
+        vec![batch.clone()],
+        &properties,
+    )
+    .await;
 
     let spec = MergeSpec {
         key_columns: vec!["id".into()],
@@ -572,15 +563,14 @@ pub async fn failed_write_leaves_old_table(catalog: &dyn Catalog, unique_prefix:
     let table = setup(catalog, unique_prefix, "failed_write").await;
     let (schema, batch) = simple(&[1, 2], &["a", "b"]);
     let properties = props(&[("k", "before")]);
-    catalog
-        .overwrite(
-            &table,
-            schema.clone(),
-            stream(vec![batch.clone()]),
-            &properties,
-        )
-        .await
-        .expect("overwrite");
+    overwrite(
+        catalog,
+        &table,
+        schema.clone(),
+        vec![batch.clone()],
+        &properties,
+    )
+    .await;
 
     let (other_schema, other) = wide();
     let result = catalog
@@ -649,10 +639,7 @@ pub async fn empty_table_reads_schema_and_no_rows(catalog: &dyn Catalog, unique_
         ("empty_zero_row_batch", vec![empty.clone()]),
     ] {
         let table = setup(catalog, unique_prefix, name).await;
-        let summary = catalog
-            .overwrite(&table, schema.clone(), stream(input), &Properties::new())
-            .await
-            .expect("overwrite");
+        let summary = overwrite(catalog, &table, schema.clone(), input, &Properties::new()).await;
         assert_eq!(summary, WriteSummary::default(), "{name}");
         assert!(
             catalog.table_exists(&table).await.expect("table_exists"),
@@ -678,6 +665,20 @@ async fn setup(catalog: &dyn Catalog, prefix: &str, table: &str) -> TableRef {
         .await
         .unwrap_or_else(|e| panic!("create_schema({cat}.{schema}): {e}"));
     TableRef::new(cat, schema, table)
+}
+
+/// Overwrites `table` with `batches`, which must succeed.
+async fn overwrite(
+    catalog: &dyn Catalog,
+    table: &TableRef,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    properties: &Properties,
+) -> WriteSummary {
+    catalog
+        .overwrite(table, schema, stream(batches), properties)
+        .await
+        .unwrap_or_else(|e| panic!("overwrite {table}: {e}"))
 }
 
 fn stream(batches: Vec<RecordBatch>) -> BatchStream {

@@ -182,11 +182,7 @@ impl Catalog for InMemoryCatalog {
             properties: properties.properties(),
         };
         self.lock().tables.insert(table.clone(), new);
-        Ok(WriteSummary {
-            rows_after: rows,
-            rows_written: rows,
-            rows_deleted: 0,
-        })
+        Ok(WriteSummary::replaced(rows))
     }
 
     async fn merge(
@@ -232,7 +228,8 @@ fn not_found(table: &TableRef) -> Error {
     }
 }
 
-fn row_count(batches: &[RecordBatch]) -> u64 {
+/// Rows in `batches`.
+pub fn row_count(batches: &[RecordBatch]) -> u64 {
     batches.iter().map(|b| b.num_rows() as u64).sum()
 }
 

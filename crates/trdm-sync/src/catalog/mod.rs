@@ -132,6 +132,18 @@ pub struct WriteSummary {
     pub rows_deleted: u64,
 }
 
+impl WriteSummary {
+    /// A table replaced as a whole by `rows` rows: an overwrite, or a merge the backend did by itself and
+    /// reports no finer counts for.
+    pub fn replaced(rows: u64) -> Self {
+        WriteSummary {
+            rows_after: rows,
+            rows_written: rows,
+            rows_deleted: 0,
+        }
+    }
+}
+
 /// Where tables live. See the module docs for the contract.
 #[async_trait::async_trait]
 pub trait Catalog: Send + Sync + fmt::Debug {
