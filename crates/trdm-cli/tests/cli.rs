@@ -8,9 +8,14 @@ fn fixture() -> String {
     format!("{}/../../fixtures/clinics.toml", env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn emulator_prints_ready_line_and_credentials_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts `trdm emulator` with the Clinics fixture, its database in `dir`, on a free port; returns the child
+/// and its stdout lines.
+fn spawn_emulator(
+    dir: &std::path::Path,
+) -> (
+    std::process::Child,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_trdm"))
         .args([
             "emulator",
@@ -20,12 +25,19 @@ fn emulator_prints_ready_line_and_credentials_and_stops_on_sigterm() {
             "127.0.0.1:0",
             "--db",
         ])
-        .arg(dir.path().join("e.db"))
+        .arg(dir.join("e.db"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+#[test]
+fn emulator_prints_ready_line_and_credentials_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, mut lines) = spawn_emulator(dir.path());
     let first = lines.next().unwrap().unwrap();
     let url = first
         .strip_prefix("listening on http://")
@@ -94,21 +106,7 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trdm"))
-            .args([
-                "emulator",
-                "--fixture",
-                &fixture(),
-                "--listen",
-                "127.0.0.1:0",
-                "--db",
-            ])
-            .arg(dir.path().join("e.db"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (child, mut lines) = spawn_emulator(dir.path());
         let url = lines
             .next()
             .unwrap()
