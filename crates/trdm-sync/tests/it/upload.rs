@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::Field;
 use trdm_sync::TableStatus;
 use trdm_sync::catalog::{Catalog, TableRef};
 use trdm_sync::codec::{CsvDecoder, ImportPattern};
@@ -309,4 +311,355 @@ async fn when_every_file_upload_fails_the_batch_is_left_uncompleted() {
     );
     let dc = s.client.deployed_table_definitions(2, None).await.unwrap();
     assert!(!dc.is_empty());
+}
+
+/// Writes a catalog table `dev.{schema}.clin_{table}` with exactly `columns`, as a user's table would be.
+async fn put_columns(s: &Setup, schema: &str, table: &str, columns: Vec<(&str, ArrayRef)>) {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
+        .collect();
+    let arrow_schema = Arc::new(arrow_schema::Schema::new(fields));
+    let batch = RecordBatch::try_new(
+        arrow_schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .unwrap();
+    s.catalog.create_schema("dev", schema).await.unwrap();
+    s.catalog
+        .overwrite(
+            &TableRef::new("dev", schema, format!("clin_{table}")),
+            arrow_schema,
+            Box::pin(futures_util::stream::iter(vec![Ok(batch)])),
+            &trdm_sync::catalog::Properties::new(),
+        )
+        .await
+        .unwrap();
+}
+
+fn text(values: &[Option<&str>]) -> ArrayRef {
+    Arc::new(StringArray::from(values.to_vec()))
+}
+
+/// Every version of every table of the domain on `branch_id`, as TitanRDM exports it, by table.
+async fn server_state(s: &Setup, branch_id: i64) -> Vec<(String, Vec<RecordBatch>)> {
+    let mut request = download(branch_id, "server_state");
+    request.include_history = true;
+    let mut state = Vec::new();
+    for r in s.engine.download(&request).await.unwrap() {
+        assert_eq!(r.status, TableStatus::Success, "{r:?}");
+        let table = TableRef::new("dev", "server_state", format!("clin_{}", r.table));
+        state.push((r.table.clone(), batches(&s.catalog, &table).await));
+    }
+    state
+}
+
+/// The current `centre_name` of a delivery centre on `branch_id`.
+async fn centre_name(s: &Setup, branch_id: i64, code: &str) -> Option<String> {
+    let mut request = download(branch_id, "current");
+    request.tables = Some(vec!["Delivery Centre".into()]);
+    s.engine.download(&request).await.unwrap();
+    let b = batches(
+        &s.catalog,
+        &TableRef::new("dev", "current", "clin_delivery_centre"),
+    )
+    .await;
+    let codes = strings(&b, "centre_code");
+    let names = strings(&b, "centre_name");
+    let i = codes
+        .iter()
+        .position(|c| c.as_deref() == Some(code))
+        .unwrap();
+    names[i].clone()
+}
+
+/// One invalid source table and where its error must point.
+struct Invalid {
+    case: &'static str,
+    pattern: ImportPattern,
+    table: &'static str,
+    /// Row 1 is always a valid change, so an upload that got through would change the server.
+    columns: Vec<(&'static str, ArrayRef)>,
+    column: &'static str,
+    /// Row and value (as messages show it), for errors about a value rather than the table's shape.
+    at: Option<(u64, &'static str)>,
+}
+
+#[tokio::test]
+async fn each_kind_of_invalid_data_fails_its_table_by_name_row_and_value_and_sends_nothing() {
+    use ImportPattern::{Full, IncrementalUpsertOnly, IncrementalWithDelete};
+    let s = setup().await;
+    let dev = branch(&s.client, "dev").await;
+    let before = server_state(&s, dev).await;
+    let renamed = Some("Renamed by an upload that must not happen");
+    let cases = vec![
+        Invalid {
+            case: "unknown column",
+            pattern: IncrementalUpsertOnly,
+            table: "delivery_centre",
+            columns: vec![
+                ("centre_code", text(&[Some("DC001"), Some("DC002")])),
+                ("centre_name", text(&[renamed, Some("x")])),
+                ("colour", text(&[Some("blue"), Some("red")])),
+            ],
+            column: "colour",
+            at: None,
+        },
+        Invalid {
+            case: "missing required value",
+            pattern: IncrementalUpsertOnly,
+            table: "delivery_centre",
+            columns: vec![
+                ("centre_code", text(&[Some("DC001"), Some("DC002")])),
+                ("centre_name", text(&[renamed, None])),
+            ],
+            column: "centre_name",
+            at: Some((2, "NULL")),
+        },
+        Invalid {
+            case: "required column absent from the source",
+            pattern: Full,
+            table: "org_unit",
+            columns: vec![
+                ("org_unit_id", text(&[Some("1")])),
+                ("headcount", text(&[Some("5")])),
+            ],
+            column: "name",
+            at: Some((1, "no value")),
+        },
+        Invalid {
+            case: "text that does not convert",
+            pattern: IncrementalUpsertOnly,
+            table: "org_unit",
+            columns: vec![
+                ("org_unit_id", text(&[Some("1"), Some("2"), Some("3")])),
+                ("name", text(&[renamed, Some("b"), Some("c")])),
+                (
+                    "valid_from",
+                    text(&[Some("2020-01-01"), None, Some("2024-02-30")]),
+                ),
+            ],
+            column: "valid_from",
+            at: Some((3, "\"2024-02-30\"")),
+        },
+        Invalid {
+            case: "typed value that does not fit",
+            pattern: IncrementalUpsertOnly,
+            table: "delivery_centre",
+            columns: vec![
+                ("centre_code", text(&[Some("DC001"), Some("DC002")])),
+                ("centre_name", text(&[renamed, Some("x")])),
+                (
+                    "capacity",
+                    Arc::new(Int64Array::from(vec![Some(10), Some(3_000_000_000)])),
+                ),
+            ],
+            column: "capacity",
+            at: Some((2, "\"3000000000\"")),
+        },
+        Invalid {
+            case: "duplicate primary key",
+            pattern: Full,
+            table: "delivery_centre",
+            columns: vec![
+                (
+                    "centre_code",
+                    text(&[Some("DC001"), Some("DC002"), Some("DC001")]),
+                ),
+                ("centre_name", text(&[renamed, Some("b"), Some("c")])),
+            ],
+            column: "centre_code",
+            at: Some((3, "\"DC001\" repeats the primary key of row 1")),
+        },
+        Invalid {
+            case: "bad tran code",
+            pattern: IncrementalWithDelete,
+            table: "delivery_centre",
+            columns: vec![
+                ("centre_code", text(&[Some("DC001"), Some("DC002")])),
+                ("centre_name", text(&[renamed, Some("x")])),
+                ("trdm_tran_code", text(&[Some("u"), Some("z")])),
+            ],
+            column: "trdm_tran_code",
+            at: Some((2, "\"z\"")),
+        },
+        Invalid {
+            case: "missing tran code value",
+            pattern: IncrementalWithDelete,
+            table: "delivery_centre",
+            columns: vec![
+                ("centre_code", text(&[Some("DC001"), Some("DC002")])),
+                ("centre_name", text(&[renamed, Some("x")])),
+                ("trdm_tran_code", text(&[Some("u"), None])),
+            ],
+            column: "trdm_tran_code",
+            at: Some((2, "NULL")),
+        },
+        Invalid {
+            case: "no tran code column where the pattern needs one",
+            pattern: IncrementalWithDelete,
+            table: "delivery_centre",
+            columns: vec![
+                ("centre_code", text(&[Some("DC001")])),
+                ("centre_name", text(&[renamed])),
+            ],
+            column: "trdm_tran_code",
+            at: None,
+        },
+        Invalid {
+            case: "tran code where the pattern takes none",
+            pattern: IncrementalUpsertOnly,
+            table: "delivery_centre",
+            columns: vec![
+                ("centre_code", text(&[Some("DC001"), Some("DC003")])),
+                ("centre_name", text(&[renamed, Some("x")])),
+                ("trdm_tran_code", text(&[None, Some("d")])),
+            ],
+            column: "trdm_tran_code",
+            at: Some((2, "\"d\"")),
+        },
+    ];
+    for (n, case) in cases.into_iter().enumerate() {
+        let what = case.case;
+        let schema = format!("invalid{n}");
+        put_columns(&s, &schema, case.table, case.columns).await;
+        let mut request = upload(dev, &schema);
+        request.pattern = case.pattern;
+        let report = s.engine.upload(&request).await.unwrap();
+        let result = report
+            .tables
+            .iter()
+            .find(|r| r.table == case.table)
+            .unwrap();
+        let status = result.status.as_incumbent_str();
+        assert!(status.starts_with("error: "), "{what}: {status}");
+        assert_eq!(result.rows, 0, "{what}: {result:?}");
+        let mut needles = vec![format!("table {}", case.table), case.column.to_owned()];
+        if let Some((row, value)) = case.at {
+            needles.push(format!(
+                "table {}, column {}, row {row}: ",
+                case.table, case.column
+            ));
+            needles.push(value.to_owned());
+        }
+        for needle in needles {
+            assert!(status.contains(&needle), "{what}: {status} lacks {needle}");
+        }
+        assert_eq!(report.import_id, None, "{what}: a batch was created");
+        assert_eq!(report.import_status, None, "{what}");
+        assert!(
+            s.client
+                .find_imports(&format!("convention-upload-{schema}"))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{what}: the server has an import batch"
+        );
+        assert!(
+            server_state(&s, dev).await == before,
+            "{what}: the server's data changed"
+        );
+    }
+
+    // One bad table stops a good one: nothing is sent, so the good one is not applied either.
+    put_columns(
+        &s,
+        "mixed",
+        "delivery_centre",
+        vec![
+            ("centre_code", text(&[Some("DC001")])),
+            ("centre_name", text(&[Some("Renamed by a partial upload")])),
+        ],
+    )
+    .await;
+    put_columns(
+        &s,
+        "mixed",
+        "org_unit",
+        vec![
+            ("org_unit_id", text(&[Some("1"), Some("2")])),
+            ("name", text(&[Some("Renamed"), Some("b")])),
+            ("headcount", text(&[Some("5"), Some("lots")])),
+        ],
+    )
+    .await;
+    let bad = "table org_unit, column headcount, row 2: value \"lots\"";
+    let mut request = upload(dev, "mixed");
+    request.pattern = IncrementalUpsertOnly;
+    let report = s.engine.upload(&request).await.unwrap();
+    let status = |report: &trdm_sync::UploadReport, table: &str| {
+        report
+            .tables
+            .iter()
+            .find(|r| r.table == table)
+            .unwrap()
+            .status
+            .as_incumbent_str()
+    };
+    let org_unit = status(&report, "org_unit");
+    assert!(
+        org_unit.starts_with("error: ") && org_unit.contains(bad),
+        "{org_unit}"
+    );
+    let centre = status(&report, "delivery_centre");
+    assert!(
+        centre.starts_with("error: not uploaded: org_unit failed validation"),
+        "{centre}"
+    );
+    assert_eq!(report.import_id, None, "{report:?}");
+    assert!(
+        s.client
+            .find_imports("convention-upload-mixed")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(server_state(&s, dev).await == before, "nothing was applied");
+
+    // allow_partial: the good table is applied in a completed batch, the bad one reported and never sent.
+    request.allow_partial = true;
+    let report = s.engine.upload(&request).await.unwrap();
+    let org_unit = status(&report, "org_unit");
+    assert!(
+        org_unit.starts_with("error: ") && org_unit.contains(bad),
+        "{org_unit}"
+    );
+    let centre = report
+        .tables
+        .iter()
+        .find(|r| r.table == "delivery_centre")
+        .unwrap();
+    assert_eq!(centre.status, TableStatus::Success, "{report:?}");
+    assert_eq!(
+        (centre.inserted, centre.updated, centre.deleted),
+        (Some(0), Some(1), Some(0))
+    );
+    assert_eq!(report.import_status.as_deref(), Some("completed"));
+    let imports = s
+        .client
+        .find_imports("convention-upload-mixed")
+        .await
+        .unwrap();
+    assert_eq!(imports.len(), 1);
+    assert_eq!(Some(imports[0].id), report.import_id);
+    assert_eq!(imports[0].status.as_str(), "completed");
+    let sent = s.client.import_results(imports[0].id).await.unwrap().tables;
+    assert_eq!(
+        sent.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [centre.import_table_id.unwrap()],
+        "only the valid table was sent"
+    );
+    assert_eq!(
+        centre_name(&s, dev, "DC001").await.as_deref(),
+        Some("Renamed by a partial upload")
+    );
+    let after = server_state(&s, dev).await;
+    for (table, data) in &before {
+        let now = &after.iter().find(|(t, _)| t == table).unwrap().1;
+        assert_eq!(
+            data == now,
+            table != "delivery_centre",
+            "{table}: only the valid table changed"
+        );
+    }
 }
