@@ -967,25 +967,24 @@ pub(crate) fn finish_import_table(
     Ok(())
 }
 
-/// Marks an import completed by the client and fails its tables that never got a file.
+/// Marks an import completed by the client and fails its tables that never got a file. Two statements: run it
+/// inside the caller's transaction.
 pub(crate) fn complete_import(
-    conn: &mut Connection,
+    conn: &Connection,
     id: i64,
     message: Option<&str>,
     now: i64,
 ) -> ApiResult<()> {
-    let tx = conn.transaction()?;
-    tx.execute(
+    conn.execute(
         "UPDATE imports SET status = 'processing', completed_at = ?2, message = COALESCE(?3, message) WHERE id = ?1",
         params![id, now, message],
     )?;
-    tx.execute(
+    conn.execute(
         "UPDATE import_tables SET status = 'failed', end_at = ?2, message = ?3, insert_row_count = 0,
             update_row_count = 0, delete_row_count = 0
          WHERE import_id = ?1 AND status = 'created'",
         params![id, now, crate::decisions::NEVER_UPLOADED_MESSAGE],
     )?;
-    tx.commit()?;
     Ok(())
 }
 

@@ -125,6 +125,23 @@ impl Db {
         .await?
     }
 
+    /// Runs `f` inside one IMMEDIATE catalog transaction, so a state check and the transition it guards are one
+    /// step: no other writer (a request, a job) can change the state in between. Commits when `f` returns `Ok`;
+    /// an `Err` rolls everything back.
+    pub(crate) async fn catalog_tx<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        F: FnOnce(&Connection) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.catalog(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
     /// Runs `f` on a records connection on the blocking pool.
     pub(crate) async fn records<T, F>(&self, f: F) -> ApiResult<T>
     where

@@ -119,9 +119,10 @@ async fn run_import_table(state: &AppState, id: i64) -> ApiResult<()> {
     if !state.config.import_delay.is_zero() {
         tokio::time::sleep(state.config.import_delay).await;
     }
+    // One transaction: `upload_failed` may be racing this check, and only one of the two may win.
     let loaded = state
         .db
-        .catalog(move |c| {
+        .catalog_tx(move |c| {
             let it = catalog::import_table(c, id)?;
             if it.status != "uploaded" && it.status != "processing" {
                 return Ok(None);

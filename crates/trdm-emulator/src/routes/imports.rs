@@ -123,7 +123,7 @@ pub(super) async fn complete(
     let message = body.text("message")?;
     let json = state
         .db
-        .catalog(move |c| {
+        .catalog_tx(move |c| {
             let import = catalog::import(c, id)?;
             if import.status != import_status::CREATED {
                 return Err(ApiError::Conflict(format!(
@@ -160,7 +160,7 @@ pub(super) async fn create_table(
     let correlation_code = body.text("correlation_code")?;
     let (table, name) = state
         .db
-        .catalog(move |c| {
+        .catalog_tx(move |c| {
             let import = catalog::import(c, import_id)?;
             if import.status != import_status::CREATED {
                 return Err(ApiError::Conflict(format!(
@@ -215,7 +215,7 @@ pub(super) async fn upload_complete(
     let has_file = state.upload_path(id).exists();
     let (t, name) = state
         .db
-        .catalog(move |c| {
+        .catalog_tx(move |c| {
             let t = catalog::import_table(c, id)?;
             if t.status != import_table_status::CREATED {
                 return Err(ApiError::Conflict(format!(
@@ -251,7 +251,7 @@ pub(super) async fn upload_failed(
         .unwrap_or_else(|| "the client reported a failed upload".into());
     let (t, name) = state
         .db
-        .catalog(move |c| {
+        .catalog_tx(move |c| {
             let t = catalog::import_table(c, id)?;
             if t.status != import_table_status::CREATED && t.status != import_table_status::UPLOADED
             {

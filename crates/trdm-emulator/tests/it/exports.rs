@@ -293,3 +293,56 @@ async fn presigned_downloads_reject_tampering_and_expiry() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("expired"));
 }
+
+/// `GET /api/exports` (the unversioned list) shows every export with its download URL once completed, and
+/// filters and pages like every collection.
+#[tokio::test]
+async fn unversioned_export_list_shows_exports_and_filters() {
+    let h = Harness::start().await;
+    let done = h.export("prod", "org_unit", "full", None, false).await;
+    let t = h.table("dev", "sites").await;
+    let dev = h.branch_id("dev").await;
+    let (status, second) = h
+        .post(
+            "/api/v1/exports",
+            json!({"branch_id": dev, "table_definition_key": t["key"], "pattern": "full",
+                   "include_history": true, "correlation_code": "listed"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let second = h.wait_export(second["id"].as_i64().unwrap()).await;
+
+    let (status, all) = h.get("/api/exports").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["meta"]["total_count"], 2);
+    let first = &all["data"][0];
+    assert_eq!(first["id"], done["id"]);
+    assert_eq!(first["status"], "completed");
+    assert_eq!(first["rows_exported"], done["rows_exported"]);
+    assert_eq!(first["correlation_code"], format!("export-{}", done["id"]));
+    let url = first["download_url"]
+        .as_str()
+        .expect("completed exports list their URL");
+    let rows = h.rows(first).await;
+    assert_eq!(rows.len() as i64, first["rows_exported"].as_i64().unwrap());
+    assert!(url.contains(&format!("/_s3/exports/{}?", done["id"])));
+    assert_eq!(all["data"][1]["id"], second["id"]);
+
+    let (_, found) = h.get("/api/exports?q=correlation_code:eq:listed").await;
+    assert_eq!(found["meta"]["total_count"], 1);
+    assert_eq!(found["data"][0]["branch_id"], dev);
+    assert_eq!(found["data"][0]["include_history"], true);
+    assert_eq!(found["data"][0]["table_definition_key"], t["key"]);
+    let (_, history) = h.get("/api/exports?q=include_history:eq:true").await;
+    assert_eq!(history["meta"]["total_count"], 1);
+    let (_, paged) = h.get("/api/exports?per_page=1&page=2").await;
+    assert_eq!(paged["meta"]["total_pages"], 2);
+    assert_eq!(paged["data"][0]["id"], second["id"]);
+
+    let (status, err) = h.get("/api/exports?page=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(err["message"].as_str().unwrap().contains("page"), "{err}");
+    let r = h.http.get(h.url("/api/exports")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+}

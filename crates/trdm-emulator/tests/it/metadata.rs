@@ -224,3 +224,131 @@ async fn table_data_grid_pages_filters_and_sorts_current_records() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// The single-resource routes answer the same object their collection shows, and 404 for unknown ids.
+#[tokio::test]
+async fn single_resource_routes_match_their_collections_and_404_unknown_ids() {
+    let h = Harness::start().await;
+
+    // Domains.
+    let (_, domains) = h.get("/api/v1/domains").await;
+    let listed = &domains["data"][0];
+    let (status, domain) = h.get(&format!("/api/v1/domains/{}", listed["id"])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&domain, listed);
+    assert_eq!(domain["name"], "Clinics");
+    assert_eq!(domain["abbreviation"], "clin");
+    assert!(
+        domain["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Clinic sites")
+    );
+    assert!(domain["created_at"].is_string() && domain["updated_at"].is_string());
+    let (status, missing) = h.get("/api/v1/domains/999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing["error"], "Not Found");
+    assert_eq!(missing["message"], "domain 999 not found");
+    assert_eq!(h.get("/api/v1/domains/abc").await.0, StatusCode::NOT_FOUND);
+
+    // Deployed table definitions: the deployed column list, equal to the list's item.
+    let site = h.table("dev", "sites").await;
+    let (status, deployed) = h
+        .get(&format!(
+            "/api/v1/deployed_table_definitions/{}",
+            site["id"]
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(deployed, site);
+    assert_eq!(deployed["name"], "Site");
+    assert_eq!(deployed["branch"]["name"], "dev");
+    assert_eq!(deployed["domain"]["abbreviation"], "clin");
+    assert_eq!(
+        deployed["deployed_column_definitions"][0]["name"],
+        "site_code"
+    );
+    assert!(deployed.get("column_definitions").is_none());
+    let (status, missing) = h.get("/api/v1/deployed_table_definitions/999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing["message"], "table definition 999 not found");
+
+    // Table definitions: the same table under the same id, with `column_definitions`.
+    let (status, td) = h
+        .get(&format!("/api/v1/table_definitions/{}", site["id"]))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(td["key"], site["key"]);
+    assert_eq!(td["database_table_name"], "sites");
+    assert_eq!(td["branch_id"], site["branch_id"]);
+    assert_eq!(td["allow_manual_rows"], false);
+    assert_eq!(
+        td["column_definitions"],
+        site["deployed_column_definitions"]
+    );
+    assert!(td.get("deployed_column_definitions").is_none());
+    let (_, td_list) = h
+        .get(&format!(
+            "/api/v1/table_definitions?branch_id={}",
+            site["branch_id"]
+        ))
+        .await;
+    let listed = td_list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == site["id"])
+        .unwrap();
+    assert_eq!(&td, listed);
+    let (status, missing) = h.get("/api/v1/table_definitions/999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing["message"], "table definition 999 not found");
+
+    // One import mapping, under its own table only.
+    let (_, mappings) = h
+        .get(&format!(
+            "/api/v1/table_definitions/{}/import_mappings",
+            site["id"]
+        ))
+        .await;
+    let listed = &mappings["data"][0];
+    let mapping_path = |table: &serde_json::Value, mapping: &serde_json::Value| {
+        format!("/api/v1/table_definitions/{table}/import_mappings/{mapping}")
+    };
+    let (status, mapping) = h.get(&mapping_path(&site["id"], &listed["id"])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&mapping, listed);
+    assert_eq!(mapping["table_definition"]["id"], site["id"]);
+    assert_eq!(mapping["table_definition"]["name"], "Site");
+    assert_eq!(mapping["branch"]["name"], "dev");
+    assert_eq!(mapping["is_default"], true);
+    assert_eq!(mapping["mapping_config"]["delimiter"], ",");
+    let prod_site = h.table("prod", "sites").await;
+    let (status, other) = h.get(&mapping_path(&prod_site["id"], &listed["id"])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a mapping of another table");
+    assert_eq!(
+        other["message"],
+        format!("import mapping {} not found", listed["id"])
+    );
+    let (status, missing) = h
+        .get(&mapping_path(&site["id"], &serde_json::json!(999)))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing["message"], "import mapping 999 not found");
+    let (status, missing) = h
+        .get(&mapping_path(&serde_json::json!(999), &listed["id"]))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing["message"], "table definition 999 not found");
+
+    // No token, no answer.
+    for path in [
+        format!("/api/v1/domains/{}", domain["id"]),
+        format!("/api/v1/table_definitions/{}", site["id"]),
+        format!("/api/v1/deployed_table_definitions/{}", site["id"]),
+        mapping_path(&site["id"], &listed["id"]),
+    ] {
+        let r = h.http.get(h.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+}
