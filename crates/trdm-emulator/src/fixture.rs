@@ -34,8 +34,8 @@ pub struct Fixture {
     path: PathBuf,
 }
 
-/// An OAuth application as the fixture declares it.
-#[derive(Debug, Clone, Deserialize)]
+/// An OAuth application as the fixture declares it. `Debug` is safe: the secret prints as `<redacted>`.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FixtureApplication {
     /// Display name.
@@ -47,6 +47,17 @@ pub struct FixtureApplication {
     /// Scopes the application may request; also its default scopes.
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for FixtureApplication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FixtureApplication")
+            .field("name", &self.name)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 type ApplicationSpec = FixtureApplication;
@@ -543,4 +554,39 @@ fn load(db: &Db, conn: &mut rusqlite::Connection, fx: &Fixture) -> Result<(), Er
     catalog::set_setting(&tx, "initialized_at", &crate::time::iso(now))?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn application_debug_redacts_the_client_secret() {
+        let app = FixtureApplication {
+            name: "Demo".into(),
+            client_id: "demo-client".into(),
+            client_secret: "s3cret-value".into(),
+            scopes: vec!["api".into()],
+        };
+        for printed in [format!("{app:?}"), format!("{app:#?}")] {
+            assert!(!printed.contains("s3cret-value"), "{printed}");
+            assert!(printed.contains("client_id: \"demo-client\""), "{printed}");
+            assert!(printed.contains("\"<redacted>\""), "{printed}");
+        }
+        assert_eq!(
+            format!("{app:?}"),
+            r#"FixtureApplication { name: "Demo", client_id: "demo-client", client_secret: "<redacted>", scopes: ["api"] }"#
+        );
+        // A whole fixture prints its applications the same way.
+        let fixture: Fixture = toml::from_str(
+            "[[oauth_applications]]\nname = \"Demo\"\nclient_id = \"demo-client\"\nclient_secret = \"s3cret-value\"\n",
+        )
+        .unwrap();
+        let printed = format!("{fixture:?}");
+        assert!(!printed.contains("s3cret-value"), "{printed}");
+        assert!(
+            printed.contains("client_secret: \"<redacted>\""),
+            "{printed}"
+        );
+    }
 }
