@@ -12,12 +12,22 @@
 # MAGIC Tables are found by name: `{catalog}.{schema}.{domain_abbreviation}_{database_table_name}`, so the
 # MAGIC `Site` table of the `Clinics` domain (abbreviation `clin`) lives in `{catalog}.{schema}.clin_sites`.
 # MAGIC
-# MAGIC The package is `trdm` on PyPI; it is imported as `titan_rdm_sdk`, with the same classes and calls as
-# MAGIC `titan-rdm-sdk`, so existing notebooks only change their `%pip install` line.
+# MAGIC The package (distribution `trdm`) is imported as `titan_rdm_sdk`, with the same classes and calls as
+# MAGIC `titan-rdm-sdk`, so existing notebooks only change their `%pip install` line. It is not published on
+# MAGIC PyPI: build the wheel from the trdm repository (Rust 1.95 and maturin 1.16 needed) on Linux of the
+# MAGIC cluster's architecture (x86_64, or aarch64 for Graviton) with a glibc no newer than the cluster's, and
+# MAGIC put it in a Unity Catalog volume:
+# MAGIC
+# MAGIC ```bash
+# MAGIC cd python && maturin build --release   # prints the wheel: target/wheels/trdm-0.1.0-cp310-abi3-manylinux_….whl
+# MAGIC databricks fs cp target/wheels/trdm-0.1.0-*.whl dbfs:/Volumes/main/default/libraries/
+# MAGIC ```
+# MAGIC
+# MAGIC Then set the next cell's path to your volume and the wheel's exact file name.
 
 # COMMAND ----------
 
-# MAGIC %pip install trdm
+# MAGIC %pip install /Volumes/main/default/libraries/trdm-0.1.0-cp310-abi3-manylinux_2_34_x86_64.whl
 
 # COMMAND ----------
 
