@@ -3,6 +3,7 @@
 
 mod catalog;
 mod client;
+mod conformance;
 mod convert;
 mod error;
 mod runtime;
@@ -27,5 +28,9 @@ fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transfer::RawDownload>()?;
     m.add_class::<transfer::RawUpload>()?;
     m.add_class::<transfer::RawTableUpload>()?;
+    // Private, for tests: trdm-sync's catalog conformance suite against a catalog written in Python.
+    m.add_function(wrap_pyfunction!(conformance::_catalog_conformance, m)?)?;
+    let checks = pyo3::types::PyTuple::new(m.py(), conformance::CHECKS)?;
+    m.add("CATALOG_CONFORMANCE_CHECKS", checks)?;
     Ok(())
 }

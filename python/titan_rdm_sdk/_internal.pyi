@@ -170,3 +170,12 @@ class RawSyncEngine:
         poll_interval: float = 2.0,
         max_wait: float = 300.0,
     ) -> dict[str, Any]: ...
+
+CATALOG_CONFORMANCE_CHECKS: tuple[str, ...]
+"""The checks of trdm-sync's catalog conformance suite, in the order it runs them."""
+
+def _catalog_conformance(catalog: PythonCatalog, prefix: str, checks: list[str] | None = None) -> None:
+    """Runs trdm-sync's catalog conformance suite against ``catalog`` (for tests: it writes tables under
+    ``prefix``, ``catalog.schema``, and drops none). ``checks`` selects checks by name (default: all of
+    ``CATALOG_CONFORMANCE_CHECKS``; ``ValueError`` for an unknown name). The first failing check raises
+    ``AssertionError("catalog conformance check `<name>` failed: <message>")``."""

@@ -1,0 +1,250 @@
+"""trdm-sync's catalog conformance suite (crates/trdm-sync/src/catalog/conformance.rs) against the catalogs
+written in Python: the smallest one (a dict of pyarrow tables) and the ``SparkCatalog`` that ``SparkSync``
+drives, on the local PySpark session (one catalog, ``spark_catalog``, parquet tables).
+
+``_internal._catalog_conformance`` wraps the object in the same ``PyCatalog`` the sync engine uses and runs
+the suite's checks by name; a broken clause is an ``AssertionError`` naming the check. Each check is its own
+test. A check known to fail is marked ``xfail(strict=True)`` with the reason, and :func:`run` turns a failure
+other than the known one into a plain test failure: a known failure must keep failing, and exactly so.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+
+import pytest
+from conftest import ROOT
+from test_sync_python_catalog import DictCatalog
+
+from titan_rdm_sdk._internal import CATALOG_CONFORMANCE_CHECKS, _catalog_conformance
+
+SUITE = ROOT / "crates" / "trdm-sync" / "src" / "catalog" / "conformance.rs"
+
+
+def params(known: dict[str, tuple[str, ...]]) -> list:
+    """Every check as a test parameter; those in `known` (check -> (reason, *texts of the failure)) xfail."""
+    return [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=known[c][0]))
+        if c in known
+        else c
+        for c in CATALOG_CONFORMANCE_CHECKS
+    ]
+
+
+def run(catalog, prefix: str, check: str, known: dict[str, tuple[str, ...]]) -> None:
+    try:
+        _catalog_conformance(catalog, prefix, [check])
+    except AssertionError as failure:
+        if check in known and not all(text in str(failure) for text in known[check][1:]):
+            pytest.fail(f"{check} failed, but not as known ({known[check][0]}): {failure}")
+        raise
+
+
+def test_the_checks_are_the_suites_in_its_order():
+    source = SUITE.read_text(encoding="utf-8")
+    public = re.findall(r"^pub async fn (\w+)\(", source, flags=re.MULTILINE)
+    run_all = source[source.index("pub async fn run_all(") :]
+    run_all = run_all[: run_all.index("\n}\n")]
+    in_run_all = re.findall(r"^\s+(\w+)\(catalog, unique_prefix\)\.await;", run_all, flags=re.MULTILINE)
+    assert public[0] == "run_all"
+    assert list(CATALOG_CONFORMANCE_CHECKS) == public[1:] == in_run_all
+
+
+# ---- a dict of pyarrow tables (no merge of its own: PyCatalog merges in Rust by read + overwrite) ----
+
+DICT_KNOWN = {
+    "merge_rejects_schema_mismatch": (
+        "bug in PyCatalog::merge (python/src/catalog.rs): it fits the table read back to the input schema "
+        "with conform_read, which ignores `comment` metadata and nullability, and never calls "
+        "check_same_schema, so a merge whose input changes a column comment is accepted and rewrites "
+        "the table",
+        "merge with a changed comment: expected SchemaMismatch, got Ok(",
+    ),
+}
+
+
+@pytest.mark.parametrize("check", params(DICT_KNOWN))
+def test_dict_catalog(check):
+    run(DictCatalog(), "conformance.dict", check, DICT_KNOWN)
+
+
+def test_the_suite_runs_against_the_object_given():
+    catalog = DictCatalog()
+    passing = [c for c in CATALOG_CONFORMANCE_CHECKS if c not in DICT_KNOWN]
+    assert _catalog_conformance(catalog, "conformance.dict", passing) is None
+    # Its tables are in this very object, as the last writes left them.
+    assert ("conformance", "dict") in catalog.schemas
+    assert catalog.tables[("conformance", "dict", "all_types")].num_rows == 4
+    assert catalog.props[("conformance", "dict", "merge_creates")] == {"k": "v"}
+    assert ("conformance", "dict", "never_written") not in catalog.tables
+    assert ("conformance", "dict", "failed_first_write") not in catalog.tables
+
+
+def test_catalog_calls_run_on_other_threads_while_the_caller_releases_the_gil():
+    caller = threading.get_ident()
+    threads = set()
+
+    class Recording(DictCatalog):
+        def create_schema(self, catalog, schema):
+            threads.add(threading.get_ident())
+            super().create_schema(catalog, schema)
+
+    # The calls take the GIL on tokio's blocking pool; had the caller kept it, this would deadlock.
+    checks = ["create_schema_is_idempotent", "names_are_exact"]
+    _catalog_conformance(Recording(), "conformance.threads", checks)
+    assert threads and caller not in threads
+
+
+class CaseFolding(DictCatalog):
+    """Finds tables whatever the case of their name: breaks `names_are_exact`."""
+
+    def table_exists(self, catalog, schema, table):
+        return (catalog, schema, table.lower()) in self.tables
+
+
+def test_a_broken_clause_is_an_assertion_error_naming_the_check_and_the_failure():
+    with pytest.raises(AssertionError) as failure:
+        _catalog_conformance(CaseFolding(), "conformance.folding")
+    message = str(failure.value)
+    assert message.startswith("catalog conformance check `names_are_exact` failed: ")
+    assert "folding.CASE_SENSITIVE found after writing conformance.folding.case_sensitive" in message
+
+
+def test_checks_are_selected_by_name():
+    catalog = CaseFolding()
+    others = [c for c in CATALOG_CONFORMANCE_CHECKS if c != "names_are_exact" and c not in DICT_KNOWN]
+    _catalog_conformance(catalog, "conformance.selected", others)
+    assert ("conformance", "selected", "all_types") in catalog.tables
+    assert ("conformance", "selected", "case_sensitive") not in catalog.tables  # names_are_exact did not run
+    with pytest.raises(AssertionError, match="`names_are_exact`"):
+        _catalog_conformance(catalog, "conformance.selected", ["names_are_exact"])
+
+
+def test_an_unknown_check_is_refused_before_anything_runs():
+    catalog = DictCatalog()
+    checks = ["create_schema_is_idempotent", "names_are_exakt"]
+    with pytest.raises(ValueError, match='unknown catalog conformance check "names_are_exakt"'):
+        _catalog_conformance(catalog, "conformance.unknown", checks)
+    assert catalog.schemas == set()
+
+
+def test_a_python_exception_in_the_catalog_is_carried_into_the_failure():
+    class Refusing(DictCatalog):
+        def create_schema(self, catalog, schema):
+            raise PermissionError(f"no CREATE SCHEMA on {catalog}")
+
+    with pytest.raises(AssertionError) as failure:
+        _catalog_conformance(Refusing(), "conformance.refused")
+    message = str(failure.value)
+    assert message.startswith("catalog conformance check `create_schema_is_idempotent` failed: ")
+    assert "PermissionError" in message and "no CREATE SCHEMA on conformance" in message
+
+
+# ---- SparkCatalog on local PySpark: spark_catalog, parquet tables ----
+
+CAT = "spark_catalog"
+
+# What local Spark cannot hold: parquet tables make every column nullable (and ALTER COLUMN ... SET NOT NULL
+# is unsupported on them); `Time64` and `Decimal256(40, 5)` are stored as text (`spark_schema`), since
+# TIME is off by default in Spark 4.3 (spark.sql.timeType.enabled) and decimals stop at 38 digits.
+NULLABILITY = "parquet tables are always nullable (Spark cannot hold NOT NULL on a file-source table)"
+TEXT_TYPES = "Time64 and Decimal256(40, 5) are stored as Spark strings and read back as Utf8"
+# What SparkCatalog loses although Spark keeps it: column comments (toArrow() returns them as field metadata
+# `SPARK::metadata::json`, which SparkCatalog.read hands on instead of `comment`), and every property not
+# named `trdm.*` (SparkCatalog.properties filters them out; SHOW TBLPROPERTIES has them).
+COMMENTS = "SparkCatalog bug: read drops column comments (toArrow gives SPARK::metadata::json, not comment)"
+PROPERTIES = "SparkCatalog bug: properties() returns only `trdm.*` keys, though Spark stores all of them"
+
+# How the suite's failed schema assertions start: the schema read back (left), then the one written (right).
+SIMPLE_READ_BACK = (
+    'left: ["id: Int64", "name: Utf8"]\n'
+    ' right: ["id: Int64 not null", "name: Utf8 comment=\\"the name\\""]'
+)
+FLAGGED_READ_BACK = (
+    'left: ["id: Int64", "name: Utf8", "deleted: Boolean"]\n'
+    ' right: ["id: Int64 not null", "name: Utf8", "deleted: Boolean"]'
+)
+WIDE_READ_BACK = (
+    'left: ["id: Int64", "code: Utf8", "label: Utf8", "small: Int16", "medium: Int32", "large: Int64", '
+    '"amount: Decimal128(14, 2)", "huge: Utf8", "ratio32: Float32", "ratio64: Float64", "active: Boolean", '
+    '"valid_from: Date32", "opens_at: Utf8", "local_ts: Timestamp(µs)", "utc_ts: Timestamp(µs, \\"UTC\\")"]\n'
+    ' right: ["id: Int64 not null comment=\\"TitanRDM record id\\"", '
+)
+
+SPARK_KNOWN = {
+    "names_are_exact": (
+        "Spark resolves names case-insensitively (spark.sql.caseSensitive=false, the default): "
+        "`CASE_SENSITIVE` is `case_sensitive`",
+        ".CASE_SENSITIVE found after writing spark_catalog.",
+    ),
+    "overwrite_creates_and_replaces_content_and_schema": (
+        f"{NULLABILITY}; {COMMENTS}",
+        "after the first overwrite: schema of ",
+        SIMPLE_READ_BACK,
+    ),
+    "schema_and_values_round_trip": (
+        f"{NULLABILITY}; {COMMENTS}; {TEXT_TYPES}",
+        "after overwrite of all types: schema of ",
+        WIDE_READ_BACK,
+    ),
+    "properties_are_replaced_by_each_write": (
+        PROPERTIES,
+        'properties of an overwrite\n  left: {"trdm.high_water_mark": "2024-01-31T23:59:59.999999Z"}\n'
+        ' right: {"source": "TitanRDM – Zürich", "trdm.high_water_mark": "2024-01-31T23:59:59.999999Z"}',
+    ),
+    "merge_upserts_and_deletes_by_key": (
+        NULLABILITY,
+        "after merge: schema of ",
+        FLAGGED_READ_BACK,
+    ),
+    "merge_creates_missing_table": (
+        NULLABILITY,
+        "created by merge: schema of ",
+        FLAGGED_READ_BACK,
+    ),
+    "merge_rejects_schema_mismatch": (
+        f"{NULLABILITY}; {COMMENTS}; and below them the PyCatalog::merge bug of the dict catalog "
+        "(a changed comment is accepted)",
+        "after a rejected merge with a changed type: schema of ",
+        SIMPLE_READ_BACK,
+    ),
+    "failed_write_leaves_old_table": (
+        f"{NULLABILITY}; {COMMENTS}",
+        "after a failed overwrite: schema of ",
+        SIMPLE_READ_BACK,
+    ),
+    "empty_table_reads_schema_and_no_rows": (
+        f"{NULLABILITY}; {COMMENTS}; {TEXT_TYPES}",
+        "empty_no_batches: schema of ",
+        WIDE_READ_BACK,
+    ),
+}
+
+
+@pytest.fixture
+def spark_prefix(spark):
+    schema = f"conformance_{uuid.uuid4().hex[:12]}"
+    yield f"{CAT}.{schema}"
+    spark.sql(f"DROP SCHEMA IF EXISTS {CAT}.{schema} CASCADE")
+
+
+@pytest.mark.parametrize("check", params(SPARK_KNOWN))
+def test_spark_catalog(spark, spark_prefix, check):
+    from titan_rdm_sdk._spark_catalog import SparkCatalog
+
+    run(SparkCatalog(spark), spark_prefix, check, SPARK_KNOWN)
+
+
+def test_spark_catalog_names_are_exact_on_a_case_sensitive_session(spark, spark_prefix):
+    # The clause SparkCatalog misses above is Spark's name resolution, not its own: with it case-sensitive,
+    # the session catalog keeps `CASE_SENSITIVE` and `case_sensitive` apart.
+    from titan_rdm_sdk._spark_catalog import SparkCatalog
+
+    previous = spark.conf.get("spark.sql.caseSensitive")
+    spark.conf.set("spark.sql.caseSensitive", "true")
+    try:
+        _catalog_conformance(SparkCatalog(spark), spark_prefix, ["names_are_exact"])
+    finally:
+        spark.conf.set("spark.sql.caseSensitive", previous)
