@@ -266,7 +266,7 @@ pub async fn properties_are_replaced_by_each_write(catalog: &dyn Catalog, unique
 
     let first = props(&[
         ("trdm.high_water_mark", "2024-01-31T23:59:59.999999Z"),
-        ("source", "TitanRDM – Zürich"),
+        ("trdm.source", "TitanRDM – Zürich"),
     ]);
     overwrite(catalog, &table, schema.clone(), vec![batch.clone()], &first).await;
     assert_eq!(
@@ -290,7 +290,7 @@ pub async fn properties_are_replaced_by_each_write(catalog: &dyn Catalog, unique
         "properties are replaced, not merged"
     );
 
-    let third = props(&[("run", "3"), ("empty", "")]);
+    let third = props(&[("trdm.run", "3"), ("trdm.empty", "")]);
     let spec = MergeSpec {
         key_columns: vec!["id".into()],
         delete_column: None,
@@ -447,7 +447,7 @@ pub async fn merge_creates_missing_table(catalog: &dyn Catalog, unique_prefix: &
         key_columns: vec!["id".into()],
         delete_column: Some("deleted".into()),
     };
-    let properties = props(&[("k", "v")]);
+    let properties = props(&[("trdm.k", "v")]);
     let summary = catalog
         .merge(
             &table,
@@ -486,7 +486,7 @@ pub async fn merge_creates_missing_table(catalog: &dyn Catalog, unique_prefix: &
 pub async fn merge_rejects_schema_mismatch(catalog: &dyn Catalog, unique_prefix: &str) {
     let table = setup(catalog, unique_prefix, "merge_mismatch").await;
     let (schema, batch) = simple(&[1, 2], &["a", "b"]);
-    let properties = props(&[("k", "before")]);
+    let properties = props(&[("trdm.k", "before")]);
     overwrite(
         catalog,
         &table,
@@ -534,7 +534,7 @@ pub async fn merge_rejects_schema_mismatch(catalog: &dyn Catalog, unique_prefix:
                 wrong,
                 stream(vec![input]),
                 &spec,
-                &props(&[("k", "after")]),
+                &props(&[("trdm.k", "after")]),
             )
             .await
         {
@@ -562,7 +562,7 @@ pub async fn merge_rejects_schema_mismatch(catalog: &dyn Catalog, unique_prefix:
 pub async fn failed_write_leaves_old_table(catalog: &dyn Catalog, unique_prefix: &str) {
     let table = setup(catalog, unique_prefix, "failed_write").await;
     let (schema, batch) = simple(&[1, 2], &["a", "b"]);
-    let properties = props(&[("k", "before")]);
+    let properties = props(&[("trdm.k", "before")]);
     overwrite(
         catalog,
         &table,
@@ -578,7 +578,7 @@ pub async fn failed_write_leaves_old_table(catalog: &dyn Catalog, unique_prefix:
             &table,
             other_schema.clone(),
             failing_stream(vec![other.clone()]),
-            &props(&[("k", "after")]),
+            &props(&[("trdm.k", "after")]),
         )
         .await;
     assert!(result.is_err(), "overwrite with a failing stream succeeded");
@@ -600,7 +600,7 @@ pub async fn failed_write_leaves_old_table(catalog: &dyn Catalog, unique_prefix:
             schema.clone(),
             failing_stream(vec![more]),
             &spec,
-            &props(&[("k", "after")]),
+            &props(&[("trdm.k", "after")]),
         )
         .await;
     assert!(result.is_err(), "merge with a failing stream succeeded");

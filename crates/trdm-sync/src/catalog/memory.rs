@@ -326,6 +326,74 @@ pub fn check_same_schema(table: &Schema, input: &Schema) -> Result<()> {
     }
 }
 
+/// Restores what a catalog could not store of a schema the engine wrote, from `stored`, a copy of that
+/// schema kept beside the table (Python catalogs keep it as a table property). Spark's file-source tables,
+/// for one, hand every column back nullable, comments as their own metadata, and hold time of day and
+/// decimals past 38 digits as text. Columns must have `stored`'s names in its order; each is cast to its
+/// stored type (text back to time or wide decimal), takes its stored metadata, and its stored nullability
+/// unless it now holds NULLs (someone wrote them since: the table is then read as it is, nullable). Any
+/// other difference, or a value that does not cast, is [`Error::SchemaMismatch`]: the table was changed
+/// since and `stored` no longer describes it.
+pub fn restore_schema(
+    stored: &Schema,
+    read: &Schema,
+    batches: Vec<RecordBatch>,
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let mismatch =
+        |what: String| Error::SchemaMismatch(format!("the stored schema does not fit: {what}"));
+    let names = |s: &Schema| {
+        s.fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect::<Vec<_>>()
+    };
+    if names(stored) != names(read) {
+        return Err(mismatch(format!(
+            "columns {:?} were written, {:?} read",
+            names(stored),
+            names(read)
+        )));
+    }
+    let mut columns: Vec<Vec<ArrayRef>> =
+        vec![Vec::with_capacity(batches.len()); stored.fields().len()];
+    for batch in &batches {
+        for (i, field) in stored.fields().iter().enumerate() {
+            let column = batch.column(i);
+            columns[i].push(if column.data_type() == field.data_type() {
+                column.clone()
+            } else {
+                // Not the default "safe" cast, which would turn a value that does not parse into NULL.
+                let strict = arrow_cast::CastOptions {
+                    safe: false,
+                    ..Default::default()
+                };
+                arrow_cast::cast_with_options(column, field.data_type(), &strict)
+                    .map_err(|e| mismatch(format!("column `{}`: {e}", field.name())))?
+            });
+        }
+    }
+    let fields: Vec<_> = stored
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(field, parts)| {
+            let has_nulls = parts.iter().any(|c| c.null_count() > 0);
+            field
+                .as_ref()
+                .clone()
+                .with_nullable(field.is_nullable() || has_nulls)
+        })
+        .collect();
+    let schema = Arc::new(Schema::new_with_metadata(fields, stored.metadata().clone()));
+    let batches = (0..batches.len())
+        .map(|b| {
+            let row: Vec<ArrayRef> = columns.iter().map(|parts| parts[b].clone()).collect();
+            RecordBatch::try_new(schema.clone(), row).map_err(|e| mismatch(e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((schema, batches))
+}
+
 /// Brings batches read back from a catalog that does not keep everything of a schema onto `expected`, the
 /// schema the engine writes, so they can be merged with new input. Such catalogs (Spark's file-source
 /// tables, for one) return every column nullable, without comments, with timestamps in the session's zone
@@ -623,6 +691,90 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`extra` is not expected"), "{err}");
+    }
+
+    #[test]
+    fn restore_schema_brings_back_types_nullability_and_comments_and_refuses_a_changed_table() {
+        use arrow_array::{Decimal256Array, Time64MicrosecondArray};
+        use arrow_buffer::i256;
+        use arrow_schema::TimeUnit;
+        use std::collections::HashMap;
+
+        let comment = HashMap::from([("comment".to_owned(), "opening time".to_owned())]);
+        let stored = Schema::new(vec![
+            Field::new("code", DataType::Utf8, false),
+            Field::new("opens", DataType::Time64(TimeUnit::Microsecond), true)
+                .with_metadata(comment),
+            Field::new("huge", DataType::Decimal256(40, 2), false),
+        ]);
+        // As Spark hands it back: all nullable, no comment, time and wide decimal as text.
+        let read = Arc::new(Schema::new(vec![
+            Field::new("code", DataType::Utf8, true),
+            Field::new("opens", DataType::Utf8, true),
+            Field::new("huge", DataType::Utf8, true),
+        ]));
+        let batch = |codes: Vec<Option<&str>>| {
+            RecordBatch::try_new(
+                read.clone(),
+                vec![
+                    Arc::new(StringArray::from(codes)),
+                    Arc::new(StringArray::from(vec![Some("08:30:00.000001"), None])),
+                    Arc::new(StringArray::from(vec![
+                        "12345678901234567890123456789012345678.25",
+                        "-0.50",
+                    ])),
+                ],
+            )
+            .unwrap()
+        };
+        let (schema, out) =
+            restore_schema(&stored, &read, vec![batch(vec![Some("007"), Some("010")])]).unwrap();
+        assert_eq!(schema.as_ref(), &stored);
+        let opens = out[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<Time64MicrosecondArray>()
+            .unwrap();
+        assert_eq!((opens.value(0), opens.is_null(1)), (30_600_000_001, true));
+        let huge = out[0]
+            .column(2)
+            .as_any()
+            .downcast_ref::<Decimal256Array>()
+            .unwrap();
+        assert_eq!(huge.value(1), i256::from_i128(-50));
+        assert_eq!(
+            huge.value_as_string(0),
+            "12345678901234567890123456789012345678.25"
+        );
+
+        // A NULL written since in a NOT NULL column: read as it is, that column nullable.
+        let (schema, _) =
+            restore_schema(&stored, &read, vec![batch(vec![Some("007"), None])]).unwrap();
+        assert!(schema.field(0).is_nullable() && !schema.field(2).is_nullable());
+
+        // Columns renamed or values that no longer cast: the stored schema no longer describes the table.
+        let renamed = Schema::new(vec![
+            Field::new("code", DataType::Utf8, true),
+            Field::new("opens_at", DataType::Utf8, true),
+            Field::new("huge", DataType::Utf8, true),
+        ]);
+        let err = restore_schema(&stored, &renamed, vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("opens_at"), "{err}");
+        let garbled = RecordBatch::try_new(
+            read.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["007"])),
+                Arc::new(StringArray::from(vec!["half past eight"])),
+                Arc::new(StringArray::from(vec!["1"])),
+            ],
+        )
+        .unwrap();
+        let err = restore_schema(&stored, &read, vec![garbled])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("column `opens`"), "{err}");
     }
 
     #[tokio::test]

@@ -19,9 +19,11 @@
 //!   into a missing table creates it. The input schema must equal the table's schema (names, order, data
 //!   types, nullability and `comment`, as [`memory::check_same_schema`] compares them), else
 //!   [`Error::SchemaMismatch`] and nothing changes.
-//! * **Properties** are string pairs stored with the table (sync state such as the high-water mark). They
-//!   are set only by a successful write, and each successful write replaces the whole set with the
-//!   properties it was given; `properties` of a missing table is [`Error::TableNotFound`].
+//! * **Properties** are string pairs stored with the table (sync state such as the high-water mark), their
+//!   keys in the namespace `trdm.`. They are set only by a successful write, and each successful write
+//!   replaces the whole set with the properties it was given; `properties` of a missing table is
+//!   [`Error::TableNotFound`]. Tables in shared catalogs carry properties of their own (Delta's `delta.*`,
+//!   a team's), which a backend may keep but does not return.
 //! * **Errors.** A missing table is always [`Error::TableNotFound`], never a generic backend error, so the
 //!   engine can tell "no source data" from a failed read.
 //!
