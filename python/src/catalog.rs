@@ -19,6 +19,13 @@
 //! here by the contract's own [`merge_batches`]: read the table, merge in memory, overwrite. So such merges
 //! are as atomic as the catalog's `overwrite` (and hold the table in memory).
 //!
+//! Python catalogs may not keep everything of an Arrow schema (Spark's parquet tables make every column
+//! nullable, return comments as their own metadata, and hold time of day and decimals past 38 digits as
+//! text). So every write also stores the exact schema written, as JSON, in the table property
+//! [`STORED_SCHEMA`]; a read restores it ([`restore_schema`]), and `properties` never shows it. A table
+//! changed since (columns renamed, values that no longer parse) is read as the catalog returns it, and the
+//! engine's validation names whatever no longer fits.
+//!
 //! Calls run on tokio's blocking pool with the GIL attached, never on a runtime worker. A catalog method
 //! must not call back into the SDK's blocking API (that would start a runtime inside the runtime).
 
@@ -26,17 +33,32 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_schema::{Schema, SchemaRef};
 use futures_util::stream;
 use pyo3::exceptions::PyLookupError;
 use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
-use trdm_sync::catalog::memory::{collect_input, conform_read, merge_batches, row_count};
+use trdm_sync::catalog::memory::{
+    check_same_schema, collect_input, conform_read, merge_batches, restore_schema, row_count,
+};
 use trdm_sync::catalog::{BatchStream, MergeSpec, Properties, PropertySource, WriteSummary};
 use trdm_sync::{Catalog, Error, Result, TableRef};
 
 /// The name used in errors.
 const BACKEND: &str = "python";
+
+/// The table property holding the Arrow schema last written, as JSON (see the module docs).
+pub(crate) const STORED_SCHEMA: &str = "trdm.arrow_schema";
+
+/// `properties` plus the schema being written, under [`STORED_SCHEMA`].
+fn with_stored_schema(mut properties: Properties, schema: &SchemaRef) -> Result<Properties> {
+    let json = serde_json::to_string(schema.as_ref()).map_err(|e| Error::Catalog {
+        backend: BACKEND,
+        source: Box::new(e),
+    })?;
+    properties.insert(STORED_SCHEMA.to_owned(), json);
+    Ok(properties)
+}
 
 /// A catalog implemented in Python.
 pub(crate) struct PyCatalog {
@@ -81,14 +103,45 @@ impl PyCatalog {
 
     async fn read_all(&self, table: &TableRef) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let t = table.clone();
+        let (schema, batches) = self
+            .call(Some(table), move |obj| {
+                let data: PyTable = obj
+                    .call_method1("read", (&t.catalog, &t.schema, &t.table))?
+                    .extract()?;
+                let (batches, schema) = data.into_inner();
+                Ok((schema, batches))
+            })
+            .await?;
+        let Some(stored) = self.stored_schema(table).await? else {
+            return Ok((schema, batches));
+        };
+        // A table changed since its last sync is read as the catalog returns it (cloning batches copies
+        // only pointers): what no longer fits the column definitions is named by the engine's validation.
+        let unrestored = batches.clone();
+        Ok(restore_schema(&stored, &schema, batches).unwrap_or((schema, unrestored)))
+    }
+
+    /// All properties as the Python object returns them, the stored schema among them.
+    async fn raw_properties(&self, table: &TableRef) -> Result<Properties> {
+        let t = table.clone();
         self.call(Some(table), move |obj| {
-            let data: PyTable = obj
-                .call_method1("read", (&t.catalog, &t.schema, &t.table))?
-                .extract()?;
-            let (batches, schema) = data.into_inner();
-            Ok((schema, batches))
+            obj.call_method1("properties", (&t.catalog, &t.schema, &t.table))?
+                .extract::<Properties>()
         })
         .await
+    }
+
+    /// The schema the last write stored with `table`, if it did and it parses.
+    async fn stored_schema(&self, table: &TableRef) -> Result<Option<Schema>> {
+        let properties = match self.raw_properties(table).await {
+            Ok(properties) => properties,
+            // A catalog that holds data without properties (a table put there by hand) stored nothing.
+            Err(Error::TableNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(properties
+            .get(STORED_SCHEMA)
+            .and_then(|json| serde_json::from_str(json).ok()))
     }
 
     async fn write_all(
@@ -99,6 +152,7 @@ impl PyCatalog {
         properties: Properties,
     ) -> Result<()> {
         let t = table.clone();
+        let properties = with_stored_schema(properties, &schema)?;
         self.call(None, move |obj| {
             let data = PyTable::try_new(batches, schema)?;
             obj.call_method1(
@@ -125,6 +179,7 @@ impl PyCatalog {
         let t = table.clone();
         let keys = spec.key_columns.clone();
         let delete = spec.delete_column.clone();
+        let properties = with_stored_schema(properties, &schema)?;
         self.call(None, move |obj| {
             if !obj.hasattr("merge")? {
                 return Ok(false);
@@ -132,7 +187,9 @@ impl PyCatalog {
             let data = PyTable::try_new(batches, schema)?;
             let done = obj.call_method1(
                 "merge",
-                (&t.catalog, &t.schema, &t.table, data, keys, delete, properties),
+                (
+                    &t.catalog, &t.schema, &t.table, data, keys, delete, properties,
+                ),
             )?;
             Ok(!done.is(obj.py().NotImplemented()))
         })
@@ -198,8 +255,20 @@ impl Catalog for PyCatalog {
         properties: &dyn PropertySource,
     ) -> Result<WriteSummary> {
         let input = collect_input(&schema, data).await?;
+        if self.table_exists(table).await? {
+            // What the table was written with, where the catalog could not keep it all itself.
+            if let Some(stored) = self.stored_schema(table).await? {
+                check_same_schema(&stored, &schema)?;
+            }
+        }
         if self
-            .native_merge(table, schema.clone(), input.clone(), spec, properties.properties())
+            .native_merge(
+                table,
+                schema.clone(),
+                input.clone(),
+                spec,
+                properties.properties(),
+            )
             .await?
         {
             // The catalog did the merge; it does not say how many rows it removed or holds now.
@@ -220,11 +289,8 @@ impl Catalog for PyCatalog {
     }
 
     async fn properties(&self, table: &TableRef) -> Result<Properties> {
-        let t = table.clone();
-        self.call(Some(table), move |obj| {
-            obj.call_method1("properties", (&t.catalog, &t.schema, &t.table))?
-                .extract::<Properties>()
-        })
-        .await
+        let mut properties = self.raw_properties(table).await?;
+        properties.remove(STORED_SCHEMA);
+        Ok(properties)
     }
 }

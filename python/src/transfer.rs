@@ -136,7 +136,8 @@ impl RawDownload {
         if export.status != ExportStatus::Completed {
             let client = &self.client;
             let id = export.id;
-            export = block_on(py, || client.export(id)).map_err(|e| client_error(e, Context::Call))?;
+            export =
+                block_on(py, || client.export(id)).map_err(|e| client_error(e, Context::Call))?;
             self.store(export.clone());
         }
         match &export.status {
@@ -144,7 +145,11 @@ impl RawDownload {
             ExportStatus::Failed => Err(ExportFailedError::new_err(format!(
                 "export {} failed: {}",
                 export.id,
-                export.message.as_deref().filter(|m| !m.is_empty()).unwrap_or("unknown error")
+                export
+                    .message
+                    .as_deref()
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or("unknown error")
             ))),
             other => Err(ExportNotReadyError::new_err(format!(
                 "export {} is not ready yet (status {other}); wait_until_ready() waits for it",
@@ -168,7 +173,10 @@ impl ReadFailure {
             ReadFailure::Client(err) => client_error(err, Context::Call),
             ReadFailure::Decode(trdm_sync::Error::Io(io)) => {
                 let message = io.to_string();
-                match io.into_inner().map(|inner| inner.downcast::<trdm_client::Error>()) {
+                match io
+                    .into_inner()
+                    .map(|inner| inner.downcast::<trdm_client::Error>())
+                {
                     Some(Ok(err)) => client_error(*err, Context::Call),
                     _ => APIError::new_err((
                         format!("cannot read the export file of table {table}: {message}"),
@@ -263,14 +271,18 @@ impl RawDownload {
     /// The presigned URL of the file, once the export has completed.
     #[getter]
     fn download_url(&self) -> Option<RedactedUrl> {
-        lock(&self.export).download_url.as_ref().map(RedactedUrl::new)
+        lock(&self.export)
+            .download_url
+            .as_ref()
+            .map(RedactedUrl::new)
     }
 
     /// Reads the export's state from the server; returns it as `info()` does.
     fn refresh<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let id = lock(&self.export).id;
         let client = &self.client;
-        let export = block_on(py, || client.export(id)).map_err(|e| client_error(e, Context::Call))?;
+        let export =
+            block_on(py, || client.export(id)).map_err(|e| client_error(e, Context::Call))?;
         self.store(export);
         self.info(py)
     }
@@ -306,7 +318,11 @@ impl RawDownload {
                 let export = self.current();
                 Err(ExportFailedError::new_err(format!(
                     "export {id} failed: {}",
-                    export.message.as_deref().filter(|m| !m.is_empty()).unwrap_or("unknown error")
+                    export
+                        .message
+                        .as_deref()
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or("unknown error")
                 )))
             }
             Ok(status) => Ok(status.to_string()),
@@ -330,10 +346,15 @@ impl RawDownload {
         let mut shown_table = key.clone();
         let shown = &mut shown_table;
         let read = block_on(py, || async move {
-            let (_, table) = typed_table(client, &key, branch_id).await.map_err(ReadFailure::Py)?;
+            let (_, table) = typed_table(client, &key, branch_id)
+                .await
+                .map_err(ReadFailure::Py)?;
             shown.clone_from(&table.database_table_name);
             let schema = export_schema(&table);
-            let bytes = client.download_export(&export).await.map_err(ReadFailure::Client)?;
+            let bytes = client
+                .download_export(&export)
+                .await
+                .map_err(ReadFailure::Client)?;
             let reader = SyncIoBridge::new(StreamReader::new(bytes.map_err(std::io::Error::other)));
             let decode_schema = schema.clone();
             let batches = tokio::task::spawn_blocking(move || {
@@ -408,8 +429,8 @@ impl RawUpload {
     fn results<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let id = self.id();
         let client = &self.client;
-        let results =
-            block_on(py, || client.import_results(id)).map_err(|e| client_error(e, Context::Call))?;
+        let results = block_on(py, || client.import_results(id))
+            .map_err(|e| client_error(e, Context::Call))?;
         *lock(&self.import) = results.import.clone();
         to_py(py, &results)
     }
@@ -437,7 +458,11 @@ impl RawUpload {
 
     /// Marks the batch complete (every table file is in place); returns the batch as `info()` does.
     #[pyo3(signature = (message=None))]
-    fn complete<'py>(&self, py: Python<'py>, message: Option<String>) -> PyResult<Bound<'py, PyAny>> {
+    fn complete<'py>(
+        &self,
+        py: Python<'py>,
+        message: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let id = self.id();
         let client = &self.client;
         let message = given(message);
@@ -546,7 +571,10 @@ impl RawTableUpload {
     /// The presigned `PUT` URL of the file.
     #[getter]
     fn signed_s3_url(&self) -> Option<RedactedUrl> {
-        lock(&self.slot).signed_s3_url.as_ref().map(RedactedUrl::new)
+        lock(&self.slot)
+            .signed_s3_url
+            .as_ref()
+            .map(RedactedUrl::new)
     }
 
     /// The id of the deployed table the file goes to.
@@ -587,25 +615,33 @@ impl RawTableUpload {
         let (batches, _) = data.into_inner();
         let slot = self.current();
         let url = slot.signed_s3_url.clone().ok_or_else(|| {
-            UploadError::new_err(format!("import table {} has no presigned URL to upload to", slot.id))
+            UploadError::new_err(format!(
+                "import table {} has no presigned URL to upload to",
+                slot.id
+            ))
         })?;
         let table = self.table.clone();
         let pattern = self.pattern;
         let client = &self.client;
         let (slot, summary) = block_on(py, || async move {
-            let file = tempfile::NamedTempFile::new()
-                .map_err(|e| UploadError::new_err(format!("cannot create a temporary file: {e}")))?;
+            let file = tempfile::NamedTempFile::new().map_err(|e| {
+                UploadError::new_err(format!("cannot create a temporary file: {e}"))
+            })?;
             let path = file.path().to_owned();
             let summary = tokio::task::spawn_blocking(move || {
                 let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-                let summary = encode_upload(&table, pattern, batches.into_iter().map(Ok), &mut out)?;
+                let summary =
+                    encode_upload(&table, pattern, batches.into_iter().map(Ok), &mut out)?;
                 out.flush()?;
                 Ok::<_, trdm_sync::Error>(summary)
             })
             .await
             .map_err(|e| UploadError::new_err(format!("encoding the upload file failed: {e}")))?
             .map_err(sync_error)?;
-            if let Err(error) = client.put_presigned(&url, &UploadBody::file(file.path())).await {
+            if let Err(error) = client
+                .put_presigned(&url, &UploadBody::file(file.path()))
+                .await
+            {
                 let message = error.to_string();
                 // The transfer's error is the one raised; a failed report is only mentioned in it.
                 let reported = match client.upload_failed(slot.id, &message).await {

@@ -229,6 +229,50 @@ def test_a_failed_write_is_reported_as_that_tables_error(spark, client):
     assert (blocked / "someone-elses-file").read_text() == "not a table"
 
 
+class FailingCtas:
+    """A SparkSession whose `CREATE TABLE ... AS SELECT` of staged writes fails, as a full disk would."""
+
+    def __init__(self, spark) -> None:
+        self._spark = spark
+
+    def __getattr__(self, name: str):
+        return getattr(self._spark, name)
+
+    def sql(self, statement: str, *args, **kwargs):
+        if statement.startswith("CREATE TABLE") and "__trdm_" in statement:
+            half_made = statement.split()[2]  # the staging table, left behind as a failing job might
+            self._spark.sql(f"CREATE TABLE {half_made} (x INT) USING parquet")
+            raise RuntimeError("injected: no space left on device")
+        return self._spark.sql(statement, *args, **kwargs)
+
+
+def test_a_failed_rewrite_leaves_the_previous_table_as_it_was(spark, client):
+    """A parquet table is replaced by writing beside it and swapping: a failed write changes nothing."""
+    branch = client.get_branch_by_name("dev")
+    first = by_table(SparkSync(client, spark).download_sync_by_convention(branch.id, CAT, "rdmin_swap", "Clinics", **FAST))
+    assert all(r["status"] == "success" for r in first.values()), first
+    table = f"{CAT}.rdmin_swap.clin_sites"
+    rows_before = spark.table(table).count()
+    props_before = dict(spark.sql(f"SHOW TBLPROPERTIES {table}").collect())
+    assert rows_before == first["sites"]["rows"] > 0
+
+    failing = SparkSync(client, FailingCtas(spark))
+    second = by_table(failing.download_sync_by_convention(branch.id, CAT, "rdmin_swap", "Clinics", **FAST))
+    assert second["sites"]["status"].startswith("error (write):"), second["sites"]
+    assert "no space left on device" in second["sites"]["status"]
+    assert spark.table(table).count() == rows_before
+    assert dict(spark.sql(f"SHOW TBLPROPERTIES {table}").collect()) == props_before
+    leftovers = [t.name for t in spark.catalog.listTables(f"{CAT}.rdmin_swap") if "__trdm_" in t.name]
+    assert leftovers == []
+
+    # The swap itself works: the next good download replaces the table and its properties.
+    third = by_table(SparkSync(client, spark).download_sync_by_convention(branch.id, CAT, "rdmin_swap", "Clinics", **FAST))
+    assert third["sites"]["status"] == "success"
+    props_after = dict(spark.sql(f"SHOW TBLPROPERTIES {table}").collect())
+    assert props_after["trdm.export_id"] == str(third["sites"]["export_id"]) != props_before["trdm.export_id"]
+    assert spark.table(table).count() == rows_before
+
+
 def test_an_unreadable_source_is_an_error_and_nothing_is_completed(spark, client):
     """Incumbent bugs: any read error became `skipped`; a batch was completed whatever failed."""
     schema = f"{CAT}.rdmout_broken"

@@ -13,17 +13,34 @@ operations its contract names (see ``python/src/catalog.rs``), passing and takin
   local Spark) :meth:`SparkCatalog.merge` declines and the engine reads the table, merges in Rust and writes
   the result back in one overwrite;
 * full downloads replace the table: Delta with ``CREATE OR REPLACE TABLE ... AS SELECT`` (one commit, data
-  and properties together), other providers with ``saveAsTable`` in overwrite mode, then their properties.
+  and properties together). Other providers have no atomic replace, and ``saveAsTable`` in overwrite mode
+  drops the old table before it writes the new one, so a failed write would lose it. Instead the data and
+  properties go into a new table beside it (``CREATE TABLE ... TBLPROPERTIES ... AS SELECT``), and only
+  once that succeeded is the old table dropped and the new one renamed into place: a failed write leaves
+  the old table untouched, and readers see the old table, then (after two catalog operations) the new one.
+* ``createDataFrame(arrow_table)`` makes one partition per Arrow batch of
+  ``spark.sql.execution.arrow.maxRecordsPerBatch`` rows (100 for a million rows), and each becomes a task
+  and a file. Writes coalesce to one partition per :data:`_ROWS_PER_PARTITION` rows (measured on local
+  Spark: a million rows written 2-3x faster, in a handful of files instead of a hundred).
 
 Identifiers are always backtick-quoted, so schema and table names need no escaping by the caller.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 _PROPERTY_PREFIX = "trdm."
+# The field metadata key under which Spark's toArrow() hands over a column's metadata (its comment), as JSON.
+_SPARK_METADATA = b"SPARK::metadata::json"
+
+# Rows per partition when a table is written (see the module docs): large enough that per-task and per-file
+# costs vanish, small enough that a multi-million-row table still spreads over several cores.
+_ROWS_PER_PARTITION = 500_000
 
 
 def quote(*parts: str) -> str:
@@ -110,6 +127,25 @@ def _spark_ready(table: Any) -> Any:
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
+def _comments_from_spark(table: Any) -> Any:
+    """``table`` with Spark's column metadata (``SPARK::metadata::json``, as ``toArrow()`` returns it) turned
+    into the ``comment`` field metadata the engine reads."""
+    import pyarrow as pa
+
+    if not any(f.metadata and _SPARK_METADATA in f.metadata for f in table.schema):
+        return table
+    fields = []
+    for f in table.schema:
+        metadata = dict(f.metadata or {})
+        spark_json = metadata.pop(_SPARK_METADATA, None)
+        if spark_json is not None:
+            comment = json.loads(spark_json).get("comment")
+            if comment is not None:
+                metadata[b"comment"] = str(comment).encode("utf-8")
+        fields.append(f.with_metadata(metadata))
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
 def merge_statement(target: str, source: str, key_columns: list[str], delete_column: str | None) -> str:
     """The ``MERGE INTO`` that applies an increment: source rows replace target rows with the same key; a
     source row whose ``delete_column`` is true deletes its key and is not inserted (NULL counts as false)."""
@@ -144,10 +180,11 @@ class SparkCatalog:
         if not self.table_exists(catalog, schema, table):
             raise LookupError(f"table {catalog}.{schema}.{table} does not exist")
         frame = self._spark.table(quote(catalog, schema, table))
-        if hasattr(frame, "toArrow"):
-            return frame.toArrow()
-        import pyarrow as pa  # Spark < 4: no Arrow export, go through pandas (Arrow-enabled)
+        import pyarrow as pa
 
+        if hasattr(frame, "toArrow"):
+            return _comments_from_spark(frame.toArrow())
+        # Spark < 4: no Arrow export, go through pandas (Arrow-enabled).
         return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)
 
     def create_schema(self, catalog: str, schema: str) -> None:
@@ -158,27 +195,35 @@ class SparkCatalog:
     def overwrite(
         self, catalog: str, schema: str, table: str, data: Any, properties: dict[str, str]
     ) -> None:
-        import pyarrow as pa
-
-        arrow = _spark_ready(pa.table(data))
-        frame = self._spark.createDataFrame(arrow, schema=spark_schema(arrow.schema))
         name = quote(catalog, schema, table)
-        provider = self._provider(catalog, schema, table)
-        if provider == "delta":
-            view = f"trdm_incoming_{uuid.uuid4().hex}"
-            frame.createOrReplaceTempView(view)
-            try:
+        exists = self.table_exists(catalog, schema, table)
+        provider = self._provider(catalog, schema, table, exists)
+        with self._incoming(data) as view:
+            if provider == "delta":
                 self._spark.sql(
                     f"CREATE OR REPLACE TABLE {name} USING delta"
                     f"{self._tblproperties(properties)} AS SELECT * FROM {quote(view)}"
                 )
-            finally:
-                self._spark.catalog.dropTempView(view)
-            return
-        writer = frame.write.mode("overwrite").option("overwriteSchema", "true")
-        writer.saveAsTable(name)
-        if properties:
-            self._spark.sql(f"ALTER TABLE {name} SET{self._tblproperties(properties)}")
+                return
+            if not exists:
+                self._spark.sql(
+                    f"CREATE TABLE {name} USING {provider}"
+                    f"{self._tblproperties(properties)} AS SELECT * FROM {quote(view)}"
+                )
+                return
+            # Write beside the table, then swap: a failed write leaves the old table as it was.
+            staging_table = f"{table}__trdm_{uuid.uuid4().hex[:12]}"
+            staging = quote(catalog, schema, staging_table)
+            try:
+                self._spark.sql(
+                    f"CREATE TABLE {staging} USING {provider}"
+                    f"{self._tblproperties(properties)} AS SELECT * FROM {quote(view)}"
+                )
+            except Exception:
+                self._spark.sql(f"DROP TABLE IF EXISTS {staging}")
+                raise
+        self._spark.sql(f"DROP TABLE {name}")
+        self._spark.sql(f"ALTER TABLE {staging} RENAME TO {quote(schema, table)}")
 
     def merge(
         self,
@@ -191,19 +236,13 @@ class SparkCatalog:
         properties: dict[str, str],
     ) -> Any:
         """``MERGE INTO`` a Delta table; ``NotImplemented`` (the engine rewrites instead) for other providers."""
-        if not self.table_exists(catalog, schema, table) or self._provider(catalog, schema, table) != "delta":
+        if not self.table_exists(catalog, schema, table):
             return NotImplemented
-        import pyarrow as pa
-
-        arrow = _spark_ready(pa.table(data))
-        frame = self._spark.createDataFrame(arrow, schema=spark_schema(arrow.schema))
+        if self._provider(catalog, schema, table, exists=True) != "delta":
+            return NotImplemented
         name = quote(catalog, schema, table)
-        view = f"trdm_incoming_{uuid.uuid4().hex}"
-        frame.createOrReplaceTempView(view)
-        try:
+        with self._incoming(data) as view:
             self._spark.sql(merge_statement(name, quote(view), key_columns, delete_column))
-        finally:
-            self._spark.catalog.dropTempView(view)
         if properties:
             self._spark.sql(f"ALTER TABLE {name} SET{self._tblproperties(properties)}")
         return None
@@ -223,9 +262,25 @@ class SparkCatalog:
         items = ", ".join(f"{_sql_string(k)} = {_sql_string(v)}" for k, v in sorted(properties.items()))
         return f" TBLPROPERTIES ({items})"
 
-    def _provider(self, catalog: str, schema: str, table: str) -> str:
+    @contextlib.contextmanager
+    def _incoming(self, data: Any) -> Iterator[str]:
+        """``data`` as a temporary view (its name is yielded), typed by :func:`spark_schema`, in partitions of
+        about :data:`_ROWS_PER_PARTITION` rows; the view is dropped afterwards."""
+        import pyarrow as pa
+
+        arrow = _spark_ready(pa.table(data))
+        frame = self._spark.createDataFrame(arrow, schema=spark_schema(arrow.schema))
+        frame = frame.coalesce(max(1, -(-arrow.num_rows // _ROWS_PER_PARTITION)))
+        view = f"trdm_incoming_{uuid.uuid4().hex}"
+        frame.createOrReplaceTempView(view)
+        try:
+            yield view
+        finally:
+            self._spark.catalog.dropTempView(view)
+
+    def _provider(self, catalog: str, schema: str, table: str, exists: bool) -> str:
         """The table's provider when it exists, else the session's default for new tables (lower case)."""
-        if self.table_exists(catalog, schema, table):
+        if exists:
             rows = self._spark.sql(f"DESCRIBE TABLE EXTENDED {quote(catalog, schema, table)}").collect()
             for r in rows:
                 if str(r[0]).strip().lower() == "provider":
