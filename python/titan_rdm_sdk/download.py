@@ -165,7 +165,7 @@ class Download:
         return self.status or ""
 
     def wait_until_ready(self, poll_interval: float = 2.0, max_wait: float = 300.0) -> str:
-        """Polls until the export completes (first after 0.25 s, then doubling up to ``poll_interval`` seconds)
+        """Polls until the export completes (first after 0.25 s, each wait 1.5x the last up to ``poll_interval`` seconds)
         and returns its status.
 
         Raises ``ExportFailedError`` if it fails and the built-in ``TimeoutError`` if it is still running

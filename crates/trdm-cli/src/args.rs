@@ -115,7 +115,7 @@ pub(crate) struct SyncArgs {
     /// Correlation code (download: for every export; upload: for the batch).
     #[arg(long)]
     pub(crate) correlation_code: Option<String>,
-    /// Longest wait in seconds between status checks (the first come after 0.25 s, doubling up to it).
+    /// Longest wait in seconds between status checks (the first after 0.25 s, each wait 1.5x the last up to it).
     #[arg(long, value_parser = parse_duration, default_value = "0.5")]
     pub(crate) poll_interval: Duration,
     /// Maximum seconds to wait for each export or import.

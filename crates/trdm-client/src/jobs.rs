@@ -46,18 +46,23 @@ impl PollConfig {
     }
 
     /// Polls at most every `poll_interval` for at most `max_wait`, starting quicker: the first wait is
-    /// [`FIRST_POLL`] (or `poll_interval` if that is shorter) and doubles up to `poll_interval`. A job that
-    /// finishes in a few hundred milliseconds is then noticed at once instead of a whole interval later, for
-    /// a handful of extra status calls.
+    /// [`FIRST_POLL`] (or `poll_interval` if that is shorter) and grows by [`RAMP`] up to `poll_interval`.
+    /// A job that finishes in a few hundred milliseconds is then noticed at once instead of a whole interval
+    /// later, and one that takes a second or two at most a third of its time late, for a handful of extra
+    /// status calls (five in the first two seconds).
     pub fn ramped(poll_interval: Duration, max_wait: Duration) -> Self {
         PollConfig {
             poll_interval: poll_interval.min(FIRST_POLL),
             max_interval: poll_interval,
-            backoff: 2.0,
+            backoff: RAMP,
             max_wait,
         }
     }
 }
+
+/// How much each wait of [`PollConfig::ramped`] grows: 0.25 s, 0.375 s, 0.56 s, 0.84 s, … A doubling ramp
+/// noticed a 1 s export only at 1.75 s (checks at 0.25, 0.75, 1.75 s); this one checks at 1.19 s.
+pub const RAMP: f64 = 1.5;
 
 /// The first wait of [`PollConfig::ramped`].
 pub const FIRST_POLL: Duration = Duration::from_millis(250);
@@ -170,10 +175,19 @@ mod tests {
     #[test]
     fn ramped_polls_start_quick_and_never_exceed_the_interval() {
         let ms = Duration::from_millis;
+        let us = Duration::from_micros;
         let ramped = PollConfig::ramped(Duration::from_secs(2), Duration::from_secs(60));
         assert_eq!(
-            waits(&ramped, 6),
-            [ms(250), ms(500), ms(1000), ms(2000), ms(2000), ms(2000)]
+            waits(&ramped, 7),
+            [
+                us(250_000),
+                us(375_000),
+                us(562_500),
+                us(843_750),
+                us(1_265_625),
+                Duration::from_nanos(1_898_437_500),
+                ms(2000)
+            ]
         );
         // An interval shorter than the first step is used as is, from the start.
         let short = PollConfig::ramped(ms(50), Duration::from_secs(60));

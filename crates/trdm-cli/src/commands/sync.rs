@@ -26,7 +26,7 @@ async fn engine(args: &SyncArgs) -> Result<(SyncEngine, i64), String> {
 }
 
 /// `--poll-interval` is the longest wait between status checks; the first checks come sooner (0.25 s,
-/// doubling), so a quick export is noticed at once. A wait growing past the interval (as before) left an
+/// growing 1.5x), so a quick export is noticed at once. A wait growing past the interval (as before) left an
 /// export that finished early unnoticed for up to half the last wait.
 fn poll(args: &SyncArgs) -> PollConfig {
     PollConfig::ramped(args.poll_interval, args.max_wait)
