@@ -342,3 +342,23 @@ def test_sync_takes_the_active_session_when_none_is_given(spark, client):
     org = spark.table(f"{CAT}.rdmin_active.clin_org_unit").toArrow()
     assert pc.sum(pc.is_null(org.column("parent_org_unit_id"))).as_py() > 0
     assert org.schema.field("parent_org_unit_id").type == pa.int32()
+
+
+def test_the_warm_up_runs_a_job_and_stores_nothing(spark):
+    """Downloads warm Spark up while the server prepares the exports: one job of every column type, written
+    to the `noop` sink. It must run (a failure would only be logged) and leave no table or view behind."""
+    from titan_rdm_sdk._spark_catalog import SparkCatalog
+
+    def everything() -> set[str]:
+        names = {t.name for t in spark.catalog.listTables()}
+        for db in spark.catalog.listDatabases():
+            names |= {f"{db.name}.{t.name}" for t in spark.catalog.listTables(db.name)}
+        return names
+
+    before = everything()
+    jobs_before = len(spark.sparkContext.statusTracker().getJobIdsForGroup())
+    catalog = SparkCatalog(spark)
+    catalog.warm_up_now()  # raises if the sample or the noop write fails
+    catalog.warm_up().join()
+    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup()) >= jobs_before + 2
+    assert everything() == before

@@ -285,19 +285,24 @@ class SparkSync(ConventionSync):
         ``high_water_mark`` (default: the mark the previous download stored in the table's properties; with
         none, a full download, said in the result) into the table by ``trdm_record_id``.
         """
-        return self._download(
-            self._catalog,
-            (
-                _text("target_catalog", target_catalog),
-                _text("target_schema", target_schema),
-                _text("source_domain_name", source_domain_name),
-            ),
-            branch_id=branch_id,
-            tables=_names(source_table_names, "source_table_names"),
-            incremental=_pattern(pattern, _DOWNLOAD_PATTERNS) == "incremental",
-            high_water_mark=high_water_mark_text(high_water_mark),
-            include_history=bool(include_history),
-            correlation_code=correlation_code,
-            poll_interval=poll_interval,
-            max_wait=max_wait,
-        )
+        # Spark warms up while TitanRDM prepares the exports (see SparkCatalog.warm_up).
+        warming = self._catalog.warm_up()
+        try:
+            return self._download(
+                self._catalog,
+                (
+                    _text("target_catalog", target_catalog),
+                    _text("target_schema", target_schema),
+                    _text("source_domain_name", source_domain_name),
+                ),
+                branch_id=branch_id,
+                tables=_names(source_table_names, "source_table_names"),
+                incremental=_pattern(pattern, _DOWNLOAD_PATTERNS) == "incremental",
+                high_water_mark=high_water_mark_text(high_water_mark),
+                include_history=bool(include_history),
+                correlation_code=correlation_code,
+                poll_interval=poll_interval,
+                max_wait=max_wait,
+            )
+        finally:
+            warming.join()
