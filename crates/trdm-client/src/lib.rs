@@ -154,7 +154,7 @@ pub use builder::{
 };
 pub use client::Client;
 pub use error::{Error, Retries};
-pub use jobs::{FIRST_POLL, PollConfig};
+pub use jobs::{FIRST_POLL, PollConfig, RAMP};
 pub use models::{
     Branch, DeployedColumnDefinition, DeployedTableDefinition, Domain, Export, ExportPattern,
     ExportRequest, ExportStatus, Import, ImportMapping, ImportPattern, ImportRequest,

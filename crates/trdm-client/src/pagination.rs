@@ -48,6 +48,34 @@ impl Client {
         })
     }
 
+    /// The last item of a collection (the newest: lists are in `id` order, protocol A §4), from at most two
+    /// one-item pages, so the cost does not grow with the collection. A server that sends no `meta` is
+    /// read in full.
+    pub(crate) async fn last_item(
+        &self,
+        path: &str,
+        query: Vec<(&'static str, String)>,
+    ) -> Result<Option<serde_json::Value>> {
+        let page = |n: u64| {
+            let mut query = query.clone();
+            query.push(("page", n.to_string()));
+            query.push(("per_page", "1".to_owned()));
+            async move {
+                self.get_json::<Envelope<serde_json::Value>>(path, &query)
+                    .await
+            }
+        };
+        let first = page(1).await?;
+        let Some(total) = first.meta.and_then(|m| m.total_pages) else {
+            let all: Vec<serde_json::Value> = self.list_all(path, query.clone()).await?;
+            return Ok(all.into_iter().last());
+        };
+        if total <= 1 {
+            return Ok(first.data.into_iter().next());
+        }
+        Ok(page(total).await?.data.into_iter().next())
+    }
+
     /// Every item of a collection.
     pub(crate) async fn list_all<T>(
         &self,

@@ -4,7 +4,7 @@
 use futures_util::FutureExt;
 use serde_json::Value;
 
-use crate::api::{Baseline, eq, text};
+use crate::api::{eq, text};
 use crate::client::Client;
 use crate::http::{Kind, Recovery};
 use crate::models::{Export, ExportPattern, ExportRequest};
@@ -34,11 +34,7 @@ impl Client {
             });
         }
         let (given, code) = Client::correlation_code(request.correlation_code.as_deref());
-        let baseline = if given {
-            Baseline::of(&self.exports_with_code(&code).await?)
-        } else {
-            Baseline::empty()
-        };
+        let baseline = self.baseline(given, "/api/v1/exports", &code).await?;
         let mut body =
             serde_json::to_value(request).map_err(|e| Error::decode("the export request", e))?;
         body["correlation_code"] = Value::from(code.clone());

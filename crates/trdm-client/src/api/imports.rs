@@ -20,11 +20,7 @@ impl Client {
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn create_import(&self, request: &ImportRequest) -> Result<Import> {
         let (given, code) = Client::correlation_code(request.correlation_code.as_deref());
-        let baseline = if given {
-            Baseline::of(&self.imports_with_code(&code).await?)
-        } else {
-            Baseline::empty()
-        };
+        let baseline = self.baseline(given, "/api/v1/imports", &code).await?;
         let mut body = json!({ "branch_id": request.branch_id, "correlation_code": code });
         if let Some(description) = request.description.as_deref().filter(|d| !d.is_empty()) {
             body["description"] = Value::from(description);

@@ -7,8 +7,6 @@ mod exports;
 mod imports;
 mod tables;
 
-use std::collections::HashSet;
-
 use serde_json::Value;
 
 use crate::client::Client;
@@ -51,19 +49,24 @@ pub(crate) fn id(value: &Value) -> Option<i64> {
 }
 
 /// What a create's recovery lookup must ignore: resources that already carried the caller's correlation code
-/// before the create was sent. Empty (and free) for generated codes, which nothing else carries.
-pub(crate) struct Baseline(HashSet<i64>);
+/// before the create was sent, i.e. every id up to the newest of them (lists are in `id` order). Empty (and
+/// free) for generated codes, which nothing else carries.
+pub(crate) struct Baseline {
+    after: Option<i64>,
+}
 
 impl Baseline {
     pub(crate) fn empty() -> Self {
-        Baseline(HashSet::new())
+        Baseline { after: None }
     }
 
     pub(crate) fn of(items: &[Value]) -> Self {
-        Baseline(items.iter().filter_map(id).collect())
+        Baseline {
+            after: items.iter().filter_map(id).max(),
+        }
     }
 
-    /// The first item (lowest id) not in the baseline that `matches`.
+    /// The first item (lowest id) newer than the baseline that `matches`.
     pub(crate) fn newest_match(
         &self,
         items: Vec<Value>,
@@ -71,7 +74,9 @@ impl Baseline {
     ) -> Option<Value> {
         items
             .into_iter()
-            .filter(|v| id(v).is_some_and(|i| !self.0.contains(&i)) && matches(v))
+            .filter(|v| {
+                id(v).is_some_and(|i| self.after.is_none_or(|after| i > after)) && matches(v)
+            })
             .min_by_key(|v| id(v).unwrap_or(i64::MAX))
     }
 }
@@ -83,6 +88,19 @@ impl Client {
             Some(code) => (true, code.to_owned()),
             None => (false, new_correlation_code()),
         }
+    }
+
+    /// The baseline of a create into the collection at `path` under a correlation code: the newest item
+    /// already carrying `code`, read in at most two requests however many earlier runs used the same code
+    /// (the convention syncs' default codes repeat on every run). Empty for generated codes.
+    pub(crate) async fn baseline(&self, given: bool, path: &str, code: &str) -> Result<Baseline> {
+        if !given {
+            return Ok(Baseline::empty());
+        }
+        let newest = self
+            .last_item(path, vec![eq("correlation_code", code)])
+            .await?;
+        Ok(Baseline::of(newest.as_slice()))
     }
 }
 

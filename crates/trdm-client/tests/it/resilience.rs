@@ -294,17 +294,29 @@ async fn lost_answers_of_creates_are_recovered_by_correlation_code() {
     let c = builder(&proxy.url).build().unwrap();
     let (branch, centres) = table(&env.client, "dev", "delivery_centre").await;
 
-    // An older export already carries the code; the recovery must not mistake it for the lost one.
+    // Older exports already carry the code (earlier runs of a sync); the recovery must not mistake one of
+    // them for the lost one, and finding the newest of them reads two one-item pages, not all of them.
     let reused = ExportRequest::full(branch, &centres.key).with_correlation_code("reused");
-    let older = env.client.create_export(&reused).await.unwrap();
+    let mut older = Vec::new();
+    for _ in 0..3 {
+        older.push(env.client.create_export(&reused).await.unwrap().id);
+    }
     let export = c.create_export(&reused).await.unwrap();
-    assert_ne!(export.id, older.id);
+    assert!(
+        export.id > *older.iter().max().unwrap(),
+        "{export:?} {older:?}"
+    );
     assert_eq!(
         proxy.count("POST /api/exports/new"),
         1,
         "recovered, not sent again"
     );
-    assert_eq!(c.find_exports("reused").await.unwrap().len(), 2);
+    assert_eq!(
+        proxy.count("GET /api/v1/exports"),
+        3,
+        "the baseline's first and last one-item pages, then the recovery's one listing"
+    );
+    assert_eq!(c.find_exports("reused").await.unwrap().len(), 4);
 
     let import = c.create_import(&ImportRequest::new(branch)).await.unwrap();
     assert_eq!(proxy.count("POST /api/imports/new"), 1);
