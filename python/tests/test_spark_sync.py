@@ -229,21 +229,46 @@ def test_a_failed_write_is_reported_as_that_tables_error(spark, client):
     assert (blocked / "someone-elses-file").read_text() == "not a table"
 
 
-class FailingCtas:
-    """A SparkSession whose `CREATE TABLE ... AS SELECT` of staged writes fails, as a full disk would."""
-
-    def __init__(self, spark) -> None:
-        self._spark = spark
+class _Delegating:
+    def __init__(self, inner) -> None:
+        self._inner = inner
 
     def __getattr__(self, name: str):
-        return getattr(self._spark, name)
+        return getattr(self._inner, name)
 
-    def sql(self, statement: str, *args, **kwargs):
-        if statement.startswith("CREATE TABLE") and "__trdm_" in statement:
-            half_made = statement.split()[2]  # the staging table, left behind as a failing job might
-            self._spark.sql(f"CREATE TABLE {half_made} (x INT) USING parquet")
-            raise RuntimeError("injected: no space left on device")
-        return self._spark.sql(statement, *args, **kwargs)
+
+class FailingStagedWrites(_Delegating):
+    """A SparkSession whose writes of staging tables (`..__trdm_..`) fail halfway, as a full disk would."""
+
+    def createDataFrame(self, *args, **kwargs):  # noqa: N802 - Spark's name
+        return _Frame(self._inner.createDataFrame(*args, **kwargs), self._inner)
+
+
+class _Frame(_Delegating):
+    def __init__(self, inner, spark) -> None:
+        super().__init__(inner)
+        self._spark = spark
+
+    def coalesce(self, n: int):
+        return _Frame(self._inner.coalesce(n), self._spark)
+
+    def writeTo(self, name: str):  # noqa: N802 - Spark's name
+        return _FailingWriter(self._spark, name) if "__trdm_" in name else self._inner.writeTo(name)
+
+
+class _FailingWriter:
+    def __init__(self, spark, name: str) -> None:
+        self._spark, self._name = spark, name
+
+    def using(self, provider: str):
+        return self
+
+    def tableProperty(self, key: str, value: str):  # noqa: N802 - Spark's name
+        return self
+
+    def create(self) -> None:
+        self._spark.sql(f"CREATE TABLE {self._name} (x INT) USING parquet")  # left behind half-made
+        raise RuntimeError("injected: no space left on device")
 
 
 def test_a_failed_rewrite_leaves_the_previous_table_as_it_was(spark, client):
@@ -256,7 +281,7 @@ def test_a_failed_rewrite_leaves_the_previous_table_as_it_was(spark, client):
     props_before = dict(spark.sql(f"SHOW TBLPROPERTIES {table}").collect())
     assert rows_before == first["sites"]["rows"] > 0
 
-    failing = SparkSync(client, FailingCtas(spark))
+    failing = SparkSync(client, FailingStagedWrites(spark))
     second = by_table(failing.download_sync_by_convention(branch.id, CAT, "rdmin_swap", "Clinics", **FAST))
     assert second["sites"]["status"].startswith("error (write):"), second["sites"]
     assert "no space left on device" in second["sites"]["status"]

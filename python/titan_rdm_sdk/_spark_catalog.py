@@ -15,9 +15,10 @@ operations its contract names (see ``python/src/catalog.rs``), passing and takin
 * full downloads replace the table: Delta with ``CREATE OR REPLACE TABLE ... AS SELECT`` (one commit, data
   and properties together). Other providers have no atomic replace, and ``saveAsTable`` in overwrite mode
   drops the old table before it writes the new one, so a failed write would lose it. Instead the data and
-  properties go into a new table beside it (``CREATE TABLE ... TBLPROPERTIES ... AS SELECT``), and only
-  once that succeeded is the old table dropped and the new one renamed into place: a failed write leaves
-  the old table untouched, and readers see the old table, then (after two catalog operations) the new one.
+  properties go into a new table beside it (``DataFrameWriterV2.create`` with its table properties, one
+  statement), and only once that succeeded is the old table dropped and the new one renamed into place: a
+  failed write leaves the old table untouched, and readers see the old table, then (after two catalog
+  operations) the new one. A table that does not exist yet is created the same way, in place.
 * ``createDataFrame(arrow_table)`` makes one partition per Arrow batch of
   ``spark.sql.execution.arrow.maxRecordsPerBatch`` rows (100 for a million rows), and each becomes a task
   and a file. Writes coalesce to one partition per :data:`_ROWS_PER_PARTITION` rows (measured on local
@@ -215,30 +216,24 @@ class SparkCatalog:
         name = quote(catalog, schema, table)
         exists = self.table_exists(catalog, schema, table)
         provider = self._provider(catalog, schema, table, exists)
-        with self._incoming(data) as view:
-            if provider == "delta":
+        frame = self._frame(data)
+        if provider == "delta":
+            with self._view(frame) as view:
                 self._spark.sql(
                     f"CREATE OR REPLACE TABLE {name} USING delta"
                     f"{self._tblproperties(properties)} AS SELECT * FROM {quote(view)}"
                 )
-                return
-            if not exists:
-                self._spark.sql(
-                    f"CREATE TABLE {name} USING {provider}"
-                    f"{self._tblproperties(properties)} AS SELECT * FROM {quote(view)}"
-                )
-                return
-            # Write beside the table, then swap: a failed write leaves the old table as it was.
-            staging_table = f"{table}__trdm_{uuid.uuid4().hex[:12]}"
-            staging = quote(catalog, schema, staging_table)
-            try:
-                self._spark.sql(
-                    f"CREATE TABLE {staging} USING {provider}"
-                    f"{self._tblproperties(properties)} AS SELECT * FROM {quote(view)}"
-                )
-            except Exception:
-                self._spark.sql(f"DROP TABLE IF EXISTS {staging}")
-                raise
+            return
+        if not exists:
+            self._create(frame, name, provider, properties)
+            return
+        # Write beside the table, then swap: a failed write leaves the old table as it was.
+        staging = quote(catalog, schema, f"{table}__trdm_{uuid.uuid4().hex[:12]}")
+        try:
+            self._create(frame, staging, provider, properties)
+        except Exception:
+            self._spark.sql(f"DROP TABLE IF EXISTS {staging}")
+            raise
         self._spark.sql(f"DROP TABLE {name}")
         self._spark.sql(f"ALTER TABLE {staging} RENAME TO {quote(schema, table)}")
 
@@ -258,7 +253,7 @@ class SparkCatalog:
         if self._provider(catalog, schema, table, exists=True) != "delta":
             return NotImplemented
         name = quote(catalog, schema, table)
-        with self._incoming(data) as view:
+        with self._view(self._frame(data)) as view:
             self._spark.sql(merge_statement(name, quote(view), key_columns, delete_column))
         if properties:
             self._spark.sql(f"ALTER TABLE {name} SET{self._tblproperties(properties)}")
@@ -326,21 +321,33 @@ class SparkCatalog:
         items = ", ".join(f"{_sql_string(k)} = {_sql_string(v)}" for k, v in sorted(properties.items()))
         return f" TBLPROPERTIES ({items})"
 
-    @contextlib.contextmanager
-    def _incoming(self, data: Any) -> Iterator[str]:
-        """``data`` as a temporary view (its name is yielded), typed by :func:`spark_schema`, in partitions of
-        about :data:`_ROWS_PER_PARTITION` rows; the view is dropped afterwards."""
+    def _frame(self, data: Any) -> Any:
+        """``data`` as a DataFrame typed by :func:`spark_schema`, in partitions of about
+        :data:`_ROWS_PER_PARTITION` rows."""
         import pyarrow as pa
 
         arrow = _spark_ready(pa.table(data))
         frame = self._spark.createDataFrame(arrow, schema=spark_schema(arrow.schema))
-        frame = frame.coalesce(max(1, -(-arrow.num_rows // _ROWS_PER_PARTITION)))
+        return frame.coalesce(max(1, -(-arrow.num_rows // _ROWS_PER_PARTITION)))
+
+    @contextlib.contextmanager
+    def _view(self, frame: Any) -> Iterator[str]:
+        """``frame`` as a temporary view, whose name is yielded; dropped afterwards."""
         view = f"trdm_incoming_{uuid.uuid4().hex}"
         frame.createOrReplaceTempView(view)
         try:
             yield view
         finally:
             self._spark.catalog.dropTempView(view)
+
+    @staticmethod
+    def _create(frame: Any, name: str, provider: str, properties: dict[str, str]) -> None:
+        """Creates table ``name`` (which must not exist) from ``frame``, with its properties, in one
+        statement (``DataFrameWriterV2``: cheaper than a temporary view and ``CREATE TABLE AS SELECT``)."""
+        writer = frame.writeTo(name).using(provider)
+        for key, value in sorted(properties.items()):
+            writer = writer.tableProperty(key, value)
+        writer.create()
 
     def _provider(self, catalog: str, schema: str, table: str, exists: bool) -> str:
         """The table's provider when it exists, else the session's default for new tables (lower case)."""
