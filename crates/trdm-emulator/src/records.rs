@@ -901,3 +901,6 @@ pub(crate) fn version(
     })
     .optional()
 }
+
+#[cfg(test)]
+mod tests;
