@@ -9,11 +9,11 @@
 //! rows stream from the reader, and the keys seen so far (needed to find duplicates and, for `full`, the
 //! records absent from the file) live in a temporary SQLite table, not in a hash set.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
-use trdm_format::csv::{CsvReader, CsvWriter, Record};
+use trdm_format::csv::{CsvReader, Record};
 use trdm_format::temporal::{HIGH_DATE_MICROS, format_timestamptz};
 use trdm_format::value::{ColumnType, DataType, DateStyle, ParseOptions, Value};
 
@@ -21,7 +21,14 @@ use crate::catalog::{Counts, MappingConfig, Table};
 use crate::db::ident;
 use crate::decisions;
 
-use trdm_format::{SYSTEM_COLUMNS, TRAN_CODE_COLUMN as TRAN_CODE};
+use trdm_format::TRAN_CODE_COLUMN as TRAN_CODE;
+
+mod export;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use export::write_export;
+
 /// Separates primary-key parts in the key text of the seen-keys table; it cannot occur in canonical values
 /// of non-text types, and text keys are length-prefixed so it cannot be forged by text either.
 const KEY_SEPARATOR: char = '\u{1f}';
@@ -598,120 +605,6 @@ pub(crate) struct ExportSelection {
     pub(crate) include_history: bool,
 }
 
-/// Streams the rows of an export as CSV into `out`. Returns (rows, bytes).
-pub(crate) fn write_export(
-    conn: &Connection,
-    table: &Table,
-    selection: ExportSelection,
-    out: impl Write,
-) -> Result<(i64, i64), ApplyError> {
-    let t = ident(&table.physical_name);
-    let cols: Vec<String> = table.columns.iter().map(|c| ident(&c.name)).collect();
-    let filter = match (
-        selection.high_water_mark.is_some(),
-        selection.include_history,
-    ) {
-        (false, false) => "trdm_state = 'C' AND trdm_is_deleted = 0",
-        (false, true) => "1",
-        (true, false) => "trdm_state = 'C' AND trdm_created_at > ?1",
-        (true, true) => "trdm_created_at > ?1",
-    };
-    let plain_full = selection.high_water_mark.is_none() && !selection.include_history;
-    let sql = format!(
-        "SELECT {}, trdm_sk, trdm_record_id, trdm_state, trdm_created_at, trdm_effective_from, trdm_effective_to,
-                trdm_is_deleted, trdm_actor_type, trdm_actor_id, trdm_tran_code
-         FROM {t} WHERE {filter} ORDER BY trdm_sk",
-        cols.join(", ")
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = match selection.high_water_mark {
-        Some(hwm) => stmt.query([hwm])?,
-        None => stmt.query([])?,
-    };
-    let mut writer = CsvWriter::new(out);
-    let io =
-        |e: std::io::Error| ApplyError::Rejected(format!("writing the export file failed: {e}"));
-    writer
-        .write_record(
-            table
-                .columns
-                .iter()
-                .map(|c| Some(c.name.as_str()))
-                .chain(SYSTEM_COLUMNS.iter().map(|s| Some(*s))),
-        )
-        .map_err(io)?;
-    let bools: Vec<bool> = table
-        .columns
-        .iter()
-        .map(|c| c.data_type == DataType::Boolean)
-        .collect();
-    let n = cols.len();
-    let mut buf = String::new();
-    let mut count = 0i64;
-    while let Some(row) = rows.next()? {
-        for (i, is_bool) in bools.iter().enumerate() {
-            match row.get_ref(i)? {
-                ValueRef::Null => writer.write_field(None).map_err(io)?,
-                ValueRef::Integer(v) if *is_bool => writer
-                    .write_field(Some(if v != 0 { "true" } else { "false" }))
-                    .map_err(io)?,
-                ValueRef::Integer(v) => {
-                    buf.clear();
-                    push_int(&mut buf, v);
-                    writer.write_field(Some(&buf)).map_err(io)?
-                }
-                ValueRef::Text(s) => writer
-                    .write_field(Some(std::str::from_utf8(s).unwrap_or_default()))
-                    .map_err(io)?,
-                ValueRef::Real(f) => {
-                    buf.clear();
-                    buf.push_str(&f.to_string());
-                    writer.write_field(Some(&buf)).map_err(io)?
-                }
-                ValueRef::Blob(_) => writer.write_field(None).map_err(io)?,
-            }
-        }
-        for (k, _) in SYSTEM_COLUMNS.iter().enumerate() {
-            let i = n + k;
-            buf.clear();
-            let field: Option<&str> = match k {
-                0 | 1 | 8 => match row.get_ref(i)? {
-                    ValueRef::Integer(v) => {
-                        push_int(&mut buf, v);
-                        Some(&buf)
-                    }
-                    _ => None,
-                },
-                3..=5 => {
-                    format_timestamptz(row.get(i)?, &mut buf);
-                    Some(&buf)
-                }
-                6 => Some(if row.get::<_, bool>(i)? {
-                    "true"
-                } else {
-                    "false"
-                }),
-                9 if plain_full => None,
-                _ => match row.get_ref(i)? {
-                    ValueRef::Text(s) => Some(std::str::from_utf8(s).unwrap_or_default()),
-                    _ => None,
-                },
-            };
-            writer.write_field(field).map_err(io)?;
-        }
-        writer.end_record().map_err(io)?;
-        count += 1;
-    }
-    writer.flush().map_err(io)?;
-    let bytes = writer.bytes_written() as i64;
-    Ok((count, bytes))
-}
-
-fn push_int(buf: &mut String, v: i64) {
-    use std::fmt::Write as _;
-    let _ = write!(buf, "{v}");
-}
-
 /// One condition of a grid `filterModel` (AG Grid's format, part B §4.6).
 #[derive(Debug, Clone)]
 pub(crate) struct GridFilter {
@@ -901,6 +794,3 @@ pub(crate) fn version(
     })
     .optional()
 }
-
-#[cfg(test)]
-mod tests;
