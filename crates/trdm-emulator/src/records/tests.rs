@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
-use trdm_format::SYSTEM_COLUMNS;
-use trdm_format::csv::CsvWriter;
+use trdm_format::csv::{CsvWriter, Record};
 use trdm_format::temporal::format_timestamptz;
 use trdm_format::value::DataType;
+use trdm_format::{SYSTEM_COLUMNS, TRAN_CODE_COLUMN as TRAN_CODE};
 
 use super::*;
 use crate::catalog::{self, TableFilter};
@@ -460,6 +460,531 @@ fn exports_of_every_type_and_awkward_values_match_the_reference_writer() {
         .unwrap();
     assert!(reals > 0);
     assert!(assert_exports_match(&conn, table) > 0);
+}
+
+// ------------------------------------------------------------------------------------------- imports
+
+/// Two databases loaded from one fixture: one applies files with [`apply_file`], the other with the reference.
+struct Twin {
+    _dirs: [tempfile::TempDir; 2],
+    dbs: [Db; 2],
+    tables: [Vec<Table>; 2],
+    conns: Vec<crate::db::Pooled>,
+}
+
+impl Twin {
+    fn new(fixture_text: Option<&str>, fixture_path: Option<&Path>) -> Twin {
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let dbs = [0, 1].map(|k| {
+            let path = match fixture_path {
+                Some(p) => p.to_owned(),
+                None => {
+                    let p = dirs[k].path().join("fixture.toml");
+                    std::fs::write(&p, fixture_text.unwrap()).unwrap();
+                    p
+                }
+            };
+            open(dirs[k].path(), &path)
+        });
+        let tables = [all_tables(&dbs[0]), all_tables(&dbs[1])];
+        let conns = vec![dbs[0].records_now().unwrap(), dbs[1].records_now().unwrap()];
+        Twin {
+            _dirs: dirs,
+            dbs,
+            tables,
+            conns,
+        }
+    }
+
+    /// Applies `csv` to table `t` in both databases; asserts equal outcomes and equal tables.
+    fn apply(
+        &mut self,
+        t: usize,
+        mapping: &MappingConfig,
+        pattern: ImportPattern,
+        csv: &[u8],
+    ) -> Result<Counts, String> {
+        let mut outcomes = Vec::new();
+        for k in 0..2 {
+            let table = &self.tables[k][t];
+            let spec = ImportSpec {
+                table,
+                mapping,
+                pattern,
+                actor_type: "I",
+                actor_id: 11,
+                import_table_id: Some(1000 + k as i64),
+            };
+            let conn = &mut self.conns[k];
+            let outcome = if k == 0 {
+                apply_file(conn, &spec, csv)
+            } else {
+                reference_import::reference_apply_file(conn, &spec, csv)
+            };
+            outcomes.push(outcome.map_err(|e| e.to_string()));
+            if outcomes[k].is_ok() {
+                // Both record the import table id; forget it so the next file can use it again.
+                conn.execute("DELETE FROM trdm_applied_import_tables", [])
+                    .unwrap();
+            }
+        }
+        assert_eq!(
+            outcomes[0],
+            outcomes[1],
+            "{}",
+            String::from_utf8_lossy(&csv[..csv.len().min(300)])
+        );
+        assert_eq!(self.dump(0, t), self.dump(1, t));
+        outcomes.pop().unwrap()
+    }
+
+    /// Every version of table `t`, system timestamps replaced by their rank among all of them (change times
+    /// differ between the databases, their order does not), and the table's record counter.
+    fn dump(&self, k: usize, t: usize) -> Vec<String> {
+        let conn = &self.conns[k];
+        let table = &self.tables[k][t];
+        let name = ident(&table.physical_name);
+        let mut stamps: Vec<i64> = conn
+            .prepare(&format!(
+                "SELECT trdm_created_at FROM {name} UNION SELECT trdm_effective_from FROM {name}
+                 UNION SELECT trdm_effective_to FROM {name} ORDER BY 1"
+            ))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        stamps.dedup();
+        let rank = |v: i64| stamps.binary_search(&v).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {name} ORDER BY trdm_sk"))
+            .unwrap();
+        let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+        let mut rows = stmt.query([]).unwrap();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            let mut line = String::new();
+            for (i, c) in columns.iter().enumerate() {
+                let v = row.get::<_, rusqlite::types::Value>(i).unwrap();
+                let v = match (c.as_str(), v) {
+                    (
+                        "trdm_created_at" | "trdm_effective_from" | "trdm_effective_to",
+                        rusqlite::types::Value::Integer(x),
+                    ) => format!("#{}", rank(x)),
+                    (_, v) => format!("{v:?}"),
+                };
+                line.push_str(&v);
+                line.push('|');
+            }
+            out.push(line);
+        }
+        let counter: i64 = conn
+            .query_row(
+                "SELECT next_record_id FROM trdm_record_counters WHERE physical_name = ?1",
+                [&table.physical_name],
+                |r| r.get(0),
+            )
+            .unwrap();
+        out.push(format!("next_record_id {counter}"));
+        out
+    }
+}
+
+/// CSV text from rows of optional fields (None = NULL).
+fn csv_of(header: &[&str], rows: &[Vec<Option<String>>]) -> Vec<u8> {
+    let mut w = CsvWriter::new(Vec::new());
+    w.write_record(header.iter().map(|h| Some(*h))).unwrap();
+    for r in rows {
+        w.write_record(r.iter().map(|f| f.as_deref())).unwrap();
+    }
+    w.into_inner().unwrap()
+}
+
+const EVERY_TYPE_COLUMNS: [&str; 16] = [
+    "id", "code", "ch", "txt", "small", "big", "dec", "re", "dbl", "flag", "day", "clock",
+    "clocktz", "stamp", "instant", "needed",
+];
+
+/// Rows of the every-type table with an optional tran code appended.
+fn typed_rows(
+    ids: impl IntoIterator<Item = (u64, u64, Option<&'static str>)>,
+) -> Vec<Vec<Option<String>>> {
+    ids.into_iter()
+        .map(|(i, version, code)| {
+            let mut r = every_type_row(i, version);
+            if let Some(code) = code {
+                r.push(Some(code.to_owned()));
+            }
+            r
+        })
+        .collect()
+}
+
+fn with_tran(header: &[&str]) -> Vec<String> {
+    header
+        .iter()
+        .map(|h| h.to_string())
+        .chain([TRAN_CODE.to_owned()])
+        .collect()
+}
+
+/// Files that must be rejected, each with its rows, on an empty and on a filled table alike.
+fn bad_files() -> Vec<(ImportPattern, Vec<u8>)> {
+    let plain = EVERY_TYPE_COLUMNS;
+    let tran_header = with_tran(&plain);
+    let tran: Vec<&str> = tran_header.iter().map(String::as_str).collect();
+    let mut files = Vec::new();
+    let full = ImportPattern::Full;
+    let del = ImportPattern::WithDelete;
+    // Duplicate keys in every combination of upsert and delete, near and far apart.
+    files.push((
+        full,
+        csv_of(
+            &plain,
+            &typed_rows([(1, 0, None), (2, 0, None), (1, 1, None)]),
+        ),
+    ));
+    files.push((
+        full,
+        csv_of(
+            &plain,
+            &typed_rows((0..3000).map(|i| (i, 0, None)).chain([(17, 3, None)])),
+        ),
+    ));
+    files.push((
+        ImportPattern::UpsertOnly,
+        csv_of(&plain, &typed_rows([(5, 0, None), (5, 0, None)])),
+    ));
+    for (a, b) in [
+        ("i", "i"),
+        ("u", "d"),
+        ("d", "u"),
+        ("d", "d"),
+        ("d", "i"),
+        ("i", "D"),
+    ] {
+        files.push((
+            del,
+            csv_of(
+                &tran,
+                &typed_rows([(1, 0, Some(a)), (9000, 0, Some("i")), (1, 2, Some(b))]),
+            ),
+        ));
+        files.push((
+            del,
+            csv_of(
+                &tran,
+                &typed_rows([(9001, 0, Some(a)), (3, 0, Some("u")), (9001, 2, Some(b))]),
+            ),
+        ));
+    }
+    // Duplicates among deletes of nothing, new records and deletes of new records, interleaved.
+    for rows in [
+        vec![
+            (9100, "d"),
+            (1, "i"),
+            (9101, "d"),
+            (9102, "d"),
+            (2, "i"),
+            (3, "i"),
+            (9103, "d"),
+            (2, "u"),
+        ],
+        vec![
+            (9100, "d"),
+            (1, "i"),
+            (9101, "d"),
+            (2, "i"),
+            (9104, "d"),
+            (2, "d"),
+        ],
+        vec![
+            (9100, "d"),
+            (9101, "d"),
+            (1, "i"),
+            (9102, "d"),
+            (2, "i"),
+            (9101, "i"),
+        ],
+        vec![(1, "i"), (9100, "d"), (9105, "d"), (9100, "d")],
+        vec![(9100, "d"), (9101, "d"), (1, "i"), (2, "i"), (1, "i")],
+    ] {
+        let rows: Vec<(u64, u64, Option<&'static str>)> = rows
+            .into_iter()
+            .map(|(i, code)| (i, 0, Some(code)))
+            .collect();
+        files.push((del, csv_of(&tran, &typed_rows(rows))));
+    }
+    // A bad value before and after a duplicate.
+    let mut rows = typed_rows([(1, 0, None), (2, 0, None), (1, 0, None), (4, 0, None)]);
+    rows[3][4] = Some("seventy thousand".into());
+    files.push((full, csv_of(&plain, &rows)));
+    let mut rows = typed_rows([(1, 0, None), (2, 0, None), (3, 0, None), (1, 0, None)]);
+    rows[2][4] = Some("70000".into());
+    files.push((full, csv_of(&plain, &rows)));
+    // A value error in each column that can have one.
+    for (col, bad) in [
+        (0, "x"),
+        (1, "a very long code that exceeds the forty character limit"),
+        (2, "abcd"),
+        (4, "1.5"),
+        (5, "99999999999999999999"),
+        (6, "1.23456"),
+        (7, "nan?"),
+        (8, "--1"),
+        (9, "maybe"),
+        (10, "2024-02-30"),
+        (11, "25:00"),
+        (12, "10:00+99"),
+        (13, "yesterday"),
+        (14, "2024-13-01T00:00:00Z"),
+    ] {
+        let mut rows = typed_rows((0..5).map(|i| (i, 0, None)));
+        rows[3][col] = Some(bad.into());
+        files.push((full, csv_of(&plain, &rows)));
+    }
+    // Missing keys and required values.
+    for (col, value) in [(0, None), (1, None), (15, None)] {
+        let mut rows = typed_rows((0..4).map(|i| (i, 0, None)));
+        rows[2][col] = value;
+        files.push((full, csv_of(&plain, &rows)));
+    }
+    // A required value may be missing in a delete, a key may not.
+    let mut rows = typed_rows([(1, 0, Some("d")), (2, 0, Some("d"))]);
+    rows[0][15] = None;
+    rows[1][1] = None;
+    files.push((del, csv_of(&tran, &rows)));
+    // Required column missing from the file, primary key column missing from the file.
+    let no_needed: Vec<&str> = plain[..15].to_vec();
+    let rows: Vec<Vec<Option<String>>> = typed_rows([(1, 0, None)])
+        .into_iter()
+        .map(|mut r| {
+            r.truncate(15);
+            r
+        })
+        .collect();
+    files.push((full, csv_of(&no_needed, &rows)));
+    files.push((full, csv_of(&plain[1..], &[vec![Some("k".into()); 15]])));
+    // Tran codes.
+    files.push((
+        del,
+        csv_of(&tran, &typed_rows([(1, 0, Some("i")), (2, 0, Some("x"))])),
+    ));
+    files.push((del, csv_of(&plain, &typed_rows([(1, 0, None)]))));
+    files.push((full, csv_of(&tran, &typed_rows([(1, 0, Some("i"))]))));
+    // Shape: field counts, malformed CSV, empty file, header twice.
+    let mut bytes = csv_of(&plain, &typed_rows([(1, 0, None), (2, 0, None)]));
+    bytes.extend_from_slice(b"3,k3\n");
+    files.push((full, bytes));
+    let mut bytes = csv_of(&plain, &typed_rows([(1, 0, None), (2, 0, None)]));
+    bytes.extend_from_slice(b"3,\"k3\n");
+    files.push((full, bytes));
+    let mut bytes = csv_of(&plain, &typed_rows([(1, 0, None)]));
+    bytes.extend_from_slice(b"3,\"k\"3,a\n");
+    files.push((full, bytes));
+    files.push((full, Vec::new()));
+    files.push((full, b"id,code,id\n1,a,1\n".to_vec()));
+    files.push((full, b"id,code,\xff\n1,a,1\n".to_vec()));
+    files
+}
+
+/// Applies every bad file; each must be rejected, and between them they must hit every kind of message.
+fn reject_bad_files(twin: &mut Twin, mapping: &MappingConfig) {
+    let mut messages = Vec::new();
+    for (k, (pattern, file)) in bad_files().into_iter().enumerate() {
+        let outcome = twin.apply(0, mapping, pattern, &file);
+        messages.push(outcome.expect_err(&format!("bad file {k} was accepted")));
+    }
+    for needle in [
+        "repeats the primary key of row 1 (id=\"1\", code=\"k1\")",
+        "repeats the primary key of row 18",
+        "row 8, column id: value \"2\" repeats the primary key of row 5",
+        "row 6, column id: value \"2\" repeats the primary key of row 4",
+        "row 6, column id: value \"9101\" repeats the primary key of row 2",
+        "row 4, column id: value \"9100\" repeats the primary key of row 2",
+        "row 5, column id: value \"1\" repeats the primary key of row 3",
+        "is not a transaction code",
+        "fields but the header has",
+        "not valid CSV",
+        "is required but missing from the file",
+        "a value is required",
+        "the primary key needs a value",
+        "is longer than",
+        "primary key column id is missing",
+        "only allowed with the incremental_with_delete",
+        "needs a trdm_tran_code column",
+        "the file is empty",
+        "maps two file columns to column id",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(needle)),
+            "no message has {needle:?}: {messages:#?}"
+        );
+    }
+}
+
+#[test]
+fn imports_match_the_reference_applier() {
+    let mut twin = Twin::new(Some(EVERY_TYPE_FIXTURE), None);
+    let mapping = identity_mapping();
+    let plain = EVERY_TYPE_COLUMNS;
+    let tran_header = with_tran(&plain);
+    let tran: Vec<&str> = tran_header.iter().map(String::as_str).collect();
+    let full = ImportPattern::Full;
+    let del = ImportPattern::WithDelete;
+
+    // Rejections of an empty table.
+    reject_bad_files(&mut twin, &mapping);
+    // Header only, then a delete of nothing into the empty table.
+    assert!(twin.apply(0, &mapping, full, &csv_of(&plain, &[])).is_ok());
+    twin.apply(
+        0,
+        &mapping,
+        del,
+        &csv_of(&tran, &typed_rows([(5, 0, Some("d"))])),
+    )
+    .unwrap();
+    // The first load, in shuffled key order.
+    let mut order: Vec<u64> = (0..3000).collect();
+    for i in 0..order.len() {
+        let j = (i * 7919 + 13) % order.len();
+        order.swap(i, j);
+    }
+    let first = csv_of(&plain, &typed_rows(order.iter().map(|&i| (i, 0, None))));
+    let counts = twin.apply(0, &mapping, full, &first).unwrap();
+    assert_eq!(counts.inserted, 3000);
+    // An identical re-import changes nothing.
+    let counts = twin.apply(0, &mapping, full, &first).unwrap();
+    assert_eq!(counts, Counts::default());
+    // Rejections of a filled table.
+    reject_bad_files(&mut twin, &mapping);
+    // A full import that changes, drops and adds rows.
+    let second = csv_of(
+        &plain,
+        &typed_rows(
+            (0..3300)
+                .filter(|i| i % 10 != 3)
+                .map(|i| (i, u64::from(i % 7 == 0), None)),
+        ),
+    );
+    let counts = twin.apply(0, &mapping, full, &second).unwrap();
+    assert!(
+        counts.inserted > 0 && counts.updated > 0 && counts.deleted > 0,
+        "{counts:?}"
+    );
+    // Deletes of present, absent and deleted records, re-inserts, updates, identical rows, new rows.
+    let third = csv_of(
+        &tran,
+        &typed_rows((0..3500).map(|i| match i % 6 {
+            0 => (i, 1, Some("d")),
+            1 => (i, 2, Some("u")),
+            2 => (i, 0, Some("I")),
+            3 => (i, 5, Some(" u ")),
+            _ => (i, u64::from(i % 7 == 0), Some("i")),
+        })),
+    );
+    let counts = twin.apply(0, &mapping, del, &third).unwrap();
+    assert!(counts.deleted > 0 && counts.updated > 0, "{counts:?}");
+    let again = csv_of(&tran, &typed_rows((0..200).map(|i| (i * 3, 4, Some("u")))));
+    twin.apply(0, &mapping, del, &again).unwrap();
+    // Upserts only, and a file without some optional columns (written as NULL).
+    let fourth = csv_of(&plain, &typed_rows((100..4000).map(|i| (i, 6, None))));
+    twin.apply(0, &mapping, ImportPattern::UpsertOnly, &fourth)
+        .unwrap();
+    let few = ["needed", "code", "id", "txt"];
+    let rows: Vec<Vec<Option<String>>> = (0..500)
+        .map(|i| {
+            vec![
+                Some(format!("n{i}")),
+                Some(format!("k{i}")),
+                Some(i.to_string()),
+                None,
+            ]
+        })
+        .collect();
+    twin.apply(0, &mapping, full, &csv_of(&few, &rows)).unwrap();
+    // A full import of everything deleted and back again.
+    twin.apply(0, &mapping, full, &csv_of(&plain, &[])).unwrap();
+    twin.apply(0, &mapping, full, &first).unwrap();
+}
+
+#[test]
+fn imports_with_mappings_and_delimiters_match_the_reference_applier() {
+    let mut twin = Twin::new(None, Some(&repo_root().join("fixtures/clinics.toml")));
+    for t in 0..twin.tables[0].len() {
+        let table = twin.tables[0][t].clone();
+        let mut current = Vec::new();
+        reference_export(
+            &twin.conns[0],
+            &table,
+            ExportSelection {
+                high_water_mark: None,
+                include_history: false,
+            },
+            &mut current,
+        )
+        .unwrap();
+        // Renamed columns, an ignored column, a `;` delimiter, the rows reversed and one changed.
+        let text = String::from_utf8(current).unwrap();
+        let mut reader = trdm_format::csv::CsvReader::new(text.as_bytes());
+        let mut record = Record::new();
+        let mut rows = Vec::new();
+        reader.read_record(&mut record).unwrap();
+        let n = table.columns.len();
+        while reader.read_record(&mut record).unwrap() {
+            let mut fields: Vec<Option<String>> = record
+                .iter()
+                .take(n)
+                .map(|f| (f.quoted || !f.text.is_empty()).then(|| f.text.to_owned()))
+                .collect();
+            fields.push(Some("ignored".into()));
+            rows.push(fields);
+        }
+        rows.reverse();
+        if let Some(non_key) = table
+            .columns
+            .iter()
+            .position(|c| !c.is_primary_key && !c.is_required)
+        {
+            rows[0][non_key] = None;
+        }
+        let mut header: Vec<String> = table
+            .columns
+            .iter()
+            .map(|c| format!("src {}", c.name))
+            .collect();
+        header.push("extra".into());
+        let mut w = CsvWriter::new(Vec::new()).with_delimiter(b';');
+        w.write_record(header.iter().map(|h| Some(h.as_str())))
+            .unwrap();
+        for r in &rows {
+            w.write_record(r.iter().map(|f| f.as_deref())).unwrap();
+        }
+        let csv = w.into_inner().unwrap();
+        let mapping = MappingConfig {
+            date_style: "DMY".into(),
+            delimiter: ";".into(),
+            columns: table
+                .columns
+                .iter()
+                .map(|c| crate::catalog::MappingColumn {
+                    source_column: format!("src {}", c.name),
+                    target_column: c.name.clone(),
+                    format: None,
+                })
+                .collect(),
+        };
+        let counts = twin.apply(t, &mapping, ImportPattern::Full, &csv).unwrap();
+        assert!(counts.updated <= 1, "{counts:?}");
+        // The same file with a duplicate at the end.
+        let mut dup = csv.clone();
+        let last = rows.last().unwrap();
+        let mut w = CsvWriter::new(Vec::new()).with_delimiter(b';');
+        w.write_record(last.iter().map(|f| f.as_deref())).unwrap();
+        dup.extend(w.into_inner().unwrap());
+        assert!(twin.apply(t, &mapping, ImportPattern::Full, &dup).is_err());
+    }
+    let _ = &twin.dbs;
 }
 
 /// The query plan of an export SELECT, one line per step.
