@@ -41,14 +41,23 @@ const REAL: u8 = 3;
 /// System column positions after the user columns (`SYSTEM_COLUMNS` order).
 const SK: usize = 0;
 const RECORD_ID: usize = 1;
+const STATE: usize = 2;
 const CREATED_AT: usize = 3;
 const EFFECTIVE_TO: usize = 5;
 const IS_DELETED: usize = 6;
 const ACTOR_ID: usize = 8;
 const TRAN_CODE: usize = 9;
 
-/// The SELECT of an export: user columns in display order, then the system columns, in `trdm_sk` order.
-/// `?1` is the high-water mark when there is one.
+/// Whether system column `k` is left out of the SELECT of a full export without history, which writes it
+/// without reading it: its filter `trdm_state = 'C' AND trdm_is_deleted = 0` admits only the text `C` and the
+/// integer 0 (a TEXT or BLOB never equals 0, and the INTEGER column stores 0.0 and '0' as 0), and its
+/// trdm_tran_code is left empty.
+fn pinned(k: usize, plain_full: bool) -> bool {
+    plain_full && matches!(k, STATE | IS_DELETED | TRAN_CODE)
+}
+
+/// The SELECT of an export: user columns in display order, then the system columns (but the pinned ones), in
+/// `trdm_sk` order. `?1` is the high-water mark when there is one.
 pub(crate) fn export_sql(table: &Table, selection: ExportSelection) -> String {
     let t = ident(&table.physical_name);
     let cols: Vec<String> = table.columns.iter().map(|c| ident(&c.name)).collect();
@@ -61,11 +70,16 @@ pub(crate) fn export_sql(table: &Table, selection: ExportSelection) -> String {
         (true, false) => "trdm_state = 'C' AND trdm_created_at > ?1",
         (true, true) => "trdm_created_at > ?1",
     };
+    let plain_full = selection.high_water_mark.is_none() && !selection.include_history;
+    let system = SYSTEM_COLUMNS
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| !pinned(k, plain_full))
+        .map(|(_, name)| *name);
+    let columns: Vec<String> = cols.into_iter().chain(system.map(str::to_owned)).collect();
     format!(
-        "SELECT {}, trdm_sk, trdm_record_id, trdm_state, trdm_created_at, trdm_effective_from, trdm_effective_to,
-                trdm_is_deleted, trdm_actor_type, trdm_actor_id, trdm_tran_code
-         FROM {t} WHERE {filter} ORDER BY trdm_sk",
-        cols.join(", ")
+        "SELECT {} FROM {t} WHERE {filter} ORDER BY trdm_sk",
+        columns.join(", ")
     )
 }
 
@@ -76,7 +90,7 @@ pub(crate) fn write_export(
     selection: ExportSelection,
     out: impl Write + Send,
 ) -> Result<(i64, i64), ApplyError> {
-    // A full export without history leaves trdm_tran_code empty: the column is neither read nor taped.
+    // A full export without history knows three system columns without reading them (see `pinned`).
     let plain_full = selection.high_water_mark.is_none() && !selection.include_history;
     let layout = Layout {
         bools: table
@@ -120,14 +134,17 @@ pub(crate) fn write_export(
                 for i in 0..n {
                     push_value(&mut tape, row.get_ref(i)?);
                 }
+                let mut i = n;
                 for k in 0..SYSTEM_COLUMNS.len() {
-                    let i = n + k;
+                    if pinned(k, plain_full) {
+                        continue;
+                    }
                     match k {
                         CREATED_AT..=EFFECTIVE_TO => push_int(&mut tape, row.get::<_, i64>(i)?),
                         IS_DELETED => push_int(&mut tape, i64::from(row.get::<_, bool>(i)?)),
-                        TRAN_CODE if plain_full => {}
                         _ => push_value(&mut tape, row.get_ref(i)?),
                     }
+                    i += 1;
                 }
                 count += 1;
                 if tape.len() >= TAPE_BYTES {
@@ -182,7 +199,7 @@ fn push_value(tape: &mut Vec<u8>, value: ValueRef<'_>) {
 struct Layout {
     /// Per user column: holds booleans (stored as 0/1).
     bools: Vec<bool>,
-    /// The tape has no trdm_tran_code.
+    /// A full export without history: the pinned system columns are not on the tape.
     plain_full: bool,
 }
 
@@ -307,9 +324,17 @@ impl<W: Write> CsvOut<W> {
             buf.push(b',');
         }
         for k in 0..SYSTEM_COLUMNS.len() {
-            if k == TRAN_CODE && layout.plain_full {
-                // Left empty (NULL); the delimiter before it is written.
-                break;
+            if pinned(k, layout.plain_full) {
+                match k {
+                    STATE => buf.push(b'C'),
+                    IS_DELETED => buf.extend_from_slice(b"false"),
+                    // trdm_tran_code: left empty (NULL); the delimiter before it is written.
+                    _ => {}
+                }
+                if k + 1 < SYSTEM_COLUMNS.len() {
+                    buf.push(b',');
+                }
+                continue;
             }
             let cell = cells.next();
             match k {
