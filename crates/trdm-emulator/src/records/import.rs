@@ -21,7 +21,7 @@
 use std::io::Read;
 use std::sync::mpsc;
 
-use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 use trdm_format::TRAN_CODE_COLUMN as TRAN_CODE;
 use trdm_format::csv::{CsvReader, Record};
@@ -344,12 +344,13 @@ fn parse_row(
 
 // ------------------------------------------------------------------------------------------- applying
 
-/// One value read back from a tape.
+/// One value read back from a tape. Texts are the bytes of whole UTF-8 strings the parser wrote, so they are
+/// bound as they are, without checking them again.
 #[derive(Clone, Copy)]
 enum Cell<'a> {
     Null,
     Int(i64),
-    Text(&'a str),
+    Text(&'a [u8]),
 }
 
 impl Cell<'_> {
@@ -357,7 +358,7 @@ impl Cell<'_> {
     fn text(self) -> String {
         match self {
             Cell::Int(i) => i.to_string(),
-            Cell::Text(s) => s.to_owned(),
+            Cell::Text(s) => String::from_utf8_lossy(s).into_owned(),
             Cell::Null => String::new(),
         }
     }
@@ -367,7 +368,7 @@ impl Cell<'_> {
         match (self, stored) {
             (Cell::Null, ValueRef::Null) => true,
             (Cell::Int(a), ValueRef::Integer(b)) => a == b,
-            (Cell::Text(a), ValueRef::Text(b)) => a.as_bytes() == b,
+            (Cell::Text(a), ValueRef::Text(b)) => a == b,
             _ => false,
         }
     }
@@ -376,7 +377,7 @@ impl Cell<'_> {
 /// Binds `cell` to parameter `index` of `stmt`.
 fn bind(stmt: &mut rusqlite::Statement<'_>, index: usize, cell: Cell<'_>) -> rusqlite::Result<()> {
     match cell {
-        Cell::Text(s) => stmt.raw_bind_parameter(index, s),
+        Cell::Text(s) => stmt.raw_bind_parameter(index, ToSqlOutput::Borrowed(ValueRef::Text(s))),
         Cell::Int(i) => stmt.raw_bind_parameter(index, i),
         Cell::Null => stmt.raw_bind_parameter(index, rusqlite::types::Null),
     }
@@ -398,8 +399,7 @@ fn read_row<'a>(tape: &'a [u8], pos: &mut usize, n: usize, cells: &mut Vec<Cell<
             )),
             TEXT => {
                 let len = u32::from_le_bytes(take(pos, 4).try_into().expect("4 bytes")) as usize;
-                // The parser wrote whole UTF-8 strings.
-                Cell::Text(std::str::from_utf8(take(pos, len)).expect("tape text is UTF-8"))
+                Cell::Text(take(pos, len))
             }
             _ => Cell::Null,
         };
@@ -583,7 +583,7 @@ impl<'c> Applier<'c> {
                     let _ = write!(self.key, "i{v}");
                 }
                 Cell::Text(s) => {
-                    let _ = write!(self.key, "t{}:{s}", s.len());
+                    let _ = write!(self.key, "t{}:{}", s.len(), String::from_utf8_lossy(s));
                 }
                 Cell::Null => self.key.push('n'),
             }
