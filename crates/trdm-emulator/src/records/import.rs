@@ -2,7 +2,7 @@
 //!
 //! The work is split over two threads joined by a bounded queue. A parser thread reads the CSV, parses and
 //! checks every field (types, primary key, required values, transaction codes) and writes each good row's
-//! canonical values onto a compact tape (a type tag, then the integer's 8 bytes or the text's length and
+//! canonical values onto a compact tape (a type tag, then the integer's 8 bytes or the text's 8-byte length and
 //! bytes); at the first bad row it queues the message instead and stops. The calling thread owns the
 //! connection and the transaction: it applies the rows in file order, so a message is reported only once every
 //! row before it was applied without error, exactly as when one thread did both, and one error rolls back all.
@@ -222,9 +222,8 @@ fn parse_rows<R: Read>(
                     tape.extend_from_slice(&v.to_le_bytes());
                 }
                 Parsing::Text(start, end) => {
-                    // A field is at most a whole file, which uploads limit far below 4 GiB.
                     tape.push(TEXT);
-                    tape.extend_from_slice(&((end - start) as u32).to_le_bytes());
+                    tape.extend_from_slice(&((end - start) as u64).to_le_bytes());
                     tape.extend_from_slice(&text.as_bytes()[start..end]);
                 }
             }
@@ -398,7 +397,7 @@ fn read_row<'a>(tape: &'a [u8], pos: &mut usize, n: usize, cells: &mut Vec<Cell<
                 take(pos, 8).try_into().expect("8 bytes"),
             )),
             TEXT => {
-                let len = u32::from_le_bytes(take(pos, 4).try_into().expect("4 bytes")) as usize;
+                let len = u64::from_le_bytes(take(pos, 8).try_into().expect("8 bytes")) as usize;
                 Cell::Text(take(pos, len))
             }
             _ => Cell::Null,
