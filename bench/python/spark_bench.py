@@ -374,7 +374,7 @@ def report(todo: list[Scenario], sides: list[tuple[str, str]], rounds: int) -> N
     (a_label, _), (b_label, _) = sides
     print(f"\nMedians of {rounds} alternating run(s) per side; wall = the SparkSync call alone; "
           "peak RSS = the worker's Python process (ru_maxrss), JVM = its Spark driver child (VmHWM); "
-          "in PySpark calls = part of the wall time spent in createDataFrame/saveAsTable/toPandas/toArrow/sql.\n")
+          "in PySpark calls = part of the wall time spent in createDataFrame/saveAsTable/writeTo(...).create/toPandas/toArrow/sql.\n")
     print(f"| scenario | {a_label} s | {b_label} s | speed-up | {a_label} Python peak MiB | "
           f"{b_label} Python peak MiB | RSS {b_label}/{a_label} | JVM peak MiB ({a_label} / {b_label}) | "
           f"in PySpark calls s ({a_label} / {b_label}) | target |")

@@ -88,7 +88,8 @@ def spark_session(warehouse: str):
 
 class SparkTimer:
     """Wall time during which at least one of the PySpark calls that move data between Python and Spark
-    (createDataFrame, saveAsTable, toPandas, toArrow, sql) was running, whichever SDK makes them and from
+    (createDataFrame, saveAsTable, DataFrameWriterV2's create/createOrReplace/append, toPandas, toArrow, sql)
+    was running, whichever SDK makes them and from
     whichever thread (the union of their intervals). The rest of the timed call is the SDK's own work: HTTP,
     waiting for the server, decoding, encoding."""
 
@@ -100,10 +101,14 @@ class SparkTimer:
         self._busy_since = 0.0
         self._lock = threading.Lock()
         probe = spark.range(1)
+        writer_v2 = type(probe.writeTo("trdm_bench_probe"))  # nothing is written until create() and the like
         targets = [
             (type(spark), "createDataFrame"),
             (type(spark), "sql"),
             (type(probe.write), "saveAsTable"),
+            (writer_v2, "create"),
+            (writer_v2, "createOrReplace"),
+            (writer_v2, "append"),
             (type(probe), "toPandas"),
             (type(probe), "toArrow"),
         ]
