@@ -49,12 +49,12 @@ const TEXT: u8 = 2;
 const UPSERT: u8 = 0;
 const DELETE: u8 = 1;
 
-fn reject(message: String) -> ApplyError {
+pub(super) fn reject(message: String) -> ApplyError {
     ApplyError::Rejected(message)
 }
 
 /// Shows a value in an error message: quoted, and shortened if long.
-fn shown(value: &str) -> String {
+pub(super) fn shown(value: &str) -> String {
     const MAX: usize = 80;
     if value.chars().count() > MAX {
         let cut: String = value.chars().take(MAX).collect();
@@ -65,7 +65,7 @@ fn shown(value: &str) -> String {
 }
 
 /// Where each file column goes.
-enum Slot {
+pub(super) enum Slot {
     Column {
         index: usize,
         format: Option<String>,
@@ -74,16 +74,16 @@ enum Slot {
     Ignored,
 }
 
-struct Plan {
-    slots: Vec<Slot>,
+pub(super) struct Plan {
+    pub(super) slots: Vec<Slot>,
     /// Column index → present in the file.
-    present: Vec<bool>,
-    types: Vec<ColumnType>,
-    pk: Vec<usize>,
-    date_style: DateStyle,
+    pub(super) present: Vec<bool>,
+    pub(super) types: Vec<ColumnType>,
+    pub(super) pk: Vec<usize>,
+    pub(super) date_style: DateStyle,
 }
 
-fn plan(spec: &ImportSpec<'_>, header: &Record) -> Result<Plan, ApplyError> {
+pub(super) fn plan(spec: &ImportSpec<'_>, header: &Record) -> Result<Plan, ApplyError> {
     let table = spec.table;
     let column_index = |name: &str| table.columns.iter().position(|c| c.name == name);
     let mut slots = Vec::with_capacity(header.len());
@@ -720,13 +720,13 @@ impl<'c> Applier<'c> {
     }
 }
 
-fn is_constraint(e: &rusqlite::Error) -> bool {
+pub(super) fn is_constraint(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
 /// The next change time: now, but always after the previous change, so that a high-water mark taken from
 /// exported data never skips a later commit. Taken inside the write transaction, so writers are ordered.
-fn next_change_time(conn: &Connection) -> rusqlite::Result<i64> {
+pub(super) fn next_change_time(conn: &Connection) -> rusqlite::Result<i64> {
     let last: i64 = conn.query_row("SELECT last_change FROM trdm_clock WHERE id = 1", [], |r| {
         r.get(0)
     })?;

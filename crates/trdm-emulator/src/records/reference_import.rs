@@ -1,13 +1,15 @@
 //! The import applier as it was before it was tuned, kept verbatim (renamed) as the definition of the expected
 //! outcome: the tests apply the same files with both and compare the tables, the counts and the messages.
+//! Only the applying is kept: the header plan and the message helpers, which were not tuned, are shared.
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use trdm_format::TRAN_CODE_COLUMN as TRAN_CODE;
 use trdm_format::csv::{CsvReader, Record};
 use trdm_format::temporal::HIGH_DATE_MICROS;
-use trdm_format::value::{ColumnType, DateStyle, ParseOptions, Value};
+use trdm_format::value::{ColumnType, ParseOptions, Value};
 
+use super::import::{Slot, is_constraint, next_change_time, plan, reject, shown};
 use super::{ApplyError, ImportPattern, ImportSpec};
 use crate::catalog::Counts;
 use crate::db::ident;
@@ -15,117 +17,6 @@ use crate::decisions;
 use std::io::Read;
 
 const KEY_SEPARATOR: char = '\u{1f}';
-
-fn reject(message: String) -> ApplyError {
-    ApplyError::Rejected(message)
-}
-
-/// Shows a value in an error message: quoted, and shortened if long.
-fn shown(value: &str) -> String {
-    const MAX: usize = 80;
-    if value.chars().count() > MAX {
-        let cut: String = value.chars().take(MAX).collect();
-        format!("{cut:?}…")
-    } else {
-        format!("{value:?}")
-    }
-}
-
-/// Where each file column goes.
-enum Slot {
-    Column {
-        index: usize,
-        format: Option<String>,
-    },
-    TranCode,
-    Ignored,
-}
-
-struct Plan {
-    slots: Vec<Slot>,
-    /// Column index → present in the file.
-    present: Vec<bool>,
-    types: Vec<ColumnType>,
-    pk: Vec<usize>,
-    date_style: DateStyle,
-}
-
-fn plan(spec: &ImportSpec<'_>, header: &Record) -> Result<Plan, ApplyError> {
-    let table = spec.table;
-    let column_index = |name: &str| table.columns.iter().position(|c| c.name == name);
-    let mut slots = Vec::with_capacity(header.len());
-    let mut present = vec![false; table.columns.len()];
-    let mut has_tran_code = false;
-    for field in header.iter() {
-        let name = field.text;
-        if name == TRAN_CODE {
-            if has_tran_code {
-                return Err(reject(format!("the header names column {TRAN_CODE} twice")));
-            }
-            has_tran_code = true;
-            slots.push(Slot::TranCode);
-            continue;
-        }
-        let target = if spec.mapping.columns.is_empty() {
-            column_index(name).map(|i| (i, None))
-        } else {
-            spec.mapping
-                .columns
-                .iter()
-                .find(|m| m.source_column == name)
-                .and_then(|m| column_index(&m.target_column).map(|i| (i, m.format.clone())))
-        };
-        match target {
-            Some((index, format)) => {
-                if present[index] {
-                    return Err(reject(format!(
-                        "the header maps two file columns to column {}",
-                        table.columns[index].name
-                    )));
-                }
-                present[index] = true;
-                slots.push(Slot::Column { index, format });
-            }
-            None => slots.push(Slot::Ignored),
-        }
-    }
-    match (spec.pattern, has_tran_code) {
-        (ImportPattern::WithDelete, false) => {
-            return Err(reject(format!(
-                "the incremental_with_delete pattern needs a {TRAN_CODE} column"
-            )));
-        }
-        (ImportPattern::Full | ImportPattern::UpsertOnly, true) => {
-            return Err(reject(format!(
-                "column {TRAN_CODE} is only allowed with the incremental_with_delete pattern"
-            )));
-        }
-        _ => {}
-    }
-    let pk: Vec<usize> = (0..table.columns.len())
-        .filter(|&i| table.columns[i].is_primary_key)
-        .collect();
-    for &i in &pk {
-        if !present[i] {
-            return Err(reject(format!(
-                "primary key column {} is missing from the file",
-                table.columns[i].name
-            )));
-        }
-    }
-    let date_style = if spec.mapping.date_style.eq_ignore_ascii_case("DMY") {
-        DateStyle::Dmy
-    } else {
-        DateStyle::Mdy
-    };
-    Ok(Plan {
-        slots,
-        present,
-        types: table.columns.iter().map(|c| c.column_type()).collect(),
-        pk,
-        date_style,
-    })
-}
 
 enum Tran {
     Upsert,
@@ -170,21 +61,7 @@ fn sql_text(value: &SqlValue) -> String {
     }
 }
 
-/// The next change time: now, but always after the previous change, so that a high-water mark taken from
-/// exported data never skips a later commit. Taken inside the write transaction, so writers are ordered.
-fn next_change_time(conn: &Connection) -> rusqlite::Result<i64> {
-    let last: i64 = conn.query_row("SELECT last_change FROM trdm_clock WHERE id = 1", [], |r| {
-        r.get(0)
-    })?;
-    let change = crate::time::now().max(last + 1);
-    conn.execute(
-        "UPDATE trdm_clock SET last_change = ?1 WHERE id = 1",
-        [change],
-    )?;
-    Ok(change)
-}
-
-/// Whether an import table's file was already applied (a restart between commit and status update).
+/// Validates and applies one file in one transaction: `apply_file` as it was before it was tuned.
 pub(crate) fn reference_apply_file(
     conn: &mut Connection,
     spec: &ImportSpec<'_>,
@@ -460,8 +337,4 @@ fn insert_version(
     ];
     insert.execute(params_from_iter(head.iter().chain(values.iter())))?;
     Ok(())
-}
-
-fn is_constraint(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
