@@ -1089,67 +1089,6 @@ columns = [
 ]
 "#;
 
-/// The benchmark's CSV (`trdm_bench::write_csv`).
-fn write_bench_csv(path: &Path, rows: u64) {
-    let mut w = CsvWriter::new(std::fs::File::create(path).unwrap());
-    w.write_record(
-        [
-            "code",
-            "name",
-            "notes",
-            "qty",
-            "population",
-            "amount",
-            "ratio",
-            "active",
-            "opened",
-            "seen_at",
-            "grade",
-            "local_time",
-        ]
-        .map(Some),
-    )
-    .unwrap();
-    let mut fields: Vec<String> = vec![String::new(); 12];
-    for i in 0..rows {
-        fields[0] = format!("{i:08}");
-        fields[1] = format!("Site number {i}");
-        fields[2] = if i % 7 == 0 {
-            String::new()
-        } else {
-            format!("note, with \"quotes\" {}", i % 1000)
-        };
-        fields[3] = (i % 5000).to_string();
-        fields[4] = (3_000_000_000 + i).to_string();
-        fields[5] = format!("{}.{:02}", i % 1_000_000, i % 100);
-        fields[6] = format!("{}", (i as f64) / 7.0);
-        fields[7] = if i % 2 == 0 {
-            "true".into()
-        } else {
-            "false".into()
-        };
-        fields[8] = format!("20{:02}-{:02}-{:02}", i % 25, i % 12 + 1, i % 28 + 1);
-        fields[9] = format!(
-            "2024-{:02}-{:02}T{:02}:{:02}:00+00",
-            i % 12 + 1,
-            i % 28 + 1,
-            i % 24,
-            i % 60
-        );
-        fields[10] = (i % 100).to_string();
-        fields[11] = format!("2023-01-{:02}T08:30:00", i % 28 + 1);
-        w.write_record(fields.iter().enumerate().map(|(k, f)| {
-            if k == 3 && i % 11 == 0 {
-                None
-            } else {
-                Some(f.as_str())
-            }
-        }))
-        .unwrap();
-    }
-    w.flush().unwrap();
-}
-
 /// Times import (empty table, then an identical re-import) and full export of the benchmark table.
 /// `TRDM_TIMING_ROWS=1000000 cargo test --release -p trdm-emulator timing -- --ignored --nocapture`;
 /// `TRDM_TIMING_ONLY=export` skips the re-import, `TRDM_TIMING_EXPORTS=N` repeats the export,
@@ -1172,7 +1111,7 @@ fn timing() {
     let db = open(dir.path(), &fixture);
     let table = all_tables(&db).remove(0);
     let csv = dir.path().join("data.csv");
-    write_bench_csv(&csv, rows);
+    trdm_bench::write_csv(&csv, rows).unwrap();
     let mut conn = db.records_now().unwrap();
     // Connection settings to try, e.g. `PRAGMA mmap_size = 1000000000`.
     if let Ok(pragmas) = std::env::var("TRDM_TIMING_PRAGMAS") {
