@@ -1056,39 +1056,6 @@ fn full_exports_scan_the_table_in_rowid_order_without_sorting() {
 
 // ------------------------------------------------------------------------------------------- timing
 
-const BENCH_FIXTURE: &str = r#"
-[[oauth_applications]]
-name = "bench"
-client_id = "bench"
-client_secret = "bench-secret"
-
-[[branches]]
-name = "prod"
-
-[[domains]]
-name = "Bench"
-abbreviation = "b"
-
-[[tables]]
-domain = "Bench"
-name = "Wide"
-branches = ["prod"]
-columns = [
-  { name = "code", data_type = "varchar", length = 12, primary_key = true },
-  { name = "name", data_type = "varchar", length = 80, required = true },
-  { name = "notes", data_type = "text" },
-  { name = "qty", data_type = "integer" },
-  { name = "population", data_type = "bigint" },
-  { name = "amount", data_type = "decimal", precision = 14, scale = 2 },
-  { name = "ratio", data_type = "double" },
-  { name = "active", data_type = "boolean" },
-  { name = "opened", data_type = "date" },
-  { name = "seen_at", data_type = "timestamptz" },
-  { name = "grade", data_type = "smallint" },
-  { name = "local_time", data_type = "timestamp" },
-]
-"#;
-
 /// Times import (empty table, then an identical re-import) and full export of the benchmark table.
 /// `TRDM_TIMING_ROWS=1000000 cargo test --release -p trdm-emulator timing -- --ignored --nocapture`;
 /// `TRDM_TIMING_ONLY=export` skips the re-import, `TRDM_TIMING_EXPORTS=N` repeats the export,
@@ -1107,7 +1074,7 @@ fn timing() {
     let sink = std::env::var_os("TRDM_TIMING_SINK").is_some();
     let dir = tempfile::tempdir().unwrap();
     let fixture = dir.path().join("bench.toml");
-    std::fs::write(&fixture, BENCH_FIXTURE).unwrap();
+    std::fs::write(&fixture, trdm_bench::FIXTURE).unwrap();
     let db = open(dir.path(), &fixture);
     let table = all_tables(&db).remove(0);
     let csv = dir.path().join("data.csv");
