@@ -66,22 +66,41 @@ fn text_of(v: &Json) -> String {
     }
 }
 
-fn parse_positive(name: &str, raw: Option<&str>, default: u32) -> ApiResult<u32> {
+/// A `page` or `per_page` value: a whole number of at least 1 in ASCII digits. `None` when it has too many
+/// digits for any integer (the caller decides what that means).
+fn parse_positive(name: &str, raw: Option<&str>, default: u64) -> ApiResult<Option<u64>> {
+    let bad = |s: &str| {
+        ApiError::BadRequest(format!(
+            "{name} must be a whole number of at least 1, got {s:?}"
+        ))
+    };
     match raw {
-        None | Some("") => Ok(default),
-        Some(s) => s.parse::<u32>().ok().filter(|&n| n >= 1).ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "{name} must be a whole number of at least 1, got {s:?}"
-            ))
-        }),
+        None | Some("") => Ok(Some(default)),
+        Some(s) if !s.bytes().all(|b| b.is_ascii_digit()) => Err(bad(s)),
+        Some(s) => match s.parse::<u64>() {
+            Ok(0) => Err(bad(s)),
+            Ok(n) => Ok(Some(n)),
+            // Only digits, so the only way to fail is having too many of them.
+            Err(_) => Ok(None),
+        },
     }
 }
 
 /// Filters `items` by `q` and cuts out the requested page. `fields` are the names `q` may use.
 pub(crate) fn page(items: Vec<Json>, params: &ListParams, fields: &[&str]) -> ApiResult<Json> {
-    let page = parse_positive("page", params.page.as_deref(), 1)?;
-    let per_page =
-        parse_positive("per_page", params.per_page.as_deref(), DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
+    let page = parse_positive("page", params.page.as_deref(), 1)?.ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "page {:?} is too large",
+            params.page.as_deref().unwrap_or_default()
+        ))
+    })?;
+    // Any per_page above the maximum is clamped to it, however many digits it has.
+    let per_page = parse_positive(
+        "per_page",
+        params.per_page.as_deref(),
+        u64::from(DEFAULT_PER_PAGE),
+    )?
+    .map_or(u64::from(MAX_PER_PAGE), |n| n.min(u64::from(MAX_PER_PAGE)));
     let filtered: Vec<Json> = match params.q.as_deref().filter(|q| !q.is_empty()) {
         None => items,
         Some(q) => {
@@ -107,12 +126,11 @@ pub(crate) fn page(items: Vec<Json>, params: &ListParams, fields: &[&str]) -> Ap
         }
     };
     let total = filtered.len();
-    let total_pages = total.div_ceil(per_page as usize);
-    let data: Vec<Json> = filtered
-        .into_iter()
-        .skip((page as usize - 1) * per_page as usize)
-        .take(per_page as usize)
-        .collect();
+    // per_page is at most MAX_PER_PAGE, so it fits any usize; the offset saturates instead of wrapping.
+    let per_page_n = per_page as usize;
+    let total_pages = total.div_ceil(per_page_n);
+    let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+    let data: Vec<Json> = filtered.into_iter().skip(skip).take(per_page_n).collect();
     Ok(json!({
         "data": data,
         "meta": { "page": page, "per_page": per_page, "total_count": total, "total_pages": total_pages },

@@ -1,12 +1,12 @@
 //! Exports (part A §5, §10): created, run in the background, polled, then downloaded from a presigned URL.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value as JsonValue;
 
-use super::{Body, created, now_secs, origin, path_id};
+use super::{Body, Path, Query, created, now_secs, origin, path_id};
 use crate::catalog::{self, Export, NewExport};
 use crate::decisions::export_status;
 use crate::error::{ApiError, ApiResult};

@@ -2,13 +2,13 @@
 //! to start processing, and `complete` to close the batch.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use rusqlite::Connection;
 use serde_json::{Value as JsonValue, json};
 
-use super::{Body, created, now_secs, origin, path_id};
+use super::{Body, Path, Query, created, now_secs, origin, path_id};
 use crate::catalog::{self, ImportTable, NewImportTable};
 use crate::decisions::{import_status, import_table_status};
 use crate::error::{ApiError, ApiResult};

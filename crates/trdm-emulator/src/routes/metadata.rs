@@ -1,11 +1,11 @@
 //! Branches, domains, table definitions, deployed table definitions and import mappings: read-only metadata.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::Value as JsonValue;
 
-use super::path_id;
+use super::{Path, Query, path_id};
 use crate::catalog::{self, TableFilter};
 use crate::error::{ApiError, ApiResult};
 use crate::query::{ListParams, page};
@@ -107,7 +107,7 @@ fn optional_id(name: &str, raw: Option<&str>) -> ApiResult<Option<i64>> {
         Some(s) => s
             .parse()
             .map(Some)
-            .map_err(|_| ApiError::BadRequest(format!("{name} must be an integer id"))),
+            .map_err(|_| ApiError::BadRequest(format!("{name} must be an integer id, got {s:?}"))),
     }
 }
 

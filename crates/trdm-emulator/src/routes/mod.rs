@@ -167,13 +167,13 @@ impl Body {
             Some(Json::Number(n)) => n
                 .as_i64()
                 .map(Some)
-                .ok_or_else(|| bad_field(name, "an integer id")),
+                .ok_or_else(|| self.bad(name, "an integer id")),
             Some(Json::String(s)) => s
                 .trim()
                 .parse()
                 .map(Some)
-                .map_err(|_| bad_field(name, "an integer id")),
-            Some(_) => Err(bad_field(name, "an integer id")),
+                .map_err(|_| self.bad(name, "an integer id")),
+            Some(_) => Err(self.bad(name, "an integer id")),
         }
     }
 
@@ -188,7 +188,7 @@ impl Body {
             None => Ok(None),
             Some(Json::String(s)) => Ok(Some(s.clone())),
             Some(Json::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(bad_field(name, "a string key")),
+            Some(_) => Err(self.bad(name, "a string key")),
         }
     }
 
@@ -201,7 +201,7 @@ impl Body {
         match self.present(name) {
             None => Ok(None),
             Some(Json::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(bad_field(name, "a string")),
+            Some(_) => Err(self.bad(name, "a string")),
         }
     }
 
@@ -210,14 +210,38 @@ impl Body {
             None => Ok(None),
             Some(Json::Bool(b)) => Ok(Some(*b)),
             Some(Json::String(s)) if s == "true" || s == "false" => Ok(Some(s == "true")),
-            Some(_) => Err(bad_field(name, "true or false")),
+            Some(_) => Err(self.bad(name, "true or false")),
         }
     }
 }
 
-fn bad_field(name: &str, expected: &str) -> ApiError {
-    ApiError::BadRequest(format!("{name} must be {expected}"))
+impl Body {
+    fn bad(&self, name: &str, expected: &str) -> ApiError {
+        let got = self.0.get(name).map(shown).unwrap_or_default();
+        ApiError::BadRequest(format!("{name} must be {expected}, got {got}"))
+    }
 }
+
+/// A JSON value as an error message shows it: compact, and cut (on a character boundary) after 100 characters.
+pub(crate) fn shown(value: &Json) -> String {
+    const MAX: usize = 100;
+    let text = value.to_string();
+    if text.chars().count() <= MAX {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    format!("{cut}…")
+}
+
+/// `axum::extract::Query` whose rejection (a repeated or mistyped parameter) is a 400 in the usual error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub(crate) struct Query<T>(pub(crate) T);
+
+/// `axum::extract::Path` whose rejection (a segment that is not UTF-8 once decoded) is a 400 in the usual shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub(crate) struct Path<T>(pub(crate) T);
 
 /// A numeric path id; anything else names no resource.
 pub(crate) fn path_id(what: &str, raw: &str) -> ApiResult<i64> {

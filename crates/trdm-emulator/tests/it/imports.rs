@@ -725,7 +725,7 @@ async fn v1_import_routes_reject_unknown_ids_bad_bodies_and_missing_tokens() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(err["message"], "message must be a string");
+    assert_eq!(err["message"], "message must be a string, got 42");
     let (status, first) = h
         .post_as(
             &h.token,
