@@ -245,5 +245,6 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     if !value.is_finite() || value < 0.0 {
         return Err(format!("{text:?} must be a non-negative duration"));
     }
-    Ok(Duration::from_secs_f64(value * scale))
+    Duration::try_from_secs_f64(value * scale)
+        .map_err(|_| format!("{text:?} is too long a duration"))
 }

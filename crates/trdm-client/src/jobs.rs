@@ -74,7 +74,8 @@ where
     Fut: Future<Output = Result<(Option<T>, String)>>,
 {
     let started = Instant::now();
-    let deadline = started + config.max_wait;
+    // A wait too long for the clock to represent is no deadline at all.
+    let deadline = started.checked_add(config.max_wait);
     let mut interval = config.poll_interval;
     loop {
         let (done, status) = check().await?;
@@ -82,7 +83,7 @@ where
             return Ok(done);
         }
         let now = Instant::now();
-        if now >= deadline {
+        if deadline.is_some_and(|deadline| now >= deadline) {
             return Err(Error::Timeout {
                 what: what.to_owned(),
                 last_status: status,
@@ -90,16 +91,24 @@ where
             });
         }
         tracing::debug!(%status, wait_ms = interval.as_millis() as u64, "{what} still running");
-        tokio::time::sleep(interval.min(deadline - now)).await;
+        let left = deadline.map_or(Duration::MAX, |deadline| deadline - now);
+        tokio::time::sleep(interval.min(left)).await;
         interval = next_wait(config, interval);
     }
 }
 
-/// The wait after `current`: `backoff` times longer, at most `max_interval` (or `poll_interval` if larger).
+impl PollConfig {
+    /// The wait after `current`: `backoff` times longer, at most `max_interval` (or `poll_interval` if
+    /// larger); waits too long for a [`Duration`] saturate.
+    pub fn next_wait(&self, current: Duration) -> Duration {
+        next_wait(self, current)
+    }
+}
+
 fn next_wait(config: &PollConfig, current: Duration) -> Duration {
-    current
-        .mul_f64(config.backoff.max(1.0))
-        .min(config.max_interval.max(config.poll_interval))
+    let longer = Duration::try_from_secs_f64(current.as_secs_f64() * config.backoff.max(1.0))
+        .unwrap_or(Duration::MAX);
+    longer.min(config.max_interval.max(config.poll_interval))
 }
 
 /// The error of a failed export.
@@ -194,5 +203,20 @@ mod tests {
         assert_eq!(waits(&short, 3), [ms(50), ms(50), ms(50)]);
         let fixed = PollConfig::fixed(ms(300), Duration::from_secs(1));
         assert_eq!(waits(&fixed, 3), [ms(300), ms(300), ms(300)]);
+    }
+
+    #[tokio::test]
+    async fn waits_too_long_for_the_clock_mean_no_deadline_instead_of_a_panic() {
+        let forever = PollConfig::ramped(Duration::MAX, Duration::MAX);
+        assert_eq!(waits(&forever, 3), [Duration::MAX; 3]);
+        let mut polls = 0;
+        let done = poll(&forever, "export 1", || {
+            polls += 1;
+            let ready = polls == 1;
+            async move { Ok((ready.then_some("ready"), "completed".to_owned())) }
+        })
+        .await
+        .unwrap();
+        assert_eq!((done, polls), ("ready", 1));
     }
 }
