@@ -69,7 +69,7 @@ use trdm_sync::{Error, Result};
 
 const BACKEND: &str = "delta";
 
-/// Prefix of the table configuration keys that hold the contract's properties.
+/// The namespace of the contract's properties; they are stored as table configuration under their own keys.
 pub const PROPERTY_PREFIX: &str = "trdm.";
 
 /// Table configuration keys a write does not carry over (this writer does not do column mapping).
@@ -250,8 +250,14 @@ impl Catalog for DeltaCatalog {
         Ok(metadata
             .configuration()
             .iter()
-            .filter_map(|(key, value)| {
-                Some((key.strip_prefix(PROPERTY_PREFIX)?.to_owned(), value.clone()))
+            .filter(|(key, _)| key.starts_with(PROPERTY_PREFIX))
+            // Earlier versions prefixed the keys once more (`trdm.trdm.high_water_mark`).
+            .map(|(key, value)| {
+                let key = match key.strip_prefix(PROPERTY_PREFIX) {
+                    Some(rest) if rest.starts_with(PROPERTY_PREFIX) => rest,
+                    _ => key,
+                };
+                (key.to_owned(), value.clone())
             })
             .collect())
     }
@@ -376,7 +382,7 @@ async fn replace_actions(
     configuration.extend(
         properties
             .iter()
-            .map(|(key, value)| (format!("{PROPERTY_PREFIX}{key}"), value.clone())),
+            .map(|(key, value)| (key.clone(), value.clone())),
     );
 
     let mut create = DeltaTable::new_in_memory()

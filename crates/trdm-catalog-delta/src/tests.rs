@@ -45,7 +45,7 @@ async fn writes_a_valid_delta_table() {
         ],
     )
     .unwrap();
-    let properties = Properties::from([("high_water_mark".to_owned(), "42".to_owned())]);
+    let properties = Properties::from([("trdm.high_water_mark".to_owned(), "42".to_owned())]);
     catalog.create_schema("dev", "rdmin").await.unwrap();
     catalog
         .overwrite(
@@ -296,4 +296,44 @@ fn arrow_select_concat(batches: &[RecordBatch]) -> RecordBatch {
         })
         .collect();
     RecordBatch::try_new(schema, columns).unwrap()
+}
+
+/// Keys are stored as the engine names them (`trdm.high_water_mark`, where Spark and other readers look);
+/// tables written when the catalog prefixed them once more read back under the same keys.
+#[tokio::test]
+async fn properties_are_stored_under_their_own_keys_and_legacy_keys_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = DeltaCatalog::new(dir.path());
+    let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1]))])
+        .unwrap();
+    for (table, key) in [
+        ("current", "trdm.high_water_mark"),
+        ("legacy", "trdm.trdm.high_water_mark"),
+    ] {
+        let table = TableRef::new("dev", "rdmin", table);
+        let properties = Properties::from([(key.to_owned(), "42".to_owned())]);
+        catalog
+            .overwrite(&table, schema.clone(), stream(vec![batch.clone()]), &properties)
+            .await
+            .unwrap();
+        let path = catalog.table_path(&table).unwrap();
+        let opened = deltalake::open_table(ensure_table_uri(path.to_str().unwrap()).unwrap())
+            .await
+            .unwrap();
+        let stored: Vec<String> = opened
+            .snapshot()
+            .unwrap()
+            .metadata()
+            .configuration()
+            .keys()
+            .filter(|k| k.starts_with("trdm."))
+            .cloned()
+            .collect();
+        assert_eq!(stored, [key]);
+        assert_eq!(
+            catalog.properties(&table).await.unwrap(),
+            Properties::from([("trdm.high_water_mark".to_owned(), "42".to_owned())])
+        );
+    }
 }
