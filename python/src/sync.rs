@@ -3,7 +3,8 @@
 //!
 //! Results are dicts with the incumbent's keys (`domain`, `table`, `rows`, `status` with its exact status
 //! strings) plus ours (`display_name`, `target`, `inserted`, `updated`, `deleted`, `bytes`,
-//! `duration_secs`, `export_id`, `import_id`, `import_table_id`, `high_water_mark`, `failed`).
+//! `duration_secs`, `export_id`, `import_id`, `import_table_id`, `high_water_mark`, `applied`, `note`,
+//! `failed`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,6 +149,8 @@ fn result_dict<'py>(py: Python<'py>, r: &TableResult) -> PyResult<Bound<'py, PyD
     d.set_item("import_id", r.import_id)?;
     d.set_item("import_table_id", r.import_table_id)?;
     d.set_item("high_water_mark", r.high_water_mark.as_deref())?;
+    d.set_item("applied", r.applied)?;
+    d.set_item("note", r.note.as_deref())?;
     Ok(d)
 }
 

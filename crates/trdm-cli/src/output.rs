@@ -40,6 +40,8 @@ pub(crate) fn result_json(r: &TableResult) -> Value {
         "import_id": r.import_id,
         "import_table_id": r.import_table_id,
         "high_water_mark": r.high_water_mark,
+        "applied": r.applied,
+        "note": r.note,
     })
 }
 
@@ -53,8 +55,13 @@ pub(crate) fn results_text(results: &[TableResult]) -> Vec<String> {
                 (Some(i), Some(u), Some(d)) => format!("  (+{i} ~{u} -{d})"),
                 _ => String::new(),
             };
+            let note = r
+                .note
+                .as_ref()
+                .map(|n| format!("\n  {:<width$}  note: {n}", ""))
+                .unwrap_or_default();
             format!(
-                "  {:<width$}  {:>8} rows  {:>6.2}s  {}{counts}",
+                "  {:<width$}  {:>8} rows  {:>6.2}s  {}{counts}{note}",
                 r.target,
                 r.rows,
                 r.duration.as_secs_f64(),

@@ -1006,7 +1006,12 @@ fn sources<'a>(
         .zip(names)
         .zip(targets)
         .map(|((array, name), target)| {
-            Source::new(array.as_ref(), target.as_ref()).ok_or_else(|| {
+            let source = target
+                .as_ref()
+                .is_none_or(|t| same_family(array.data_type(), t.data_type))
+                .then(|| Source::new(array.as_ref(), target.as_ref()))
+                .flatten();
+            source.ok_or_else(|| {
                 let target = target
                     .as_ref()
                     .map(schema::type_text)
@@ -1019,6 +1024,28 @@ fn sources<'a>(
             })
         })
         .collect()
+}
+
+/// Whether values of Arrow type `source` can ever be values of a `target` column: text goes anywhere (it is
+/// parsed) and anything with a text form goes into text, but a boolean is no number (0 and 1 are booleans,
+/// though) and a number no date. A
+/// source column of the wrong family (a Spark table whose column was retyped) is one error naming both
+/// types, not one per value.
+fn same_family(source: &ArrowType, target: DataType) -> bool {
+    use DataType as D;
+    let numeric = matches!(
+        target,
+        D::Smallint | D::Integer | D::Bigint | D::Decimal | D::Real | D::Double
+    );
+    let temporal = matches!(target, D::Date | D::Timestamp | D::Timestamptz);
+    match source {
+        _ if matches!(target, D::Varchar | D::Character | D::Text) => true,
+        ArrowType::Boolean => target == D::Boolean,
+        t if t.is_numeric() => numeric || target == D::Boolean,
+        ArrowType::Date32 | ArrowType::Date64 | ArrowType::Timestamp(..) => temporal,
+        ArrowType::Time32(_) | ArrowType::Time64(_) => matches!(target, D::Time | D::Timetz),
+        _ => true,
+    }
 }
 
 /// What an encoder wrote.
@@ -1178,8 +1205,16 @@ struct UploadPlan {
     tran_code: Option<usize>,
     /// Output positions of the primary-key columns.
     key_outputs: Vec<usize>,
-    /// Required non-key columns absent from the input (an upsert row needs them).
-    absent_required: Vec<usize>,
+    /// Table columns absent from the input (only `d` rows of `incremental_with_delete` may lack them).
+    absent: Vec<usize>,
+}
+
+/// Why an input may not lack a table column.
+fn missing_column(table: &str, column: &str) -> String {
+    format!(
+        "table {table}: column {column} is missing from the input; TitanRDM would set it to NULL in every \
+         record written (add the column, with its current values to keep them)"
+    )
 }
 
 fn plan_upload(table: &TableDef, pattern: ImportPattern, schema: &SchemaRef) -> Result<UploadPlan> {
@@ -1244,16 +1279,27 @@ fn plan_upload(table: &TableDef, pattern: ImportPattern, schema: &SchemaRef) -> 
         .filter(|(_, (k, _))| table.columns[*k].is_primary_key)
         .map(|(o, _)| o)
         .collect();
-    let absent_required = (0..table.columns.len())
-        .filter(|&k| table.columns[k].is_required && input_of[k].is_none())
+    // TitanRDM sets a column the file lacks to NULL in every record it writes, so an absent column would
+    // clear it for the whole table. Only rows that delete (`d`, which need just their key) may lack it.
+    let absent: Vec<usize> = (0..table.columns.len())
+        .filter(|&k| input_of[k].is_none())
         .collect();
+    // (A required one is reported at the first row that needs it, like a NULL in it.)
+    if !pattern.uses_tran_code()
+        && let Some(&k) = absent.iter().find(|&&k| !table.columns[k].is_required)
+    {
+        return Err(Error::SchemaMismatch(missing_column(
+            t,
+            &table.columns[k].name,
+        )));
+    }
     Ok(UploadPlan {
         input_names,
         input_targets,
         outputs,
         tran_code,
         key_outputs,
-        absent_required,
+        absent,
     })
 }
 
@@ -1366,13 +1412,21 @@ pub fn encode_upload(
                     .canonical(row, target, &mut text, &mut cells[o])
                     .map_err(|reason| value_error(Some(t), &column.name, rows, &text, &reason))?;
             }
-            if !is_delete && let Some(&k) = plan.absent_required.first() {
-                return Err(row_error(
-                    Some(t),
-                    &table.columns[k].name,
-                    rows,
-                    "no value: the column is required but missing from the input",
-                ));
+            if !is_delete && let Some(&k) = plan.absent.first() {
+                let column = &table.columns[k];
+                if column.is_required {
+                    return Err(row_error(
+                        Some(t),
+                        &column.name,
+                        rows,
+                        "no value: the column is required but missing from the input",
+                    ));
+                }
+                return Err(Error::SchemaMismatch(format!(
+                    "{} (row {rows} has code {})",
+                    missing_column(t, &column.name),
+                    code.unwrap_or("i")
+                )));
             }
             if !plan.key_outputs.is_empty() {
                 key.clear();
@@ -2540,6 +2594,36 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_source_column_of_another_type_family_is_one_error_naming_both_types() {
+        let cases: Vec<(DataType, ArrayRef, &str)> = vec![
+            (
+                DataType::Integer,
+                arc(BooleanArray::from(vec![true])),
+                "Boolean cannot be converted to integer",
+            ),
+            (
+                DataType::Date,
+                arc(Int32Array::from(vec![20240101])),
+                "Int32 cannot be converted to date",
+            ),
+            (
+                DataType::Decimal,
+                arc(Date32Array::from(vec![1])),
+                "Date32 cannot be converted to decimal",
+            ),
+        ];
+        for (data_type, array, expected) in cases {
+            let err = converted(&one(data_type, None, None), array).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("schema mismatch: table items, column c: Arrow type {expected}")
+            );
+        }
+        // Text still goes anywhere it parses, and anything into text.
+        assert!(converted(&one(DataType::Text, None, None), arc(BooleanArray::from(vec![true]))).is_ok());
+    }
+
     fn items() -> TableDef {
         table(vec![
             key(col("id", DataType::Bigint, None, None)),
@@ -2549,9 +2633,21 @@ mod tests {
         ])
     }
 
+    /// `items` without `note` and `price`: what most upload tests need.
+    fn pair() -> TableDef {
+        table(vec![
+            key(col("id", DataType::Bigint, None, None)),
+            required(col("name", DataType::Varchar, Some(10), None)),
+        ])
+    }
+
     #[test]
     fn upload_writes_table_order_and_drops_system_columns() {
-        let t = items();
+        let t = table(vec![
+            key(col("id", DataType::Bigint, None, None)),
+            required(col("name", DataType::Varchar, Some(10), None)),
+            col("price", DataType::Decimal, Some(10), Some(2)),
+        ]);
         let b = batch(vec![
             ("trdm_sk", arc(Int64Array::from(vec![5, 6]))),
             ("price", arc(StringArray::from(vec![Some("1"), None]))),
@@ -2581,7 +2677,7 @@ mod tests {
             ),
         ]);
         assert_eq!(
-            upload(&t, ImportPattern::Full, vec![merged]).unwrap(),
+            upload(&pair(), ImportPattern::Full, vec![merged]).unwrap(),
             "id,name\n1,a\n2,b\n"
         );
         // Without system columns the codes are the user's instructions, and the wrong pattern is an error.
@@ -2590,7 +2686,7 @@ mod tests {
             ("name", arc(StringArray::from(vec!["a"]))),
             (TRAN_CODE_COLUMN, arc(StringArray::from(vec!["d"]))),
         ]);
-        let err = upload(&t, ImportPattern::Full, vec![handmade])
+        let err = upload(&pair(), ImportPattern::Full, vec![handmade])
             .unwrap_err()
             .to_string();
         assert!(
@@ -2604,23 +2700,23 @@ mod tests {
             (TRAN_CODE_COLUMN, arc(NullArray::new(1))),
         ]);
         assert_eq!(
-            upload(&t, ImportPattern::Full, vec![b]).unwrap(),
+            upload(&pair(), ImportPattern::Full, vec![b]).unwrap(),
             "id,name\n1,a\n"
         );
         // No batches at all: a header of every column.
         assert_eq!(
-            upload(&t, ImportPattern::Full, vec![]).unwrap(),
+            upload(&items(), ImportPattern::Full, vec![]).unwrap(),
             "id,name,note,price\n"
         );
         assert_eq!(
-            upload(&t, ImportPattern::IncrementalWithDelete, vec![]).unwrap(),
+            upload(&items(), ImportPattern::IncrementalWithDelete, vec![]).unwrap(),
             "id,name,note,price,trdm_tran_code\n"
         );
     }
 
     #[test]
     fn upload_with_delete_normalises_tran_codes() {
-        let t = items();
+        let t = pair();
         let b = batch(vec![
             ("id", arc(Int64Array::from(vec![1, 2, 3]))),
             (
@@ -2650,7 +2746,7 @@ mod tests {
     #[test]
     fn upload_validation_errors() {
         use ImportPattern::{Full, IncrementalWithDelete as WithDelete};
-        let t = items();
+        let t = pair();
         let ids = |v: Vec<i64>| -> ArrayRef { arc(Int64Array::from(v)) };
         let names = |v: Vec<Option<&str>>| -> ArrayRef { arc(StringArray::from(v)) };
         let codes = |v: Vec<Option<&str>>| -> ArrayRef { arc(StringArray::from(v)) };
@@ -2823,6 +2919,33 @@ mod tests {
         for (pattern, batches, expected) in cases {
             assert_eq!(upload_error(&t, pattern, batches), expected);
         }
+        // A nullable column the input lacks would be NULL in every record TitanRDM writes.
+        let missing = "schema mismatch: table items: column note is missing from the input; TitanRDM would \
+                       set it to NULL in every record written (add the column, with its current values to \
+                       keep them)";
+        let price = || ("price", names(vec![Some("1")]));
+        for pattern in [Full, ImportPattern::IncrementalUpsertOnly] {
+            let b = batch(vec![("id", ids(vec![1])), ("name", names(vec![Some("a")])), price()]);
+            assert_eq!(upload_error(&items(), pattern, vec![b]), missing);
+        }
+        // With deletes, only the rows that upsert need it.
+        let deletes = batch(vec![
+            ("id", ids(vec![1])),
+            ("name", names(vec![None])),
+            price(),
+            (TRAN_CODE_COLUMN, codes(vec![Some("d")])),
+        ]);
+        assert!(upload(&items(), WithDelete, vec![deletes]).is_ok());
+        let upsert = batch(vec![
+            ("id", ids(vec![1, 2])),
+            ("name", names(vec![None, Some("b")])),
+            ("price", names(vec![None, Some("1")])),
+            (TRAN_CODE_COLUMN, codes(vec![Some("d"), Some("u")])),
+        ]);
+        assert_eq!(
+            upload_error(&items(), WithDelete, vec![upsert]),
+            format!("{missing} (row 2 has code u)")
+        );
         let failing = [Err(Error::Invalid("read failed".into()))];
         let err = encode_upload(&t, Full, failing, Vec::new()).unwrap_err();
         assert_eq!(err.to_string(), "read failed");

@@ -36,7 +36,7 @@ use crate::codec::{CsvDecoder, ImportPattern, encode_upload};
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, ManifestTable, manifest};
 use crate::report::{NoReporter, Phase, Reporter, TableResult, TableStatus};
-use crate::schema::export_schema;
+use crate::schema::{export_schema, schema_fingerprint};
 
 /// Property keys the engine stores with downloaded tables.
 pub mod property {
@@ -52,6 +52,83 @@ pub mod property {
     pub const INCLUDE_HISTORY: &str = "trdm.include_history";
     /// The export that last wrote the table.
     pub const EXPORT_ID: &str = "trdm.export_id";
+    /// [`schema_fingerprint`](crate::schema::schema_fingerprint) of the columns written: an incremental
+    /// download merges only into a table whose columns TitanRDM still defines the same way.
+    pub const COLUMNS: &str = "trdm.columns";
+}
+
+/// How a download writes its target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WritePlan {
+    /// Incremental: the export's high-water mark, and the write merges by key; `None`: full, replacing.
+    since: Option<String>,
+    /// Why an incremental download replaces the table instead (told to the user in the result).
+    note: Option<String>,
+}
+
+/// Decides whether an incremental download can merge into its target, and from which mark. It merges only
+/// into a table that holds this branch's records with the same history setting and columns, so that
+/// a merge can never mix branches, skip changes or replace a table with its changes; anything else is
+/// replaced in full, with a note saying why. A table with no sync state at all (written by another tool)
+/// is merged into only from a mark the caller gave.
+fn plan_write(
+    request: &DownloadRequest,
+    previous: Option<&Properties>,
+    columns: &str,
+) -> WritePlan {
+    let full = |note: Option<String>| WritePlan { since: None, note };
+    if !request.incremental {
+        return full(None);
+    }
+    let Some(previous) = previous else {
+        return full(Some("the target did not exist: downloaded in full".into()));
+    };
+    let merge = |since: String| WritePlan {
+        since: Some(since),
+        note: None,
+    };
+    let Some(branch) = previous.get(property::BRANCH_ID) else {
+        return match &request.high_water_mark {
+            Some(mark) => merge(mark.clone()),
+            None => full(Some(
+                "the target holds no high-water mark (it was not written by a sync): downloaded in full"
+                    .into(),
+            )),
+        };
+    };
+    if *branch != request.branch_id.to_string() {
+        return full(Some(format!(
+            "the target was downloaded from branch {branch}: replaced in full from branch {}",
+            request.branch_id
+        )));
+    }
+    let history = previous.get(property::INCLUDE_HISTORY).map(String::as_str);
+    if history != Some(if request.include_history { "true" } else { "false" }) {
+        let held = if history == Some("true") {
+            "every version"
+        } else {
+            "current versions only"
+        };
+        return full(Some(format!(
+            "the target holds {held}: replaced in full"
+        )));
+    }
+    if previous.get(property::COLUMNS).map(String::as_str) != Some(columns) {
+        return full(Some(
+            "the table's columns changed in TitanRDM since the target was written: replaced in full"
+                .into(),
+        ));
+    }
+    match request
+        .high_water_mark
+        .clone()
+        .or_else(|| previous.get(property::HIGH_WATER_MARK).cloned())
+    {
+        Some(mark) => merge(mark),
+        None => full(Some(
+            "the target holds no high-water mark (it had no rows): downloaded in full".into(),
+        )),
+    }
 }
 
 /// Rows per Arrow batch decoded from an export.
@@ -218,30 +295,18 @@ impl SyncEngine {
         &self,
         t: &ManifestTable,
         request: &DownloadRequest,
-    ) -> std::result::Result<(Export, Properties, bool), String> {
+    ) -> std::result::Result<(Export, WritePlan), String> {
         let target = t.target(&request.catalog, &request.schema);
         self.reporter.table_started(&target.to_string());
         let previous = match self.catalog.properties(&target).await {
-            Ok(p) => p,
-            Err(Error::TableNotFound { .. }) => Properties::new(),
+            Ok(p) => Some(p),
+            Err(Error::TableNotFound { .. }) => None,
             Err(e) => return Err(e.to_string()),
         };
-        let stored_mark = previous
-            .get(property::HIGH_WATER_MARK)
-            .filter(|_| previous.get(property::BRANCH_ID) == Some(&request.branch_id.to_string()))
-            .filter(|_| {
-                previous.get(property::INCLUDE_HISTORY)
-                    == Some(&request.include_history.to_string())
-            })
-            .cloned();
-        let mark = if request.incremental {
-            request.high_water_mark.clone().or(stored_mark)
-        } else {
-            None
-        };
-        let merge = request.incremental && mark.is_some() && !previous.is_empty();
+        let columns = schema_fingerprint(&export_schema(&t.table));
+        let plan = plan_write(request, previous.as_ref(), &columns);
         let key = &t.definition.key;
-        let mut export = match &mark {
+        let mut export = match &plan.since {
             Some(mark) => ExportRequest::incremental(request.branch_id, key.clone(), mark.clone()),
             None => ExportRequest::full(request.branch_id, key.clone()),
         }
@@ -257,7 +322,7 @@ impl SyncEngine {
             .create_export(&export)
             .await
             .map_err(|e| e.to_string())?;
-        Ok((created, previous, merge))
+        Ok((created, plan))
     }
 
     async fn finish_download(
@@ -265,7 +330,7 @@ impl SyncEngine {
         m: &Manifest,
         t: &ManifestTable,
         request: &DownloadRequest,
-        started: std::result::Result<(Export, Properties, bool), String>,
+        started: std::result::Result<(Export, WritePlan), String>,
         transfers: &tokio::sync::Semaphore,
     ) -> TableResult {
         let clock = Instant::now();
@@ -278,8 +343,9 @@ impl SyncEngine {
         );
         let outcome = match started {
             Err(message) => Err(Failure::Remote(message)),
-            Ok((export, previous, merge)) => {
+            Ok((export, plan)) => {
                 result.export_id = Some(export.id);
+                result.note = plan.note.clone();
                 match self.client.wait_for_export(export.id, &request.poll).await {
                     Err(e) => Err(Failure::from(e)),
                     Ok(ready) => {
@@ -293,8 +359,7 @@ impl SyncEngine {
                             request,
                             &target,
                             ready,
-                            previous,
-                            merge,
+                            &plan,
                             &mut result,
                         )
                         .await
@@ -324,8 +389,7 @@ impl SyncEngine {
         request: &DownloadRequest,
         target: &TableRef,
         export: Export,
-        previous: Properties,
-        merge: bool,
+        plan: &WritePlan,
         result: &mut TableResult,
     ) -> std::result::Result<(), Failure> {
         let name = target.to_string();
@@ -333,12 +397,16 @@ impl SyncEngine {
         let bytes = self.client.download_export(&export).await?;
         let schema = export_schema(&t.table);
         let tally = Arc::new(Tally::default());
-        let previous_mark = previous
-            .get(property::HIGH_WATER_MARK)
-            .and_then(|m| trdm_format::temporal::parse_timestamptz(m));
+        // A merge keeps what the table held up to the export's mark, so the new mark is at least that one;
+        // a replaced table holds only what this export carried.
+        let since = plan
+            .since
+            .as_deref()
+            .and_then(trdm_format::temporal::parse_timestamptz);
         tally
             .max_created
-            .store(previous_mark.unwrap_or(i64::MIN), Ordering::Relaxed);
+            .store(since.unwrap_or(i64::MIN), Ordering::Relaxed);
+        let merge = plan.since.is_some();
         let data = decode_stream(
             bytes,
             &t.table,
@@ -359,6 +427,7 @@ impl SyncEngine {
                 request.include_history.to_string(),
             );
             base.insert(property::EXPORT_ID.into(), export.id.to_string());
+            base.insert(property::COLUMNS.into(), schema_fingerprint(&schema));
             move || {
                 let mut p = base.clone();
                 let mark = tally.max_created.load(Ordering::Relaxed);
@@ -418,6 +487,7 @@ impl SyncEngine {
         result.rows = tally.rows.load(Ordering::Relaxed);
         result.bytes = tally.bytes.load(Ordering::Relaxed);
         result.high_water_mark = properties().get(property::HIGH_WATER_MARK).cloned();
+        result.applied = Some(true);
         Ok(())
     }
 
@@ -442,6 +512,16 @@ impl SyncEngine {
                 .await;
         let (mut results, files): (Vec<TableResult>, Vec<Option<PathBuf>>) =
             prepared.into_iter().unzip();
+        if results
+            .iter()
+            .all(|r| r.status == TableStatus::SkippedNoSourceData)
+        {
+            // Nothing to upload because nothing is there: a mistyped schema, not a successful sync.
+            let looked: Vec<&str> = results.iter().map(|r| r.target.as_str()).collect();
+            return Err(Error::TableNotFound {
+                table: looked.join(", "),
+            });
+        }
         let invalid: Vec<String> = results
             .iter()
             .filter(|r| r.status.is_failure())
@@ -568,17 +648,31 @@ impl SyncEngine {
                     let Some(id) = results[i].import_table_id else {
                         continue;
                     };
-                    if let Some(t) = tables.iter().find(|t| t.id == id) {
-                        results[i].inserted = t.insert_row_count;
-                        results[i].updated = t.update_row_count;
-                        results[i].deleted = t.delete_row_count;
-                        if t.status.as_str() != "completed" && !results[i].status.is_failure() {
-                            results[i].status =
-                                TableStatus::Error(t.message.clone().unwrap_or_else(|| {
-                                    format!("import table {id} {}", t.status.as_str())
-                                }));
+                    match tables.iter().find(|t| t.id == id) {
+                        Some(t) => {
+                            results[i].inserted = t.insert_row_count;
+                            results[i].updated = t.update_row_count;
+                            results[i].deleted = t.delete_row_count;
+                            let completed = t.status.as_str() == "completed";
+                            results[i].applied = Some(completed);
+                            if !completed && !results[i].status.is_failure() {
+                                results[i].status =
+                                    TableStatus::Error(t.message.clone().unwrap_or_else(|| {
+                                        format!("import table {id} {}", t.status.as_str())
+                                    }));
+                                results[i].rows = 0;
+                            }
+                        }
+                        None if !results[i].status.is_failure() => {
+                            results[i].status = TableStatus::Error(format!(
+                                "import table {id} is missing from the results of import {}; \
+                                 whether TitanRDM applied it is unknown",
+                                import.id
+                            ));
+                            results[i].applied = None;
                             results[i].rows = 0;
                         }
+                        None => {}
                     }
                     all_ok &= !results[i].status.is_failure();
                 }
@@ -587,9 +681,31 @@ impl SyncEngine {
                 all_ok = false;
                 for &i in &sendable {
                     if !results[i].status.is_failure() {
-                        results[i].status =
-                            TableStatus::Error(format!("waiting for the import failed: {e}"));
+                        results[i].status = TableStatus::Error(format!(
+                            "waiting for the import failed: {e}; TitanRDM may still apply the file"
+                        ));
+                        results[i].applied = None;
                         results[i].rows = 0;
+                    }
+                }
+            }
+        }
+        if !all_ok && !request.allow_partial {
+            // TitanRDM applies each table when its file is announced, so the tables before a failure stay
+            // applied: say so on the failures, since the batch's being left open undoes nothing.
+            let applied: Vec<&str> = sendable
+                .iter()
+                .filter(|&&i| results[i].applied == Some(true))
+                .map(|&i| results[i].display_name.as_str())
+                .collect();
+            if !applied.is_empty() {
+                let note = format!(
+                    "TitanRDM applied {} before this failure; the import batch was left open",
+                    applied.join(", ")
+                );
+                for &i in &sendable {
+                    if results[i].status.is_failure() {
+                        results[i].note = Some(note.clone());
                     }
                 }
             }
@@ -637,6 +753,7 @@ impl SyncEngine {
                 return Ok(results.tables);
             }
             if started.elapsed() >= poll.max_wait {
+                // (An elapsed time never reaches a `max_wait` too long for the clock: no deadline.)
                 return Err(trdm_client::Error::Timeout {
                     what: format!("import {import_id}"),
                     last_status: "processing".into(),
@@ -644,9 +761,7 @@ impl SyncEngine {
                 });
             }
             tokio::time::sleep(interval).await;
-            interval = interval
-                .mul_f64(poll.backoff.max(1.0))
-                .min(poll.max_interval);
+            interval = poll.next_wait(interval);
         }
     }
 

@@ -88,7 +88,17 @@ pub async fn manifest(
     domain_name: &str,
     table_names: Option<&[String]>,
 ) -> Result<Manifest> {
-    let domain = client.domain_by_name(domain_name).await?;
+    // TitanRDM lists no tables for a branch that does not exist: ask for the branch itself, so a mistyped id
+    // is an error rather than a sync of nothing.
+    let (branch, domain) = tokio::join!(client.branch(branch_id), client.domain_by_name(domain_name));
+    match branch {
+        Ok(_) => {}
+        Err(trdm_client::Error::NotFound { .. }) => {
+            return Err(Error::Invalid(format!("branch {branch_id} does not exist")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let domain = domain?;
     let abbreviation = domain
         .abbreviation
         .clone()
@@ -97,6 +107,11 @@ pub async fn manifest(
     let deployed = client
         .deployed_table_definitions(branch_id, Some(domain.id))
         .await?;
+    if deployed.is_empty() {
+        return Err(Error::Invalid(format!(
+            "domain {domain_name} has no deployed tables on branch {branch_id}"
+        )));
+    }
     if let Some(names) = table_names {
         let unknown: Vec<&String> = names
             .iter()

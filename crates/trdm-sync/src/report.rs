@@ -16,7 +16,8 @@ pub enum TableStatus {
     SkippedNoSourceData,
     /// Upload: the source table has no rows.
     SkippedEmpty,
-    /// Failed before or while talking to TitanRDM; nothing of this table was applied.
+    /// Failed before or while talking to TitanRDM; [`TableResult::applied`] says whether the change took
+    /// effect all the same (it can be unknown).
     Error(String),
     /// Download: TitanRDM delivered the data but writing it to the catalog failed.
     WriteError(String),
@@ -73,6 +74,12 @@ pub struct TableResult {
     pub import_table_id: Option<i64>,
     /// The high-water mark stored with the target after a download.
     pub high_water_mark: Option<String>,
+    /// Whether the change took effect: the target was written (downloads), TitanRDM applied the file
+    /// (uploads). `None` when it cannot be known, e.g. the wait for TitanRDM's answer timed out.
+    pub applied: Option<bool>,
+    /// Something the user should know about how the table was synced, e.g. why an incremental download
+    /// replaced the table in full.
+    pub note: Option<String>,
 }
 
 impl TableResult {
@@ -93,6 +100,8 @@ impl TableResult {
             import_id: None,
             import_table_id: None,
             high_water_mark: None,
+            applied: Some(false),
+            note: None,
         }
     }
 }

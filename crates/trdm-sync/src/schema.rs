@@ -216,6 +216,31 @@ pub fn export_schema(table: &TableDef) -> SchemaRef {
     Arc::new(Schema::new(user.chain(system).collect::<Vec<_>>()))
 }
 
+/// A short, stable digest of a schema's field names, types, nullability and metadata (FNV-1a, hex), stored
+/// with a downloaded table so that the next incremental download notices when TitanRDM changed the columns.
+pub fn schema_fingerprint(schema: &Schema) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |text: &str| {
+        // Each part ends in a byte no text of ours contains, so no two schemas feed the same bytes.
+        for byte in text.bytes().chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for field in schema.fields() {
+        feed(field.name());
+        feed(&field.data_type().to_string());
+        feed(if field.is_nullable() { "null" } else { "not null" });
+        let mut metadata: Vec<_> = field.metadata().iter().collect();
+        metadata.sort();
+        for (key, value) in metadata {
+            feed(key);
+            feed(value);
+        }
+    }
+    format!("{hash:016x}")
+}
+
 /// The TitanRDM type of a system column (see the module docs), None for any other name.
 pub fn system_column_type(name: &str) -> Option<ColumnType> {
     let data_type = match name {

@@ -48,7 +48,7 @@ pub(crate) async fn connect(args: &ConnectArgs) -> Result<Client, String> {
         .with_client_credentials(args.client_id.clone(), args.client_secret.clone())
         .connect()
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| format!("cannot sign in to TitanRDM at {}: {e}", args.url))
 }
 
 /// The branch id the arguments name.

@@ -1,10 +1,13 @@
 //! Downloads: every table of the domain, typed; filters; incremental merges; history; write failures.
 
 use trdm_client::{ImportRequest, ImportTableRequest, UploadBody};
-use trdm_sync::catalog::{Catalog, TableRef};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use trdm_sync::catalog::{Catalog, Properties, TableRef};
 use trdm_sync::engine::property;
 use trdm_sync::manifest::manifest;
-use trdm_sync::schema::export_schema;
+use trdm_sync::schema::{export_schema, schema_fingerprint};
 use trdm_sync::{DownloadRequest, Error, TableStatus};
 
 use crate::common::*;
@@ -323,4 +326,168 @@ fn sorted_history(batches: &[arrow_array::RecordBatch]) -> Vec<String> {
     }
     rows.sort();
     rows
+}
+
+/// Replaces the target's contents and properties as another tool would: same rows, `columns` dropped, the
+/// given properties.
+async fn rewrite(s: &Setup, target: &TableRef, drop_columns: &[&str], properties: Properties) {
+    let data = batches(&s.catalog, target).await;
+    let schema = data[0].schema();
+    let keep: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| !drop_columns.contains(&schema.field(i).name().as_str()))
+        .collect();
+    let projected: Vec<RecordBatch> = data.iter().map(|b| b.project(&keep).unwrap()).collect();
+    let schema = Arc::new(schema.project(&keep).unwrap());
+    s.catalog
+        .overwrite(
+            target,
+            schema,
+            Box::pin(futures_util::stream::iter(projected.into_iter().map(Ok))),
+            &properties,
+        )
+        .await
+        .unwrap();
+}
+
+fn centres(dev: i64) -> (TableRef, DownloadRequest) {
+    let mut request = download(dev, "rdmin");
+    request.tables = Some(vec!["Delivery Centre".into()]);
+    (TableRef::new("dev", "rdmin", "clin_delivery_centre"), request)
+}
+
+const CENTRE_CHANGES: &str = "centre_code,centre_name,trdm_tran_code\nDC001,Renamed,u\nDC800,Fresh,i\n";
+
+#[tokio::test]
+async fn an_incremental_download_into_a_table_without_sync_state_merges_from_the_mark_given() {
+    let s = setup().await;
+    let dev = branch(&s.client, "dev").await;
+    let (target, mut request) = centres(dev);
+    let full = s.engine.download(&request).await.unwrap();
+    let before = rows(&s.catalog, &target).await;
+    let mark = full[0].high_water_mark.clone().unwrap();
+    // Another tool rewrote the table: same rows, no sync state.
+    rewrite(&s, &target, &[], Properties::new()).await;
+    import(
+        &s,
+        "delivery_centre",
+        trdm_client::ImportPattern::IncrementalWithDelete,
+        CENTRE_CHANGES,
+    )
+    .await;
+
+    request.incremental = true;
+    request.high_water_mark = Some(mark);
+    let results = s.engine.download(&request).await.unwrap();
+    assert_eq!(results[0].status, TableStatus::Success, "{results:?}");
+    assert_eq!((results[0].rows, results[0].note.as_deref()), (2, None));
+    assert_eq!(
+        rows(&s.catalog, &target).await,
+        before + 1,
+        "merged into the table, not replaced by its changes"
+    );
+}
+
+#[tokio::test]
+async fn an_incremental_download_with_no_mark_anywhere_replaces_the_table_and_says_so() {
+    let s = setup().await;
+    let dev = branch(&s.client, "dev").await;
+    let (target, mut request) = centres(dev);
+    s.engine.download(&request).await.unwrap();
+    let before = rows(&s.catalog, &target).await;
+    rewrite(&s, &target, &[], Properties::new()).await;
+
+    request.incremental = true;
+    let results = s.engine.download(&request).await.unwrap();
+    assert_eq!(results[0].status, TableStatus::Success, "{results:?}");
+    assert_eq!(results[0].rows as usize, before);
+    let note = results[0].note.clone().unwrap_or_default();
+    assert!(note.contains("downloaded in full"), "{note}");
+    assert_eq!(rows(&s.catalog, &target).await, before);
+}
+
+#[tokio::test]
+async fn an_incremental_download_over_another_branchs_table_replaces_it_and_keeps_its_own_mark() {
+    let s = setup().await;
+    let dev = branch(&s.client, "dev").await;
+    let prod = branch(&s.client, "prod").await;
+    // dev changes after prod's last change, so dev's mark is the later one.
+    import(
+        &s,
+        "delivery_centre",
+        trdm_client::ImportPattern::IncrementalWithDelete,
+        CENTRE_CHANGES,
+    )
+    .await;
+    let (target, request) = centres(dev);
+    s.engine.download(&request).await.unwrap();
+    let (_, mut from_prod) = centres(prod);
+    from_prod.schema = "prod_alone".into();
+    let prod_alone = s.engine.download(&from_prod).await.unwrap();
+
+    from_prod.schema = "rdmin".into();
+    from_prod.incremental = true;
+    let results = s.engine.download(&from_prod).await.unwrap();
+    assert_eq!(results[0].status, TableStatus::Success, "{results:?}");
+    let note = results[0].note.clone().unwrap_or_default();
+    assert!(
+        note.contains(&format!("downloaded from branch {dev}")) && note.contains("in full"),
+        "{note}"
+    );
+    let props = s.catalog.properties(&target).await.unwrap();
+    assert_eq!(props[property::BRANCH_ID], prod.to_string());
+    assert_eq!(
+        props.get(property::HIGH_WATER_MARK),
+        prod_alone[0].high_water_mark.as_ref(),
+        "the mark is prod's own, not the later one of the dev table it replaced"
+    );
+    assert_eq!(rows(&s.catalog, &target).await, prod_alone[0].rows as usize);
+}
+
+#[tokio::test]
+async fn an_incremental_download_after_the_columns_changed_replaces_the_table_with_the_new_columns() {
+    let s = setup().await;
+    let dev = branch(&s.client, "dev").await;
+    let (target, mut request) = centres(dev);
+    s.engine.download(&request).await.unwrap();
+    let before = rows(&s.catalog, &target).await;
+    // The table as an earlier definition (without `capacity`) left it, its sync state intact.
+    let mut properties = s.catalog.properties(&target).await.unwrap();
+    rewrite(&s, &target, &["capacity"], Properties::new()).await;
+    let (old_schema, _) = s.catalog.read(&target).await.unwrap();
+    properties.insert(property::COLUMNS.into(), schema_fingerprint(&old_schema));
+    rewrite(&s, &target, &[], properties).await;
+    import(
+        &s,
+        "delivery_centre",
+        trdm_client::ImportPattern::IncrementalWithDelete,
+        CENTRE_CHANGES,
+    )
+    .await;
+
+    request.incremental = true;
+    let results = s.engine.download(&request).await.unwrap();
+    assert_eq!(results[0].status, TableStatus::Success, "{results:?}");
+    let note = results[0].note.clone().unwrap_or_default();
+    assert!(note.contains("columns changed"), "{note}");
+    let (schema, _) = s.catalog.read(&target).await.unwrap();
+    let m = manifest(&s.client, dev, "Clinics", None).await.unwrap();
+    assert_eq!(schema, export_schema(&m.tables[1].table));
+    assert_eq!(rows(&s.catalog, &target).await, before + 1);
+
+    // From then on the table merges again.
+    let again = s.engine.download(&request).await.unwrap();
+    assert_eq!((again[0].rows, again[0].note.as_deref()), (0, None));
+}
+
+#[tokio::test]
+async fn a_branch_that_does_not_exist_is_an_error_not_an_empty_sync() {
+    let s = setup().await;
+    let err = s.engine.download(&download(9999, "rdmin")).await.unwrap_err();
+    assert_eq!(err.to_string(), "branch 9999 does not exist");
+    assert!(
+        !s.catalog.tables().iter().any(|t| t.schema == "rdmin"),
+        "nothing was created"
+    );
+    let err = s.engine.upload(&upload(9999, "rdmout")).await.unwrap_err();
+    assert_eq!(err.to_string(), "branch 9999 does not exist");
 }

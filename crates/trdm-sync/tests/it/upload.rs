@@ -21,7 +21,8 @@ async fn put(s: &Setup, table: &str, csv: &str) {
         .iter()
         .find(|t| t.definition.database_table_name == table)
         .unwrap();
-    // The catalog table has exactly the CSV's columns, as a user's hand-made table would.
+    // The catalog table has the CSV's columns, as a user's hand-made table would, and NULL in the table's
+    // other nullable columns (an upload needs every column).
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     let full = user_schema(&t.table);
     let fields: Vec<arrow_schema::Field> = header
@@ -31,9 +32,28 @@ async fn put(s: &Setup, table: &str, csv: &str) {
             Err(_) => trdm_sync::schema::system_field(h).unwrap(),
         })
         .collect();
-    let schema = Arc::new(arrow_schema::Schema::new(fields));
-    let batches: Vec<_> = CsvDecoder::new(csv.as_bytes(), &t.table, schema.clone(), 100)
+    let read = Arc::new(arrow_schema::Schema::new(fields.clone()));
+    let absent: Vec<arrow_schema::Field> = full
+        .fields()
+        .iter()
+        .filter(|f| f.is_nullable() && !header.contains(&f.name().as_str()))
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let schema = Arc::new(arrow_schema::Schema::new(
+        fields.into_iter().chain(absent.iter().cloned()).collect::<Vec<_>>(),
+    ));
+    let batches: Vec<_> = CsvDecoder::new(csv.as_bytes(), &t.table, read, 100)
         .unwrap()
+        .map(|b| -> trdm_sync::Result<RecordBatch> {
+            let b = b?;
+            let mut columns = b.columns().to_vec();
+            columns.extend(
+                absent
+                    .iter()
+                    .map(|f| arrow_array::new_null_array(f.data_type(), b.num_rows())),
+            );
+            Ok(RecordBatch::try_new(schema.clone(), columns)?)
+        })
         .collect();
     s.catalog.create_schema("dev", "rdmout").await.unwrap();
     s.catalog
@@ -164,29 +184,20 @@ async fn invalid_data_stops_the_whole_upload_before_anything_is_sent() {
     )
     .await;
     // A code longer than varchar(10), written through a looser catalog schema.
-    let loose = Arc::new(arrow_schema::Schema::new(vec![
-        arrow_schema::Field::new("site_code", arrow_schema::DataType::Utf8, false),
-        arrow_schema::Field::new("site_name", arrow_schema::DataType::Utf8, false),
-        arrow_schema::Field::new("is_active", arrow_schema::DataType::Boolean, false),
-    ]));
-    let batch = arrow_array::RecordBatch::try_new(
-        loose.clone(),
+    put_columns(
+        &s,
+        "rdmout",
+        "sites",
         vec![
-            Arc::new(arrow_array::StringArray::from(vec!["0001", "00000000002"])),
-            Arc::new(arrow_array::StringArray::from(vec!["a", "b"])),
-            Arc::new(arrow_array::BooleanArray::from(vec![true, true])),
+            ("site_code", text(&[Some("0001"), Some("00000000002")])),
+            ("site_name", text(&[Some("a"), Some("b")])),
+            (
+                "is_active",
+                Arc::new(arrow_array::BooleanArray::from(vec![true, true])),
+            ),
         ],
     )
-    .unwrap();
-    s.catalog
-        .overwrite(
-            &TableRef::new("dev", "rdmout", "clin_sites"),
-            loose,
-            Box::pin(futures_util::stream::iter(vec![Ok(batch)])),
-            &trdm_sync::catalog::Properties::new(),
-        )
-        .await
-        .unwrap();
+    .await;
     let report = s.engine.upload(&upload(2, "rdmout")).await.unwrap();
     assert_eq!(report.import_id, None, "no import batch was created");
     let sites = report.tables[0].status.as_incumbent_str();
@@ -314,7 +325,34 @@ async fn when_every_file_upload_fails_the_batch_is_left_uncompleted() {
 }
 
 /// Writes a catalog table `dev.{schema}.clin_{table}` with exactly `columns`, as a user's table would be.
+/// Writes `columns` as the catalog table for `table` under `dev.{schema}`, adding the table's nullable
+/// columns that `columns` lacks as NULLs (an upload needs every column, see the missing-column cases).
 async fn put_columns(s: &Setup, schema: &str, table: &str, columns: Vec<(&str, ArrayRef)>) {
+    let m = manifest(&s.client, 1, "Clinics", None).await.unwrap();
+    let def = &m
+        .tables
+        .iter()
+        .find(|t| t.definition.database_table_name == table)
+        .unwrap()
+        .table;
+    let rows = columns[0].1.len();
+    let absent: Vec<(&str, ArrayRef)> = def
+        .columns
+        .iter()
+        .filter(|c| !c.is_required && !columns.iter().any(|(name, _)| *name == c.name))
+        .map(|c| (c.name.as_str(), text(&vec![None; rows])))
+        .collect();
+    let all = columns.into_iter().chain(absent).collect();
+    put_columns_exactly(s, schema, table, all).await;
+}
+
+/// Writes exactly `columns` as the catalog table for `table` under `dev.{schema}`.
+async fn put_columns_exactly<'a>(
+    s: &Setup,
+    schema: &str,
+    table: &str,
+    columns: Vec<(&'a str, ArrayRef)>,
+) {
     let fields: Vec<Field> = columns
         .iter()
         .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
@@ -428,6 +466,44 @@ async fn each_kind_of_invalid_data_fails_its_table_by_name_row_and_value_and_sen
             at: Some((1, "no value")),
         },
         Invalid {
+            case: "nullable column absent from the source (TitanRDM would clear it everywhere)",
+            pattern: Full,
+            table: "delivery_centre",
+            columns: vec![
+                ("centre_code", text(&[Some("DC001")])),
+                ("centre_name", text(&[renamed])),
+                ("capacity", text(&[Some("10")])),
+                ("catchment_population", text(&[Some("100")])),
+            ],
+            column: "column region is missing from the input",
+            at: None,
+        },
+        Invalid {
+            case: "nullable column absent from an upsert",
+            pattern: IncrementalUpsertOnly,
+            table: "delivery_centre",
+            columns: vec![
+                ("centre_code", text(&[Some("DC001")])),
+                ("centre_name", text(&[renamed])),
+                ("region", text(&[Some("North")])),
+                ("catchment_population", text(&[Some("100")])),
+            ],
+            column: "column capacity is missing from the input",
+            at: None,
+        },
+        Invalid {
+            case: "nullable column absent from an upsert row of incremental_with_delete",
+            pattern: IncrementalWithDelete,
+            table: "delivery_centre",
+            columns: vec![
+                ("centre_code", text(&[Some("DC002"), Some("DC001")])),
+                ("centre_name", text(&[None, renamed])),
+                ("trdm_tran_code", text(&[Some("d"), Some("u")])),
+            ],
+            column: "column region is missing from the input",
+            at: None,
+        },
+        Invalid {
             case: "text that does not convert",
             pattern: IncrementalUpsertOnly,
             table: "org_unit",
@@ -522,7 +598,11 @@ async fn each_kind_of_invalid_data_fails_its_table_by_name_row_and_value_and_sen
     for (n, case) in cases.into_iter().enumerate() {
         let what = case.case;
         let schema = format!("invalid{n}");
-        put_columns(&s, &schema, case.table, case.columns).await;
+        if case.column.contains("is missing from the input") {
+            put_columns_exactly(&s, &schema, case.table, case.columns).await;
+        } else {
+            put_columns(&s, &schema, case.table, case.columns).await;
+        }
         let mut request = upload(dev, &schema);
         request.pattern = case.pattern;
         let report = s.engine.upload(&request).await.unwrap();
@@ -662,4 +742,25 @@ async fn each_kind_of_invalid_data_fails_its_table_by_name_row_and_value_and_sen
             "{table}: only the valid table changed"
         );
     }
+}
+
+#[tokio::test]
+async fn an_upload_from_a_schema_that_does_not_exist_is_an_error_not_a_skip() {
+    let s = setup().await;
+    let dev = branch(&s.client, "dev").await;
+    let err = s.engine.upload(&upload(dev, "nowhere")).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("dev.nowhere.clin_sites")
+            && message.contains("dev.nowhere.clin_org_unit")
+            && message.ends_with("does not exist"),
+        "{message}"
+    );
+    assert!(
+        s.client
+            .find_imports("convention-upload-nowhere")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
