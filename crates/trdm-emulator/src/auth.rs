@@ -31,6 +31,15 @@ const NONCE_LEN: usize = 32;
 pub(crate) struct Caller {
     #[allow(dead_code)]
     pub(crate) app_id: i64,
+    /// The scopes the token grants.
+    pub(crate) scopes: Vec<String>,
+}
+
+impl Caller {
+    /// Whether the token may be handed presigned upload URLs ([`decisions::UPLOAD_URL_SCOPE`]).
+    pub(crate) fn may_upload(&self) -> bool {
+        decisions::scope_satisfies(&self.scopes, decisions::UPLOAD_URL_SCOPE)
+    }
 }
 
 /// Hex SHA-256 of a client secret: secrets are stored hashed, as the real service does.
@@ -251,7 +260,7 @@ pub(crate) async fn authorize(
                     "this request needs the {needed} scope"
                 )));
             }
-            request.extensions_mut().insert(Caller { app_id });
+            request.extensions_mut().insert(Caller { app_id, scopes });
             Ok(next.run(request).await)
         }
     }

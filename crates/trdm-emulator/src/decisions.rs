@@ -35,6 +35,12 @@ pub fn required_scope(method: &http::Method, path: &str) -> &'static str {
     }
 }
 
+/// The scope a token needs to be shown an import table's `signed_s3_url`. The URL is a presigned PUT, i.e. the
+/// power to replace the table's file, so `api:read` (which covers the import GETs, part A §2) is not enough:
+/// a read-only token sees the import tables with `signed_s3_url: null`. Part B §4.9: the official SDK takes
+/// the URL from the answer of `POST /api/import_tables/new`, which needs `api:write` anyway.
+pub const UPLOAD_URL_SCOPE: &str = SCOPE_WRITE;
+
 /// Whether a granted scope list satisfies a required scope.
 pub fn scope_satisfies(granted: &[String], required: &str) -> bool {
     granted.iter().any(|s| s == SCOPE_ALL || s == required)

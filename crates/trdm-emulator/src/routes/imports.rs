@@ -1,6 +1,7 @@
 //! Imports (part A §5, §9): a batch, one import table per file, a presigned PUT per file, `upload_complete`
 //! to start processing, and `complete` to close the batch.
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -9,6 +10,7 @@ use rusqlite::Connection;
 use serde_json::{Value as JsonValue, json};
 
 use super::{Body, Path, Query, created, now_secs, origin, path_id};
+use crate::auth::Caller;
 use crate::catalog::{self, ImportTable, NewImportTable};
 use crate::decisions::{import_status, import_table_status};
 use crate::error::{ApiError, ApiResult};
@@ -35,7 +37,17 @@ fn table_name(c: &Connection, table_id: i64) -> ApiResult<String> {
     Ok(catalog::table(c, table_id)?.name)
 }
 
-fn render_table(state: &AppState, headers: &HeaderMap, t: &ImportTable, name: &str) -> JsonValue {
+/// An import table as `caller` may see it: with a fresh presigned upload URL only for a token that may write.
+fn render_table(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    t: &ImportTable,
+    name: &str,
+) -> JsonValue {
+    if !caller.may_upload() {
+        return catalog::import_table_json(t, name, None);
+    }
     let path = format!("/_s3/uploads/{}", t.id);
     let expires = now_secs() + state.config.presigned_url_ttl.as_secs() as i64;
     let url = crate::presign::url(
@@ -74,6 +86,7 @@ pub(super) async fn create(State(state): State<AppState>, body: Body) -> ApiResu
 pub(super) async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JsonValue>> {
     let id = path_id("import", &id)?;
@@ -91,7 +104,7 @@ pub(super) async fn get(
         .await?;
     let tables: Vec<JsonValue> = tables
         .iter()
-        .map(|(t, name)| render_table(&state, &headers, t, name))
+        .map(|(t, name)| render_table(&state, &headers, &caller, t, name))
         .collect();
     Ok(Json(json!({ "import": import, "import_tables": tables })))
 }
@@ -143,6 +156,7 @@ pub(super) async fn complete(
 pub(super) async fn create_table(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     body: Body,
 ) -> ApiResult<Response> {
     let import_id = body.required_id("import_id")?;
@@ -184,13 +198,16 @@ pub(super) async fn create_table(
             Ok((catalog::import_table(c, id)?, table.name))
         })
         .await?;
-    Ok(created(render_table(&state, &headers, &table, &name)))
+    Ok(created(render_table(
+        &state, &headers, &caller, &table, &name,
+    )))
 }
 
 /// `GET /api/import_tables/{id}`.
 pub(super) async fn get_table(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JsonValue>> {
     let id = path_id("import table", &id)?;
@@ -202,13 +219,14 @@ pub(super) async fn get_table(
             Ok((t, name))
         })
         .await?;
-    Ok(Json(render_table(&state, &headers, &t, &name)))
+    Ok(Json(render_table(&state, &headers, &caller, &t, &name)))
 }
 
 /// `POST /api/import_tables/{id}/upload_complete`: the file is in place; process it.
 pub(super) async fn upload_complete(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JsonValue>> {
     let id = path_id("import table", &id)?;
@@ -235,13 +253,14 @@ pub(super) async fn upload_complete(
         })
         .await?;
     crate::jobs::spawn_import_table(&state, id);
-    Ok(Json(render_table(&state, &headers, &t, &name)))
+    Ok(Json(render_table(&state, &headers, &caller, &t, &name)))
 }
 
 /// `POST /api/import_tables/{id}/upload_failed`: the client gave up on this file; nothing is applied.
 pub(super) async fn upload_failed(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Body,
 ) -> ApiResult<Json<JsonValue>> {
@@ -267,5 +286,5 @@ pub(super) async fn upload_failed(
             Ok((t, name))
         })
         .await?;
-    Ok(Json(render_table(&state, &headers, &t, &name)))
+    Ok(Json(render_table(&state, &headers, &caller, &t, &name)))
 }

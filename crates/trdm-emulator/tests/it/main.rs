@@ -10,3 +10,4 @@ mod imports;
 mod metadata;
 mod resilience;
 mod scd2_model;
+mod uploads;
