@@ -5,3 +5,4 @@ mod common;
 
 mod download;
 mod upload;
+mod soak;
