@@ -101,6 +101,7 @@ impl Emulator {
         let blobs = db::blobs_dir(&db_path);
         std::fs::create_dir_all(blobs.join("uploads"))?;
         std::fs::create_dir_all(blobs.join("exports"))?;
+        remove_partial_files(&blobs)?;
 
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -163,6 +164,20 @@ impl Drop for Emulator {
             let _ = tx.send(());
         }
     }
+}
+
+/// Removes the temporary files of uploads and exports a previous run left unfinished: nothing refers to them
+/// (an upload becomes visible only once renamed into place, and unfinished exports are written again).
+fn remove_partial_files(blobs: &std::path::Path) -> std::io::Result<()> {
+    for dir in ["uploads", "exports"] {
+        for entry in std::fs::read_dir(blobs.join(dir))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "part") {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where a database's records file lives, for tools that inspect it.

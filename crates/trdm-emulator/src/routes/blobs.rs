@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 use super::now_secs;
 use crate::catalog;
 use crate::decisions::{export_status, import_status, import_table_status};
+use crate::error::ApiResult;
 use crate::presign::{S3Error, verify};
 use crate::state::AppState;
 
@@ -32,25 +33,25 @@ pub(super) async fn put_upload(
     let id: i64 = id
         .parse()
         .map_err(|_| S3Error::NoSuchKey(format!("no upload slot {id}")))?;
-    let writable = state
+    // A first check spares a doomed upload its transfer; the one that counts is made again, with the rename,
+    // once the file is complete.
+    let accepts = state
         .db
-        .catalog(move |c| {
-            let t = catalog::import_table(c, id)?;
-            let import = catalog::import(c, t.import_id)?;
-            Ok(t.status == import_table_status::CREATED && import.status == import_status::CREATED)
-        })
+        .catalog(move |c| accepts_file(c, id))
         .await
         .map_err(|e| S3Error::NoSuchKey(e.to_string()))?;
-    if !writable {
-        return Err(S3Error::Conflict(format!(
-            "import table {id} no longer accepts a file"
-        )));
+    if let Err(why) = accepts {
+        return Err(S3Error::Conflict(why));
     }
     let target = state.upload_path(id);
-    let partial = target.with_extension("csv.part");
+    // Every PUT streams into a file of its own, so two PUTs at once never write into one file.
+    let partial = target.with_extension(format!("csv.{:016x}.part", rand::random::<u64>()));
     let limit = state.config.max_upload_bytes;
     let written = async {
-        let mut file = tokio::fs::File::create(&partial)
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
             .await
             .map_err(|e| S3Error::Internal(e.to_string()))?;
         let mut stream = body.into_data_stream();
@@ -81,20 +82,57 @@ pub(super) async fn put_upload(
             return Err(e);
         }
     };
-    tokio::fs::rename(&partial, &target)
-        .await
-        .map_err(|e| S3Error::Internal(e.to_string()))?;
-    state
+    // The slot is checked again and the file renamed into place inside ONE catalog transaction, the kind
+    // `upload_complete`, `upload_failed` and `complete` run in: a file can only land while the slot still
+    // takes one, so once a file is announced no PUT can replace it.
+    let staged = partial.clone();
+    let placed = state
         .db
-        .catalog(move |c| catalog::set_import_table_file(c, id, size as i64))
-        .await
-        .map_err(|e| S3Error::Internal(e.to_string()))?;
+        .catalog_tx(move |c| {
+            if let Err(why) = accepts_file(c, id)? {
+                return Ok(Err(why));
+            }
+            std::fs::rename(&staged, &target)?;
+            catalog::set_import_table_file(c, id, size as i64)?;
+            Ok(Ok(()))
+        })
+        .await;
+    let refused = match placed {
+        Ok(Ok(())) => None,
+        Ok(Err(why)) => Some(S3Error::Conflict(why)),
+        Err(e) => Some(S3Error::Internal(e.to_string())),
+    };
+    if let Some(e) = refused {
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(e);
+    }
     let mut response = StatusCode::OK.into_response();
     response.headers_mut().insert(
         header::ETAG,
         HeaderValue::from_str(&format!("\"{id}-{size}\"")).expect("ascii"),
     );
     Ok(response)
+}
+
+/// Whether import table `id` takes a file now: `Err` says why not (already announced, given up, or its batch
+/// completed).
+fn accepts_file(c: &rusqlite::Connection, id: i64) -> ApiResult<Result<(), String>> {
+    let t = catalog::import_table(c, id)?;
+    let import = catalog::import(c, t.import_id)?;
+    if t.status != import_table_status::CREATED {
+        return Ok(Err(format!(
+            "import table {id} no longer accepts a file: it is {} (a file can only be replaced before \
+             upload_complete)",
+            t.status
+        )));
+    }
+    if import.status != import_status::CREATED {
+        return Ok(Err(format!(
+            "import table {id} no longer accepts a file: its import {} is {}",
+            import.id, import.status
+        )));
+    }
+    Ok(Ok(()))
 }
 
 /// `GET /_s3/exports/{id}?X-Trdm-Expires=…&X-Trdm-Signature=…`.

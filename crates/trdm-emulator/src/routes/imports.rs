@@ -230,10 +230,12 @@ pub(super) async fn upload_complete(
     Path(id): Path<String>,
 ) -> ApiResult<Json<JsonValue>> {
     let id = path_id("import table", &id)?;
-    let has_file = state.upload_path(id).exists();
+    let file = state.upload_path(id);
     let (t, name) = state
         .db
         .catalog_tx(move |c| {
+            // Checked inside the transaction: a PUT puts its file in place only inside one too.
+            let has_file = file.exists();
             let t = catalog::import_table(c, id)?;
             if t.status != import_table_status::CREATED {
                 return Err(ApiError::Conflict(format!(
