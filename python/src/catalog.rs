@@ -60,6 +60,14 @@ fn with_stored_schema(mut properties: Properties, schema: &SchemaRef) -> Result<
     Ok(properties)
 }
 
+/// Whether the Python catalog says `table` exists (a failing `table_exists` counts as yes: only a clear
+/// "no" makes a table missing).
+fn confirms_exists(obj: &Bound<'_, PyAny>, table: &TableRef) -> bool {
+    obj.call_method1("table_exists", (&table.catalog, &table.schema, &table.table))
+        .and_then(|answer| answer.extract::<bool>())
+        .unwrap_or(true)
+}
+
 /// A catalog implemented in Python.
 pub(crate) struct PyCatalog {
     obj: Arc<Py<PyAny>>,
@@ -71,7 +79,9 @@ impl PyCatalog {
     }
 
     /// Runs `f` with the GIL on the blocking pool. A `LookupError` about `table` is
-    /// [`Error::TableNotFound`]; every other Python exception is a catalog error carrying it.
+    /// [`Error::TableNotFound`] when the catalog confirms that the table does not exist (a `KeyError` from a
+    /// bug in a catalog is a `LookupError` too, and must not turn a table into "no source data"); every
+    /// other Python exception is a catalog error carrying it.
     async fn call<T, F>(&self, table: Option<&TableRef>, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -81,8 +91,12 @@ impl PyCatalog {
         let table = table.cloned();
         tokio::task::spawn_blocking(move || {
             Python::attach(|py| {
-                f(obj.bind(py)).map_err(|err| match table {
-                    Some(table) if err.is_instance_of::<PyLookupError>(py) => {
+                let obj = obj.bind(py);
+                f(obj).map_err(|err| match table {
+                    Some(table)
+                        if err.is_instance_of::<PyLookupError>(py)
+                            && !confirms_exists(obj, &table) =>
+                    {
                         Error::TableNotFound {
                             table: table.to_string(),
                         }
@@ -121,12 +135,18 @@ impl PyCatalog {
         Ok(restore_schema(&stored, &schema, batches).unwrap_or((schema, unrestored)))
     }
 
-    /// All properties as the Python object returns them, the stored schema among them.
-    async fn raw_properties(&self, table: &TableRef) -> Result<Properties> {
+    /// All properties as the Python object returns them, the stored schema among them; `None` when the
+    /// table exists but the catalog has none for it (a table put there by hand).
+    async fn raw_properties(&self, table: &TableRef) -> Result<Option<Properties>> {
         let t = table.clone();
         self.call(Some(table), move |obj| {
-            obj.call_method1("properties", (&t.catalog, &t.schema, &t.table))?
-                .extract::<Properties>()
+            match obj.call_method1("properties", (&t.catalog, &t.schema, &t.table)) {
+                Ok(properties) => properties.extract::<Properties>().map(Some),
+                Err(e) if e.is_instance_of::<PyLookupError>(obj.py()) && confirms_exists(obj, &t) => {
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
         })
         .await
     }
@@ -134,13 +154,12 @@ impl PyCatalog {
     /// The schema the last write stored with `table`, if it did and it parses.
     async fn stored_schema(&self, table: &TableRef) -> Result<Option<Schema>> {
         let properties = match self.raw_properties(table).await {
-            Ok(properties) => properties,
-            // A catalog that holds data without properties (a table put there by hand) stored nothing.
-            Err(Error::TableNotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e),
+            Err(Error::TableNotFound { .. }) => None,
+            other => other?,
         };
         Ok(properties
-            .get(STORED_SCHEMA)
+            .as_ref()
+            .and_then(|p| p.get(STORED_SCHEMA))
             .and_then(|json| serde_json::from_str(json).ok()))
     }
 
@@ -289,7 +308,7 @@ impl Catalog for PyCatalog {
     }
 
     async fn properties(&self, table: &TableRef) -> Result<Properties> {
-        let mut properties = self.raw_properties(table).await?;
+        let mut properties = self.raw_properties(table).await?.unwrap_or_default();
         properties.remove(STORED_SCHEMA);
         Ok(properties)
     }

@@ -621,6 +621,7 @@ impl RawTableUpload {
             ))
         })?;
         let table = self.table.clone();
+        let table_name = table.database_table_name.clone();
         let pattern = self.pattern;
         let client = &self.client;
         let (slot, summary) = block_on(py, || async move {
@@ -638,6 +639,15 @@ impl RawTableUpload {
             .await
             .map_err(|e| UploadError::new_err(format!("encoding the upload file failed: {e}")))?
             .map_err(sync_error)?;
+            if summary.rows == 0 && pattern == codec::ImportPattern::Full {
+                // The sync engine skips an empty table for the same reason.
+                return Err(ValidationError::new_err(format!(
+                    "table {}: the data has no rows, and a full upload of no rows would delete every \
+                     record of the table; nothing was sent (to delete records, send them with \
+                     trdm_tran_code 'd' under incremental_with_delete)",
+                    table_name
+                )));
+            }
             if let Err(error) = client
                 .put_presigned(&url, &UploadBody::file(file.path()))
                 .await

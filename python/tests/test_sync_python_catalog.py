@@ -127,3 +127,18 @@ def test_the_delta_merge_statement():
     history = merge_statement("`t`", "`v`", ["trdm_sk"], None)
     assert history.endswith("WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
     assert quote("we`ird") == "`we``ird`"
+
+
+def test_a_lookup_error_from_a_catalog_bug_is_an_error_not_a_missing_table(client):
+    class Buggy(DictCatalog):
+        def read(self, catalog, schema, table):
+            return {}["a key the code got wrong"]  # KeyError is a LookupError, but the table exists
+
+    sync = RawSyncEngine(client._raw, Buggy())
+    branch = client.get_branch_by_name("dev")
+    down = sync.download(branch.id, "dev", "rdmout", "Clinics", poll_interval=0.05, max_wait=60)
+    assert all(r["status"] == "success" for r in down), down
+    report = sync.upload(branch.id, "dev", "rdmout", "Clinics", poll_interval=0.05, max_wait=60)
+    statuses = [r["status"] for r in report["tables"]]
+    assert all(s.startswith("error: cannot read dev.rdmout.") and "KeyError" in s for s in statuses), statuses
+    assert report["import_id"] is None

@@ -46,13 +46,13 @@ def test_download_then_upload(client, engine):
         assert r["status"] == "success", r
 
 
-def test_missing_source_tables_are_skipped(client, engine):
+def test_an_upload_whose_source_tables_all_do_not_exist_is_an_error(client, engine):
+    from titan_rdm_sdk import ValidationError
+
     _, sync = engine
     branch = client.get_branch_by_name("dev")
-    report = sync.upload(
-        branch.id, "dev", "empty", "Clinics", allow_partial=True, poll_interval=0.05, max_wait=60
-    )
-    assert {r["status"] for r in report["tables"]} == {"skipped (no source data)"}
+    with pytest.raises(ValidationError, match=r"no source table exists \(looked for dev\.empty\.clin_sites"):
+        sync.upload(branch.id, "dev", "empty", "Clinics", allow_partial=True, poll_interval=0.05, max_wait=60)
 
 
 def test_bad_pattern_is_a_validation_error(client, engine):

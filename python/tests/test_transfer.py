@@ -269,12 +269,9 @@ def test_incremental_with_delete_upload_from_pyarrow(client, prod, tables):
     seed = frame([centre("DC911", "Doomed Centre"), centre("DC912", "Kept Centre")])
     only(upload(client, prod, centres, seed, "incremental_upsert_only")[2])
 
-    data = pa.table(
-        {
-            "centre_code": ["DC911", "DC913", "DC912"],
-            "centre_name": ["Doomed Centre", "New Centre", "Kept Centre, renamed"],
-            TRAN_CODE_COLUMN: [" D", "i", "U"],  # case and blanks are normalised
-        }
+    rows = [centre("DC911", "Doomed Centre"), centre("DC913", "New Centre"), centre("DC912", "Kept Centre, renamed")]
+    data = pa.Table.from_pandas(frame(rows), preserve_index=False).append_column(
+        TRAN_CODE_COLUMN, pa.array([" D", "i", "U"])  # case and blanks are normalised
     )
     batch, file, results = upload(client, prod, centres, data, "incremental_with_delete")
     result = only(results)
@@ -288,7 +285,7 @@ def test_incremental_with_delete_upload_from_pyarrow(client, prod, tables):
 
 def test_polars_frames_upload(client, prod, tables):
     pl = pytest.importorskip("polars")
-    data = pl.DataFrame({"centre_code": ["DC921"], "centre_name": ["Polars Centre"], "capacity": [5]})
+    data = pl.from_pandas(frame([centre("DC921", "Polars Centre", capacity=5)]))
     result = only(upload(client, prod, tables["delivery_centre"], data, "incremental_upsert_only")[2])
     assert result.insert_row_count == 1
 
@@ -319,6 +316,8 @@ def test_invalid_data_is_rejected_before_sending(client, prod, tables, rows, col
     batch = client.get_upload(prod.id)
     file = batch.get_table_upload(centres.key, client.get_default_import_mapping(centres.id).key, "full")
     data = pd.DataFrame(rows, columns=["centre_code", "centre_name", "capacity"]).astype("string")
+    for name in ("region", "catchment_population", "established_on", "is_active", "notes"):
+        data[name] = pd.Series([None] * len(rows), dtype="string")
     with pytest.raises(ValidationError) as raised:
         file.send(data)
     message = str(raised.value)
@@ -335,12 +334,19 @@ def test_duplicate_keys_and_misplaced_tran_codes_are_validation_errors(client, p
     centres = tables["delivery_centre"]
     mapping = client.get_default_import_mapping(centres.id).key
     batch = client.get_upload(prod.id)
-    twice = pd.DataFrame({"centre_code": ["DC941", "DC941"], "centre_name": ["A", "B"]})
+    twice = frame([centre("DC941", "A"), centre("DC941", "B")])
     with pytest.raises(ValidationError, match="DC941"):
         batch.get_table_upload(centres.key, mapping, "incremental_upsert_only").send(twice)
-    coded = pd.DataFrame({"centre_code": ["DC942"], "centre_name": ["A"], TRAN_CODE_COLUMN: ["i"]})
+    coded = frame([centre("DC942", "A")]).assign(**{TRAN_CODE_COLUMN: ["i"]})
     with pytest.raises(ValidationError, match=TRAN_CODE_COLUMN):
         batch.get_table_upload(centres.key, mapping, "full").send(coded)
+    # A column the table has but the frame lacks would be cleared in every record it writes.
+    no_region = frame([centre("DC945", "A")]).drop(columns=["region"])
+    with pytest.raises(ValidationError, match="column region is missing from the input"):
+        batch.get_table_upload(centres.key, mapping, "incremental_upsert_only").send(no_region)
+    # An empty frame under `full` would delete every record of the table.
+    with pytest.raises(ValidationError, match="no rows"):
+        batch.get_table_upload(centres.key, mapping, "full").send(frame([centre("DC946", "A")]).iloc[0:0])
     uncoded = pd.DataFrame({"centre_code": ["DC943"], "centre_name": ["A"]})
     with pytest.raises(ValidationError, match=TRAN_CODE_COLUMN):
         batch.get_table_upload(centres.key, mapping, "incremental_with_delete").send(uncoded)
