@@ -265,7 +265,7 @@ fn every_bad_input_is_a_clear_error_that_changes_nothing_on_either_side() {
             "upload from a schema that does not exist",
             sync("upload", "nowhere", &[]),
             2,
-            &["dev.nowhere.clin_sites", "does not exist"],
+            &["no source table exists", "dev.nowhere.clin_sites"],
         ),
         with(
             "a domain that does not exist",

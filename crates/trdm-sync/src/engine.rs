@@ -518,9 +518,10 @@ impl SyncEngine {
         {
             // Nothing to upload because nothing is there: a mistyped schema, not a successful sync.
             let looked: Vec<&str> = results.iter().map(|r| r.target.as_str()).collect();
-            return Err(Error::TableNotFound {
-                table: looked.join(", "),
-            });
+            return Err(Error::Invalid(format!(
+                "nothing to upload: no source table exists (looked for {})",
+                looked.join(", ")
+            )));
         }
         let invalid: Vec<String> = results
             .iter()
