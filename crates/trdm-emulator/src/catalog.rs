@@ -689,6 +689,22 @@ pub(crate) fn finish_export(
     Ok(())
 }
 
+/// Fails an export that has not ended yet (its job failed before it could record an outcome); a no-op for an
+/// export that already completed or failed.
+pub(crate) fn fail_unfinished_export(
+    conn: &Connection,
+    id: i64,
+    message: &str,
+    now: i64,
+) -> ApiResult<()> {
+    conn.execute(
+        "UPDATE exports SET status = 'failed', completed_at = ?2, message = ?3
+         WHERE id = ?1 AND status IN ('created', 'started')",
+        params![id, now, message],
+    )?;
+    Ok(())
+}
+
 /// The JSON of an export, a superset of what the docs and the official SDK read (part B §4.7).
 pub(crate) fn export_json(e: &Export, download_url: Option<String>) -> Json {
     let completed = e.status == crate::decisions::export_status::COMPLETED;

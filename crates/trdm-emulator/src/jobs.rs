@@ -4,6 +4,7 @@
 use std::fs::File;
 
 use crate::catalog::{self, Counts};
+use crate::decisions::import_table_status;
 use crate::error::{ApiError, ApiResult};
 use crate::records::{self, ApplyError, ExportSelection, ImportPattern, ImportSpec};
 use crate::state::AppState;
@@ -12,8 +13,21 @@ use crate::time::now;
 pub(crate) fn spawn_export(state: &AppState, id: i64) {
     let state = state.clone();
     tokio::spawn(async move {
-        if let Err(e) = run_export(&state, id).await {
-            tracing::error!(export = id, error = %e, "export job failed");
+        let Err(failure) = supervise(run_export(state.clone(), id)).await else {
+            return;
+        };
+        tracing::error!(export = id, error = %failure, "export job failed");
+        let message = format!("the export failed: {failure}");
+        let partial = state.export_path(id).with_extension("csv.part");
+        let settled = state
+            .db
+            .catalog(move |c| {
+                let _ = std::fs::remove_file(&partial);
+                catalog::fail_unfinished_export(c, id, &message, now())
+            })
+            .await;
+        if let Err(e) = settled {
+            tracing::error!(export = id, error = %e, "could not mark the export failed");
         }
     });
 }
@@ -21,10 +35,63 @@ pub(crate) fn spawn_export(state: &AppState, id: i64) {
 pub(crate) fn spawn_import_table(state: &AppState, id: i64) {
     let state = state.clone();
     tokio::spawn(async move {
-        if let Err(e) = run_import_table(&state, id).await {
-            tracing::error!(import_table = id, error = %e, "import job failed");
+        let Err(failure) = supervise(run_import_table(state.clone(), id)).await else {
+            return;
+        };
+        tracing::error!(import_table = id, error = %failure, "import job failed");
+        if let Err(e) = settle_failed_import_table(&state, id, &failure).await {
+            tracing::error!(import_table = id, error = %e, "could not mark the import table failed");
         }
     });
+}
+
+/// Runs a job on a task of its own, so that a panic anywhere in it (on this task, or in the blocking work it
+/// awaits) comes back as an error like any other, instead of ending the task with the job left unfinished.
+async fn supervise<F>(job: F) -> Result<(), String>
+where
+    F: Future<Output = ApiResult<()>> + Send + 'static,
+{
+    match tokio::spawn(job).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) if e.is_panic() => Err(format!("panic: {}", panic_text(e.into_panic()))),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => payload
+            .downcast_ref::<&str>()
+            .map_or_else(|| "(no message)".to_owned(), |s| (*s).to_owned()),
+    }
+}
+
+/// Ends an import table whose job failed, and settles its batch. If the records transaction had committed
+/// before the failure, the file WAS applied: the table is reported completed with those counts, never failed.
+async fn settle_failed_import_table(state: &AppState, id: i64, failure: &str) -> ApiResult<()> {
+    let applied = state
+        .db
+        .records(move |c| Ok(records::applied_counts(c, id)?))
+        .await;
+    let outcome = match applied {
+        Ok(Some(counts)) => Ok(counts),
+        _ => Err(format!("the import failed: {failure}")),
+    };
+    state
+        .db
+        .catalog_tx(move |c| {
+            let it = catalog::import_table(c, id)?;
+            if it.status != import_table_status::UPLOADED
+                && it.status != import_table_status::PROCESSING
+            {
+                return Ok(());
+            }
+            catalog::finish_import_table(c, id, &outcome, now())?;
+            catalog::settle_import(c, it.import_id, now())
+        })
+        .await
 }
 
 /// Picks up the jobs a previous run left unfinished.
@@ -54,7 +121,7 @@ pub(crate) async fn resume(state: &AppState) -> ApiResult<()> {
     Ok(())
 }
 
-async fn run_export(state: &AppState, id: i64) -> ApiResult<()> {
+async fn run_export(state: AppState, id: i64) -> ApiResult<()> {
     state
         .db
         .catalog(move |c| catalog::mark_export_started(c, id, now()))
@@ -90,10 +157,15 @@ async fn run_export(state: &AppState, id: i64) -> ApiResult<()> {
                 .map_err(|e| ApplyError::Rejected(format!("cannot create the export file: {e}")))
                 .and_then(|file| records::write_export(c, &table, selection, file));
             match written {
-                Ok(counts) => {
-                    std::fs::rename(&partial, &path)?;
-                    Ok(Ok(counts))
-                }
+                Ok(counts) => match std::fs::rename(&partial, &path) {
+                    Ok(()) => Ok(Ok(counts)),
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&partial);
+                        Ok(Err(format!(
+                            "the export file could not be put in place: {e}"
+                        )))
+                    }
+                },
                 Err(e) => {
                     let _ = std::fs::remove_file(&partial);
                     Ok(Err(e.to_string()))
@@ -110,7 +182,7 @@ async fn run_export(state: &AppState, id: i64) -> ApiResult<()> {
         .await
 }
 
-async fn run_import_table(state: &AppState, id: i64) -> ApiResult<()> {
+async fn run_import_table(state: AppState, id: i64) -> ApiResult<()> {
     let _slot = state
         .job_slots
         .acquire()
@@ -124,7 +196,9 @@ async fn run_import_table(state: &AppState, id: i64) -> ApiResult<()> {
         .db
         .catalog_tx(move |c| {
             let it = catalog::import_table(c, id)?;
-            if it.status != "uploaded" && it.status != "processing" {
+            if it.status != import_table_status::UPLOADED
+                && it.status != import_table_status::PROCESSING
+            {
                 return Ok(None);
             }
             catalog::start_import_table(c, id, now())?;
@@ -183,4 +257,41 @@ async fn run_import_table(state: &AppState, id: i64) -> ApiResult<()> {
             catalog::settle_import(c, import_id, now())
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_that_panics_or_fails_is_reported_as_a_failure_with_its_message() {
+        let panicked = supervise(async {
+            let rows: Vec<i64> = Vec::new();
+            // An index out of bounds, as a worker bug would be.
+            let _ = rows[std::hint::black_box(3)];
+            Ok(())
+        })
+        .await;
+        let message = panicked.expect_err("a panic is a failure");
+        assert!(
+            message.starts_with("panic: index out of bounds"),
+            "{message}"
+        );
+        let literal = supervise(async { panic!("worker gave up") }).await;
+        assert_eq!(literal, Err("panic: worker gave up".to_owned()));
+        let blocking = supervise(async {
+            tokio::task::spawn_blocking(|| panic!("in a blocking section")).await?;
+            Ok(())
+        })
+        .await
+        .expect_err("a panic on the blocking pool is a failure");
+        assert!(blocking.contains("in a blocking section"), "{blocking}");
+        let failed =
+            supervise(async { Err(ApiError::Internal("database: disk I/O error".into())) }).await;
+        assert_eq!(
+            failed,
+            Err("internal error: database: disk I/O error".to_owned())
+        );
+        assert_eq!(supervise(async { Ok(()) }).await, Ok(()));
+    }
 }

@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod exports;
 mod imports;
+mod job_failures;
 mod metadata;
 mod resilience;
 mod scd2_model;
