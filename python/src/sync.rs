@@ -216,7 +216,7 @@ impl RawSyncEngine {
     }
 
     /// Uploads a domain's tables from `catalog.schema.{abbr}_{table}` in one import batch. Returns
-    /// `{"import_id", "import_status", "tables": [result dicts]}`.
+    /// `{"import_id", "import_status", "abandoned_import_id", "tables": [result dicts]}`.
     #[pyo3(signature = (
         branch_id, catalog, schema, domain, tables=None, pattern="full", description=None,
         correlation_code=None, allow_partial=false, poll_interval=2.0, max_wait=300.0
@@ -254,6 +254,7 @@ impl RawSyncEngine {
         let d = PyDict::new(py);
         d.set_item("import_id", report.import_id)?;
         d.set_item("import_status", report.import_status.as_deref())?;
+        d.set_item("abandoned_import_id", report.abandoned_import_id)?;
         d.set_item("tables", results_list(py, &report.tables)?)?;
         Ok(d)
     }

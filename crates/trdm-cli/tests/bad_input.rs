@@ -3,160 +3,14 @@
 //! import batch), and no secret appears in what it prints.
 
 mod common;
+mod support;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, BooleanArray, RecordBatch};
-use arrow_schema::{Field, Schema};
+use arrow_array::BooleanArray;
 use common::Server;
-use futures_util::TryStreamExt;
-use trdm_catalog_delta::DeltaCatalog;
-use trdm_client::{ClientBuilder, ExportRequest, PollConfig};
-use trdm_sync::catalog::{Catalog, Properties, TableRef};
-
-const SECRET: &str = "demo-secret";
-
-/// Every file under `root` with its bytes.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                out.insert(path.strip_prefix(root).unwrap().to_owned(), Vec::new());
-                walk(&path, root, out);
-            } else {
-                out.insert(
-                    path.strip_prefix(root).unwrap().to_owned(),
-                    std::fs::read(&path).unwrap(),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Every version of every table on both branches, as TitanRDM exports it (bytes), and the import batches
-/// the convention uploads of `schemas` would have created.
-fn server_state(url: &str, schemas: &[&str]) -> (Vec<Vec<u8>>, usize) {
-    runtime().block_on(async {
-        let client = ClientBuilder::new(url)
-            .with_client_credentials("demo-client", SECRET)
-            .connect()
-            .await
-            .unwrap();
-        let poll = PollConfig::fixed(
-            std::time::Duration::from_millis(20),
-            std::time::Duration::from_secs(60),
-        );
-        let mut exports = Vec::new();
-        for branch in client.branches().await.unwrap() {
-            for table in client
-                .deployed_table_definitions(branch.id, None)
-                .await
-                .unwrap()
-            {
-                let request = ExportRequest::full(branch.id, table.key.clone()).with_history(true);
-                let export = client.create_export(&request).await.unwrap();
-                let export = client.wait_for_export(export.id, &poll).await.unwrap();
-                let bytes: Vec<_> = client
-                    .download_export(&export)
-                    .await
-                    .unwrap()
-                    .try_collect()
-                    .await
-                    .unwrap();
-                exports.push(bytes.concat());
-            }
-        }
-        let mut imports = 0;
-        for schema in schemas {
-            imports += client
-                .find_imports(&format!("convention-upload-{schema}"))
-                .await
-                .unwrap()
-                .len();
-        }
-        (exports, imports)
-    })
-}
-
-/// A warehouse with `dev.rdmin` downloaded from prod, and `dev.{schema}` copies of it edited by `edit`.
-struct Warehouse {
-    dir: tempfile::TempDir,
-}
-
-impl Warehouse {
-    fn path(&self) -> &str {
-        self.dir.path().to_str().unwrap()
-    }
-
-    fn catalog(&self) -> DeltaCatalog {
-        DeltaCatalog::new(self.dir.path())
-    }
-
-    /// Copies `dev.rdmin.{table}` to `dev.{schema}.{table}`, passing its batches through `edit`, with
-    /// `properties`.
-    fn copy(
-        &self,
-        table: &str,
-        schema: &str,
-        properties: Properties,
-        edit: impl Fn(RecordBatch) -> RecordBatch,
-    ) {
-        runtime().block_on(async {
-            let catalog = self.catalog();
-            let (_, stream) = catalog
-                .read(&TableRef::new("dev", "rdmin", table))
-                .await
-                .unwrap();
-            let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
-            let batches: Vec<RecordBatch> = batches.into_iter().map(edit).collect();
-            let schema_ref = batches[0].schema();
-            catalog.create_schema("dev", schema).await.unwrap();
-            catalog
-                .overwrite(
-                    &TableRef::new("dev", schema, table),
-                    schema_ref,
-                    Box::pin(futures_util::stream::iter(batches.into_iter().map(Ok))),
-                    &properties,
-                )
-                .await
-                .unwrap();
-        });
-    }
-}
-
-fn without(batch: RecordBatch, column: &str) -> RecordBatch {
-    let schema = batch.schema();
-    let keep: Vec<usize> = (0..schema.fields().len())
-        .filter(|&i| schema.field(i).name() != column)
-        .collect();
-    batch.project(&keep).unwrap()
-}
-
-fn replaced(batch: RecordBatch, column: &str, array: ArrayRef) -> RecordBatch {
-    let schema = batch.schema();
-    let i = schema.index_of(column).unwrap();
-    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields[i] = Field::new(column, array.data_type().clone(), true);
-    let mut columns = batch.columns().to_vec();
-    columns[i] = array;
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
-}
+use support::{SECRET, Warehouse, replaced, server_state, snapshot, without};
+use trdm_sync::catalog::Properties;
 
 /// One bad input: the arguments after `trdm`, the exit code, and what the output must say.
 struct Case {
@@ -178,9 +32,7 @@ fn case(name: &'static str, args: &[&str], code: i32, says: &[&str]) -> Case {
 #[test]
 fn every_bad_input_is_a_clear_error_that_changes_nothing_on_either_side() {
     let server = Server::start();
-    let warehouse = Warehouse {
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let warehouse = Warehouse::new();
     let wh = warehouse.path().to_owned();
     let (code, _, out) = server.trdm(&[
         "sync",

@@ -191,6 +191,11 @@ pub struct UploadReport {
     pub tables: Vec<TableResult>,
     /// The import batch, if one was created.
     pub import_id: Option<i64>,
+    /// An open batch under the same correlation code that an earlier run left behind (stopped before it
+    /// completed it), closed by this run so that its files are never announced later: its unannounced
+    /// tables are marked failed and it is completed. Tables of it TitanRDM had applied stay applied; this
+    /// run's batch carries every table again.
+    pub abandoned_import_id: Option<i64>,
     /// The batch's final status (`completed`, `completed_with_errors`, `failed`), or `created` when the
     /// engine left it uncompleted.
     pub import_status: Option<String>,
@@ -543,6 +548,7 @@ impl SyncEngine {
                 tables: results,
                 import_id: None,
                 import_status: None,
+                abandoned_import_id: None,
             });
         }
         let sendable: Vec<usize> = (0..results.len()).filter(|&i| files[i].is_some()).collect();
@@ -552,6 +558,7 @@ impl SyncEngine {
                 tables: results,
                 import_id: None,
                 import_status: None,
+                abandoned_import_id: None,
             });
         }
         // Phase 2: one batch, every file uploaded.
@@ -563,6 +570,24 @@ impl SyncEngine {
             .correlation_code
             .clone()
             .unwrap_or_else(|| format!("convention-upload-{}", request.schema));
+        let abandoned_import_id = match self.abandon_open_batch(&code).await {
+            Ok(abandoned) => abandoned,
+            Err(e) => {
+                for &i in &sendable {
+                    results[i].status = TableStatus::Error(format!(
+                        "cannot check for a batch left open by an earlier run: {e}"
+                    ));
+                    results[i].rows = 0;
+                }
+                self.finish_all(&results);
+                return Ok(UploadReport {
+                    tables: results,
+                    import_id: None,
+                    import_status: None,
+                    abandoned_import_id: None,
+                });
+            }
+        };
         let import = match self
             .client
             .create_import(
@@ -584,6 +609,7 @@ impl SyncEngine {
                     tables: results,
                     import_id: None,
                     import_status: None,
+                    abandoned_import_id,
                 });
             }
         };
@@ -629,6 +655,7 @@ impl SyncEngine {
                 tables: results,
                 import_id: Some(import.id),
                 import_status: Some("created".into()),
+                abandoned_import_id,
             });
         }
         // Phase 3: announce the files; TitanRDM applies each in one transaction.
@@ -731,7 +758,30 @@ impl SyncEngine {
             tables: results,
             import_id: Some(import.id),
             import_status,
+            abandoned_import_id,
         })
+    }
+
+    /// Closes the newest batch under `code` if it is still open (`created`): a run of this sync stopped
+    /// (killed, crashed, lost its connection) between creating it and completing it. Its tables that were
+    /// never announced are marked failed, so no file of it can be applied later; announced ones are
+    /// TitanRDM's already. Returns its id.
+    async fn abandon_open_batch(&self, code: &str) -> trdm_client::Result<Option<i64>> {
+        let Some(open) = self.client.newest_import(code).await? else {
+            return Ok(None);
+        };
+        if open.status != trdm_client::ImportStatus::Created {
+            return Ok(None);
+        }
+        let reason = "abandoned: a later run of the same sync replaced this batch";
+        for table in self.client.import_results(open.id).await?.tables {
+            if table.status == trdm_client::ImportTableStatus::Created {
+                self.client.upload_failed(table.id, reason).await?;
+            }
+        }
+        self.client.complete_import(open.id, Some(reason)).await?;
+        tracing::warn!(import = open.id, "closed an import batch an earlier run left open");
+        Ok(Some(open.id))
     }
 
     fn finish_all(&self, results: &[TableResult]) {

@@ -111,6 +111,7 @@ pub(super) async fn upload(args: UploadArgs) -> Result<ExitStatus, String> {
                 "domain": args.sync.domain,
                 "import_id": report.import_id,
                 "import_status": report.import_status,
+                "abandoned_import_id": report.abandoned_import_id,
                 "tables": report.tables.iter().map(result_json).collect::<Vec<_>>(),
             }))
             .expect("json"),
@@ -120,6 +121,12 @@ pub(super) async fn upload(args: UploadArgs) -> Result<ExitStatus, String> {
                 (Some(id), Some(status)) => format!("import {id}, {status}"),
                 _ => "no import batch was created".into(),
             };
+            if let Some(id) = report.abandoned_import_id {
+                line(&format!(
+                    "Closed import {id}, which an earlier run of this sync left open (its announced \
+                     tables stay applied; this run sends every table again)."
+                ));
+            }
             line(&format!(
                 "Uploaded {} to branch {branch} ({batch}):",
                 args.sync.domain

@@ -1,6 +1,6 @@
 //! What the CLI's test binaries share: the Clinics fixture and a `trdm emulator` child process.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -64,6 +64,21 @@ impl Client {
         .await
     }
 
+    /// The newest import batch carrying `correlation_code`, from at most two one-item requests (so the
+    /// cost does not grow with the batches a recurring sync has made).
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn newest_import(&self, correlation_code: &str) -> Result<Option<Import>> {
+        let newest = self
+            .last_item(
+                "/api/v1/imports",
+                vec![eq("correlation_code", correlation_code)],
+            )
+            .await?;
+        newest
+            .map(|value| serde_json::from_value(value).map_err(|e| Error::decode("import", e)))
+            .transpose()
+    }
+
     /// Closes the batch after its table files were announced; tables never uploaded fail. With no message
     /// the request has no body, as the incumbent sends it.
     #[tracing::instrument(level = "debug", skip(self))]
