@@ -305,8 +305,8 @@ async fn properties_are_stored_under_their_own_keys_and_legacy_keys_read_back() 
     let dir = tempfile::tempdir().unwrap();
     let catalog = DeltaCatalog::new(dir.path());
     let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1]))])
-        .unwrap();
+    let batch =
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1]))]).unwrap();
     for (table, key) in [
         ("current", "trdm.high_water_mark"),
         ("legacy", "trdm.trdm.high_water_mark"),
@@ -314,7 +314,12 @@ async fn properties_are_stored_under_their_own_keys_and_legacy_keys_read_back() 
         let table = TableRef::new("dev", "rdmin", table);
         let properties = Properties::from([(key.to_owned(), "42".to_owned())]);
         catalog
-            .overwrite(&table, schema.clone(), stream(vec![batch.clone()]), &properties)
+            .overwrite(
+                &table,
+                schema.clone(),
+                stream(vec![batch.clone()]),
+                &properties,
+            )
             .await
             .unwrap();
         let path = catalog.table_path(&table).unwrap();

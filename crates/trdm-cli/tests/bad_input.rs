@@ -92,8 +92,18 @@ fn every_bad_input_is_a_clear_error_that_changes_nothing_on_either_side() {
         case(
             "download from a branch id that does not exist",
             &[
-                "sync", "download", "--branch-id", "9999", "--catalog", "dev", "--schema", "fresh",
-                "--domain", "Clinics", "--warehouse", &wh,
+                "sync",
+                "download",
+                "--branch-id",
+                "9999",
+                "--catalog",
+                "dev",
+                "--schema",
+                "fresh",
+                "--domain",
+                "Clinics",
+                "--warehouse",
+                &wh,
             ],
             2,
             &["branch 9999 does not exist"],
@@ -107,8 +117,18 @@ fn every_bad_input_is_a_clear_error_that_changes_nothing_on_either_side() {
         case(
             "a branch name that does not exist",
             &[
-                "sync", "download", "--branch", "nope", "--catalog", "dev", "--schema", "fresh",
-                "--domain", "Clinics", "--warehouse", &wh,
+                "sync",
+                "download",
+                "--branch",
+                "nope",
+                "--catalog",
+                "dev",
+                "--schema",
+                "fresh",
+                "--domain",
+                "Clinics",
+                "--warehouse",
+                &wh,
             ],
             2,
             &["nope"],
@@ -230,7 +250,10 @@ fn every_bad_input_is_a_clear_error_that_changes_nothing_on_either_side() {
         let name = case.name;
         assert_eq!(code, case.code, "{name}: exit code\n{out}");
         for needle in &case.says {
-            assert!(out.contains(needle.as_str()), "{name}: says {needle:?}\n{out}");
+            assert!(
+                out.contains(needle.as_str()),
+                "{name}: says {needle:?}\n{out}"
+            );
         }
         assert!(
             !out.contains(SECRET) && !out.contains("not-the-secret-42"),

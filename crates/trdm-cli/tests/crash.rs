@@ -109,7 +109,13 @@ fn edited_sources(warehouse: &Warehouse, to: &str, name: &str) {
                 .unwrap()
                 .clone();
             let renamed: StringArray = (0..b.num_rows())
-                .map(|i| Some(if i % 10 == 0 { name.clone() } else { values.value(i).to_owned() }))
+                .map(|i| {
+                    Some(if i % 10 == 0 {
+                        name.clone()
+                    } else {
+                        values.value(i).to_owned()
+                    })
+                })
                 .collect();
             support::replaced(b, column, Arc::new(renamed))
         });
@@ -169,7 +175,10 @@ fn a_download_killed_at_any_moment_leaves_each_table_old_or_new_and_the_rerun_co
             "point {point}: the rerun did not reach the uninterrupted state"
         );
     }
-    assert!(killed >= POINTS / 2, "only {killed} runs were killed in flight");
+    assert!(
+        killed >= POINTS / 2,
+        "only {killed} runs were killed in flight"
+    );
 }
 
 /// Whether the newest batch of the convention upload from `schema` is still open; its id.
@@ -209,7 +218,10 @@ fn an_upload_killed_at_any_moment_and_rerun_applies_the_work_exactly_once() {
         killed += u64::from(run_and_kill(&server, &upload, after));
         let left_open = open_batch(&server, "rdmout");
         let (_, report) = run(&server, &upload);
-        assert_eq!(report["import_status"], "completed", "point {point}: {report}");
+        assert_eq!(
+            report["import_status"], "completed",
+            "point {point}: {report}"
+        );
         assert_eq!(
             report["abandoned_import_id"].as_i64(),
             left_open,
@@ -222,6 +234,9 @@ fn an_upload_killed_at_any_moment_and_rerun_applies_the_work_exactly_once() {
         );
         assert_eq!(open_batch(&server, "rdmout"), None);
     }
-    assert!(killed >= POINTS / 2, "only {killed} runs were killed in flight");
+    assert!(
+        killed >= POINTS / 2,
+        "only {killed} runs were killed in flight"
+    );
     assert!(abandoned > 0, "no kill landed while a batch was open");
 }

@@ -2621,7 +2621,13 @@ mod tests {
             );
         }
         // Text still goes anywhere it parses, and anything into text.
-        assert!(converted(&one(DataType::Text, None, None), arc(BooleanArray::from(vec![true]))).is_ok());
+        assert!(
+            converted(
+                &one(DataType::Text, None, None),
+                arc(BooleanArray::from(vec![true]))
+            )
+            .is_ok()
+        );
     }
 
     fn items() -> TableDef {
@@ -2925,7 +2931,11 @@ mod tests {
                        keep them)";
         let price = || ("price", names(vec![Some("1")]));
         for pattern in [Full, ImportPattern::IncrementalUpsertOnly] {
-            let b = batch(vec![("id", ids(vec![1])), ("name", names(vec![Some("a")])), price()]);
+            let b = batch(vec![
+                ("id", ids(vec![1])),
+                ("name", names(vec![Some("a")])),
+                price(),
+            ]);
             assert_eq!(upload_error(&items(), pattern, vec![b]), missing);
         }
         // With deletes, only the rows that upsert need it.

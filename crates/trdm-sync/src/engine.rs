@@ -103,15 +103,19 @@ fn plan_write(
         )));
     }
     let history = previous.get(property::INCLUDE_HISTORY).map(String::as_str);
-    if history != Some(if request.include_history { "true" } else { "false" }) {
+    if history
+        != Some(if request.include_history {
+            "true"
+        } else {
+            "false"
+        })
+    {
         let held = if history == Some("true") {
             "every version"
         } else {
             "current versions only"
         };
-        return full(Some(format!(
-            "the target holds {held}: replaced in full"
-        )));
+        return full(Some(format!("the target holds {held}: replaced in full")));
     }
     if previous.get(property::COLUMNS).map(String::as_str) != Some(columns) {
         return full(Some(
@@ -358,16 +362,8 @@ impl SyncEngine {
                             .acquire()
                             .await
                             .expect("the semaphore is never closed");
-                        self.download_into(
-                            m,
-                            t,
-                            request,
-                            &target,
-                            ready,
-                            &plan,
-                            &mut result,
-                        )
-                        .await
+                        self.download_into(m, t, request, &target, ready, &plan, &mut result)
+                            .await
                     }
                 }
             }
@@ -780,7 +776,10 @@ impl SyncEngine {
             }
         }
         self.client.complete_import(open.id, Some(reason)).await?;
-        tracing::warn!(import = open.id, "closed an import batch an earlier run left open");
+        tracing::warn!(
+            import = open.id,
+            "closed an import batch an earlier run left open"
+        );
         Ok(Some(open.id))
     }
 

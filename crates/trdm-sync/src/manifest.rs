@@ -90,7 +90,8 @@ pub async fn manifest(
 ) -> Result<Manifest> {
     // TitanRDM lists no tables for a branch that does not exist: ask for the branch itself, so a mistyped id
     // is an error rather than a sync of nothing.
-    let (branch, domain) = tokio::join!(client.branch(branch_id), client.domain_by_name(domain_name));
+    let (branch, domain) =
+        tokio::join!(client.branch(branch_id), client.domain_by_name(domain_name));
     match branch {
         Ok(_) => {}
         Err(trdm_client::Error::NotFound { .. }) => {

@@ -230,7 +230,11 @@ pub fn schema_fingerprint(schema: &Schema) -> String {
     for field in schema.fields() {
         feed(field.name());
         feed(&field.data_type().to_string());
-        feed(if field.is_nullable() { "null" } else { "not null" });
+        feed(if field.is_nullable() {
+            "null"
+        } else {
+            "not null"
+        });
         let mut metadata: Vec<_> = field.metadata().iter().collect();
         metadata.sort();
         for (key, value) in metadata {

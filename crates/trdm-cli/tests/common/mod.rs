@@ -85,4 +85,3 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
-

@@ -162,7 +162,6 @@ pub fn replaced(batch: RecordBatch, column: &str, array: ArrayRef) -> RecordBatc
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
 }
 
-
 /// A client of the server at `url` (the fixture's demo application).
 pub async fn client(url: &str) -> trdm_client::Client {
     ClientBuilder::new(url)
@@ -272,8 +271,11 @@ pub fn tables(root: &Path, schema: &str) -> Vec<(String, Vec<String>, Option<Str
                         .map(|c| {
                             let c = match c.data_type() {
                                 arrow_schema::DataType::Timestamp(unit, Some(_)) => {
-                                    arrow_cast::cast(c, &arrow_schema::DataType::Timestamp(*unit, None))
-                                        .unwrap()
+                                    arrow_cast::cast(
+                                        c,
+                                        &arrow_schema::DataType::Timestamp(*unit, None),
+                                    )
+                                    .unwrap()
                                 }
                                 _ => c.clone(),
                             };

@@ -1,7 +1,7 @@
 //! Downloads: every table of the domain, typed; filters; incremental merges; history; write failures.
 
-use trdm_client::{ImportRequest, ImportTableRequest, UploadBody};
 use std::sync::Arc;
+use trdm_client::{ImportRequest, ImportTableRequest, UploadBody};
 
 use arrow_array::RecordBatch;
 use trdm_sync::catalog::{Catalog, Properties, TableRef};
@@ -352,10 +352,14 @@ async fn rewrite(s: &Setup, target: &TableRef, drop_columns: &[&str], properties
 fn centres(dev: i64) -> (TableRef, DownloadRequest) {
     let mut request = download(dev, "rdmin");
     request.tables = Some(vec!["Delivery Centre".into()]);
-    (TableRef::new("dev", "rdmin", "clin_delivery_centre"), request)
+    (
+        TableRef::new("dev", "rdmin", "clin_delivery_centre"),
+        request,
+    )
 }
 
-const CENTRE_CHANGES: &str = "centre_code,centre_name,trdm_tran_code\nDC001,Renamed,u\nDC800,Fresh,i\n";
+const CENTRE_CHANGES: &str =
+    "centre_code,centre_name,trdm_tran_code\nDC001,Renamed,u\nDC800,Fresh,i\n";
 
 #[tokio::test]
 async fn an_incremental_download_into_a_table_without_sync_state_merges_from_the_mark_given() {
@@ -444,7 +448,8 @@ async fn an_incremental_download_over_another_branchs_table_replaces_it_and_keep
 }
 
 #[tokio::test]
-async fn an_incremental_download_after_the_columns_changed_replaces_the_table_with_the_new_columns() {
+async fn an_incremental_download_after_the_columns_changed_replaces_the_table_with_the_new_columns()
+{
     let s = setup().await;
     let dev = branch(&s.client, "dev").await;
     let (target, mut request) = centres(dev);
@@ -482,7 +487,11 @@ async fn an_incremental_download_after_the_columns_changed_replaces_the_table_wi
 #[tokio::test]
 async fn a_branch_that_does_not_exist_is_an_error_not_an_empty_sync() {
     let s = setup().await;
-    let err = s.engine.download(&download(9999, "rdmin")).await.unwrap_err();
+    let err = s
+        .engine
+        .download(&download(9999, "rdmin"))
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "branch 9999 does not exist");
     assert!(
         !s.catalog.tables().iter().any(|t| t.schema == "rdmin"),

@@ -4,5 +4,5 @@
 mod common;
 
 mod download;
-mod upload;
 mod soak;
+mod upload;

@@ -81,11 +81,10 @@ async fn contents(catalog: &InMemoryCatalog, schema: &str) -> Vec<(String, Vec<S
                     .map(|c| {
                         // (Display knows no zone names without chrono-tz: show instants as UTC.)
                         let c = match c.data_type() {
-                            arrow_schema::DataType::Timestamp(unit, Some(_)) => arrow_cast::cast(
-                                c,
-                                &arrow_schema::DataType::Timestamp(*unit, None),
-                            )
-                            .unwrap(),
+                            arrow_schema::DataType::Timestamp(unit, Some(_)) => {
+                                arrow_cast::cast(c, &arrow_schema::DataType::Timestamp(*unit, None))
+                                    .unwrap()
+                            }
                             _ => c.clone(),
                         };
                         arrow_cast::display::array_value_to_string(&c, row).unwrap()

@@ -40,7 +40,10 @@ async fn put(s: &Setup, table: &str, csv: &str) {
         .map(|f| f.as_ref().clone())
         .collect();
     let schema = Arc::new(arrow_schema::Schema::new(
-        fields.into_iter().chain(absent.iter().cloned()).collect::<Vec<_>>(),
+        fields
+            .into_iter()
+            .chain(absent.iter().cloned())
+            .collect::<Vec<_>>(),
     ));
     let batches: Vec<_> = CsvDecoder::new(csv.as_bytes(), &t.table, read, 100)
         .unwrap()
@@ -347,12 +350,7 @@ async fn put_columns(s: &Setup, schema: &str, table: &str, columns: Vec<(&str, A
 }
 
 /// Writes exactly `columns` as the catalog table for `table` under `dev.{schema}`.
-async fn put_columns_exactly<'a>(
-    s: &Setup,
-    schema: &str,
-    table: &str,
-    columns: Vec<(&'a str, ArrayRef)>,
-) {
+async fn put_columns_exactly(s: &Setup, schema: &str, table: &str, columns: Vec<(&str, ArrayRef)>) {
     let fields: Vec<Field> = columns
         .iter()
         .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
