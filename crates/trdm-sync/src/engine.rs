@@ -655,16 +655,25 @@ impl SyncEngine {
             });
         }
         // Phase 3: announce the files; TitanRDM applies each in one transaction.
+        // Only announced files are waited for: one never announced stays `created` however long one waits.
+        let mut announced = Vec::new();
         for (&i, sent) in sendable.iter().zip(&uploads) {
             if let Ok(id) = sent {
                 self.reporter.phase(&results[i].target, Phase::Importing);
                 if let Err(e) = self.client.upload_complete(*id).await {
                     results[i].status = TableStatus::Error(e.to_string());
                     results[i].rows = 0;
+                    // Settle it: if TitanRDM did not take the announcement, the file is marked failed; if it
+                    // refuses that, the announcement did arrive, and its outcome is waited for.
+                    let reason = format!("announcing the file failed: {e}");
+                    if self.client.upload_failed(*id, &reason).await.is_ok() {
+                        continue;
+                    }
                 }
+                announced.push(*id);
             }
         }
-        let settled = self.wait_tables(import.id, &request.poll).await;
+        let settled = self.wait_tables(import.id, &announced, &request.poll).await;
         let mut all_ok = true;
         match &settled {
             Ok(tables) => {
@@ -790,16 +799,22 @@ impl SyncEngine {
         }
     }
 
+    /// Polls the batch until each of the `tables` is terminal; returns every table of the batch.
     async fn wait_tables(
         &self,
         import_id: i64,
+        tables: &[i64],
         poll: &PollConfig,
     ) -> trdm_client::Result<Vec<trdm_client::ImportTable>> {
         let started = Instant::now();
         let mut interval = poll.poll_interval;
         loop {
             let results = self.client.import_results(import_id).await?;
-            if results.tables.iter().all(|t| t.status.is_terminal()) {
+            if results
+                .tables
+                .iter()
+                .all(|t| t.status.is_terminal() || !tables.contains(&t.id))
+            {
                 return Ok(results.tables);
             }
             if started.elapsed() >= poll.max_wait {

@@ -20,12 +20,18 @@ pub struct Setup {
 }
 
 pub async fn setup() -> Setup {
+    setup_with(|_| {}).await
+}
+
+/// [`setup`] with the emulator's configuration changed by `configure`; its database is `_dir/e.db`.
+pub async fn setup_with(configure: impl FnOnce(&mut EmulatorConfig)) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let config = EmulatorConfig {
+    let mut config = EmulatorConfig {
         db_path: Some(dir.path().join("e.db")),
         fixture: Some(format!("{}/../../fixtures/clinics.toml", env!("CARGO_MANIFEST_DIR")).into()),
         ..EmulatorConfig::default()
     };
+    configure(&mut config);
     let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();

@@ -762,3 +762,94 @@ async fn an_upload_from_a_schema_that_does_not_exist_is_an_error_not_a_skip() {
             .is_empty()
     );
 }
+
+/// TitanRDM applies each table when its file is announced: when a later table of the batch fails on the
+/// server, the earlier one stays applied, and the results say so instead of implying nothing happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_a_later_table_fails_on_the_server_the_results_name_what_was_applied() {
+    let s = setup_with(|c| c.import_delay = std::time::Duration::from_millis(1500)).await;
+    let dev = branch(&s.client, "dev").await;
+    put_columns(
+        &s,
+        "atomic",
+        "delivery_centre",
+        vec![
+            ("centre_code", text(&[Some("DC001")])),
+            ("centre_name", text(&[Some("Applied before the failure")])),
+        ],
+    )
+    .await;
+    put_columns(
+        &s,
+        "atomic",
+        "org_unit",
+        vec![
+            ("org_unit_id", text(&[Some("1")])),
+            ("name", text(&[Some("Never applied")])),
+        ],
+    )
+    .await;
+    let m = manifest(&s.client, dev, "Clinics", None).await.unwrap();
+    let org_unit_key = m.tables[2].definition.key.clone();
+    let mut request = upload(dev, "atomic");
+    request.tables = Some(vec!["Delivery Centre".into(), "Org Unit".into()]);
+    request.pattern = ImportPattern::IncrementalUpsertOnly;
+
+    // The org unit file disappears from the server's store once it is there: its job fails.
+    let uploads = s._dir.path().join("e.db.blobs").join("uploads");
+    let sabotage = async {
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(30) {
+            if let Some(import) = s
+                .client
+                .newest_import("convention-upload-atomic")
+                .await
+                .unwrap()
+            {
+                let tables = s.client.import_results(import.id).await.unwrap().tables;
+                if let Some(t) = tables
+                    .iter()
+                    .find(|t| t.table_definition_key.as_deref() == Some(org_unit_key.as_str()))
+                {
+                    let file = uploads.join(format!("{}.csv", t.id));
+                    if std::fs::remove_file(&file).is_ok() {
+                        return true;
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        false
+    };
+    let (report, sabotaged) = tokio::join!(s.engine.upload(&request), sabotage);
+    assert!(sabotaged, "the org unit's file was never seen");
+    let report = report.unwrap();
+    let centre = report
+        .tables
+        .iter()
+        .find(|r| r.table == "delivery_centre")
+        .unwrap();
+    let unit = report
+        .tables
+        .iter()
+        .find(|r| r.table == "org_unit")
+        .unwrap();
+    assert_eq!(
+        (&centre.status, centre.applied),
+        (&TableStatus::Success, Some(true)),
+        "{report:?}"
+    );
+    assert!(unit.status.is_failure(), "{report:?}");
+    assert_eq!(unit.applied, Some(false), "{report:?}");
+    assert_eq!(
+        unit.note.as_deref(),
+        Some(
+            "TitanRDM applied Delivery Centre before this failure; the import batch was left open"
+        )
+    );
+    assert_eq!(report.import_status.as_deref(), Some("created"));
+    assert_eq!(
+        centre_name(&s, dev, "DC001").await.as_deref(),
+        Some("Applied before the failure")
+    );
+}
