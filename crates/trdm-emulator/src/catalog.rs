@@ -297,6 +297,46 @@ pub(crate) struct Table {
     pub(crate) columns: Vec<Column>,
 }
 
+#[cfg(feature = "fuzzing")]
+impl Table {
+    /// A table that exists only in memory, for the fuzz targets: one nullable column per `(name, type)`.
+    pub(crate) fn synthetic(columns: &[(&str, DataType)]) -> Table {
+        Table {
+            id: 1,
+            branch_id: 1,
+            branch_name: "prod".into(),
+            domain_id: 1,
+            domain_name: "Fuzz".into(),
+            domain_abbreviation: "fz".into(),
+            key: "fuzz".into(),
+            name: "Fuzz".into(),
+            database_table_name: "fuzz".into(),
+            description: String::new(),
+            allow_manual_rows: false,
+            physical_name: "t_fuzz".into(),
+            created_at: 0,
+            updated_at: 0,
+            columns: columns
+                .iter()
+                .zip(1..)
+                .map(|(&(name, data_type), id)| Column {
+                    id,
+                    key: name.into(),
+                    name: name.into(),
+                    data_type,
+                    length: None,
+                    precision: None,
+                    scale: None,
+                    is_primary_key: false,
+                    is_required: false,
+                    display_order: id,
+                    description: String::new(),
+                })
+                .collect(),
+        }
+    }
+}
+
 const TABLE_SELECT: &str = "SELECT t.id, t.branch_id, b.name, t.domain_id, d.name, d.abbreviation, t.key, t.name,
     t.database_table_name, t.description, t.allow_manual_rows, t.physical_name, t.created_at, t.updated_at
     FROM tables t JOIN branches b ON b.id = t.branch_id JOIN domains d ON d.id = t.domain_id";

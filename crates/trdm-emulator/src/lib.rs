@@ -31,6 +31,9 @@ pub mod decisions;
 mod error;
 pub mod faults;
 pub mod fixture;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod jobs;
 mod presign;
 mod query;

@@ -7,6 +7,9 @@ mod imports;
 mod metadata;
 mod table_data;
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use table_data::grid_query;
+
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -140,10 +143,17 @@ impl<S: Send + Sync> FromRequest<S> for Body {
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
+        Body::from_bytes(&bytes)
+    }
+}
+
+impl Body {
+    /// The body of a request, as [`FromRequest`] reads it.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, ApiError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Body(Map::new()));
         }
-        match serde_json::from_slice::<Json>(&bytes) {
+        match serde_json::from_slice::<Json>(bytes) {
             Ok(Json::Object(map)) => Ok(Body(map)),
             Ok(_) => Err(ApiError::BadRequest(
                 "the request body must be a JSON object".into(),

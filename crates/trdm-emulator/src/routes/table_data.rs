@@ -24,7 +24,7 @@ fn column_index(table: &Table, name: &str) -> ApiResult<usize> {
         .ok_or_else(|| ApiError::BadRequest(format!("table {} has no column {name:?}", table.name)))
 }
 
-fn grid_query(table: &Table, body: &Body) -> ApiResult<GridQuery> {
+pub(crate) fn grid_query(table: &Table, body: &Body) -> ApiResult<GridQuery> {
     let start = body
         .id("startRow")?
         .ok_or_else(|| ApiError::BadRequest("startRow is required".into()))?;
