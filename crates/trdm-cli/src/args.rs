@@ -217,9 +217,9 @@ pub(crate) struct EmulatorArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// The fixture to serve.
-    #[arg(long, default_value = "fixtures/clinics.toml")]
-    pub(crate) fixture: PathBuf,
+    /// The fixture to serve (default: the Clinics fixture built into the binary).
+    #[arg(long)]
+    pub(crate) fixture: Option<PathBuf>,
     /// Root of the Delta warehouse the demo writes.
     #[arg(long, default_value = "./warehouse")]
     pub(crate) warehouse: PathBuf,

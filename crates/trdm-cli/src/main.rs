@@ -1,10 +1,12 @@
 //! `trdm`: parse, build a runtime, run the command, map its outcome to an exit code.
 //!
-//! Exit codes: 0 everything succeeded (skipped tables count as success), 1 some table failed,
-//! 2 bad usage or an unexpected error. Output goes through `output`; logs go to stderr (`TRDM_LOG`).
+//! Exit codes: 0 everything succeeded (skipped tables count as success), 1 some table failed, 2 the call is
+//! wrong (usage, configuration, names that do not exist), 3 an unexpected failure ([`error::CliError`]).
+//! Output goes through `output`; logs go to stderr (`TRDM_LOG`).
 
 mod args;
 mod commands;
+mod error;
 mod output;
 
 use std::process::ExitCode;
@@ -27,14 +29,14 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             output::error(&format!("cannot start the runtime: {e}"));
-            return ExitCode::from(2);
+            return ExitCode::from(3);
         }
     };
     match runtime.block_on(commands::run(cli.command)) {
         Ok(status) => status.into(),
         Err(e) => {
-            output::error(&e);
-            ExitCode::from(2)
+            output::error(&e.to_string());
+            ExitCode::from(e.exit_code())
         }
     }
 }

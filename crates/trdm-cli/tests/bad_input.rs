@@ -235,7 +235,7 @@ fn every_bad_input_is_a_clear_error_that_changes_nothing_on_either_side() {
                 a.extend(["--url".into(), "http://127.0.0.1:9".into()]);
                 a
             },
-            2,
+            3,
             &["127.0.0.1:9"],
         ),
     ];

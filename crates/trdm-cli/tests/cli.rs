@@ -220,8 +220,10 @@ fn sync_download_and_upload_round_trip_through_a_delta_warehouse() {
 #[test]
 fn demo_runs_the_whole_flow() {
     let warehouse = tempfile::tempdir().unwrap();
+    // Outside the repository, as an installed binary runs: the fixture is built in.
+    let elsewhere = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_trdm"))
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .current_dir(elsewhere.path())
         .args(["demo", "--warehouse"])
         .arg(warehouse.path())
         .output()

@@ -17,14 +17,22 @@ use trdm_sync::{DownloadRequest, SyncEngine, UploadRequest};
 use super::ExitStatus;
 use super::emulator::{start, wait_for_signal};
 use crate::args::DemoArgs;
+use crate::error::CliError;
 use crate::output::{line, results_text};
 
 const CATALOG: &str = "dev";
 
-pub(super) async fn run(args: DemoArgs) -> Result<ExitStatus, String> {
-    let fail = |e: &dyn std::fmt::Display| e.to_string();
+pub(super) async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
+    // The demo's own data: anything failing in it is unexpected.
+    let fail = |e: &dyn std::fmt::Display| CliError::Unexpected(e.to_string());
+    // The built-in fixture is written out for the emulator to read; it lives as long as the demo.
+    let built_in = tempfile::tempdir().map_err(|e| fail(&e))?;
+    let fixture = match &args.fixture {
+        Some(path) => path.clone(),
+        None => write_clinics_fixture(built_in.path()).map_err(|e| fail(&e))?,
+    };
     let config = EmulatorConfig {
-        fixture: Some(args.fixture.clone()),
+        fixture: Some(fixture),
         ..EmulatorConfig::default()
     };
     let emulator = start(config, "127.0.0.1:0".parse().expect("address")).await?;
@@ -269,4 +277,36 @@ fn edit(
         out.push(batch);
     }
     Ok((out, Some(note)))
+}
+
+/// The Clinics fixture, compiled in so that `trdm demo` runs from an installed binary anywhere.
+const CLINICS: [(&str, &str); 4] = [
+    (
+        "clinics.toml",
+        include_str!("../../../../fixtures/clinics.toml"),
+    ),
+    (
+        "clinics/sites.csv",
+        include_str!("../../../../fixtures/clinics/sites.csv"),
+    ),
+    (
+        "clinics/delivery_centre.csv",
+        include_str!("../../../../fixtures/clinics/delivery_centre.csv"),
+    ),
+    (
+        "clinics/org_unit.csv",
+        include_str!("../../../../fixtures/clinics/org_unit.csv"),
+    ),
+];
+
+/// Writes the built-in Clinics fixture under `dir`; the path of its TOML file.
+fn write_clinics_fixture(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    for (name, text) in CLINICS {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, text)?;
+    }
+    Ok(dir.join(CLINICS[0].0))
 }

@@ -7,13 +7,14 @@ use trdm_emulator::{Emulator, EmulatorConfig, FaultConfig};
 
 use super::ExitStatus;
 use crate::args::EmulatorArgs;
+use crate::error::CliError;
 
-pub(super) async fn run(args: EmulatorArgs) -> Result<ExitStatus, String> {
+pub(super) async fn run(args: EmulatorArgs) -> Result<ExitStatus, CliError> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
-        return Err(format!(
+        return Err(CliError::Usage(format!(
             "--fault-rate must be between 0 and 1, got {}",
             args.fault_rate
-        ));
+        )));
     }
     let config = EmulatorConfig {
         db_path: args.db,
@@ -38,10 +39,11 @@ pub(super) async fn run(args: EmulatorArgs) -> Result<ExitStatus, String> {
 }
 
 /// Starts an emulator and announces it: `listening on URL`, then one `credentials:` line per application.
-pub(super) async fn start(config: EmulatorConfig, listen: SocketAddr) -> Result<Emulator, String> {
-    let emulator = Emulator::start(config, listen)
-        .await
-        .map_err(|e| e.to_string())?;
+pub(super) async fn start(
+    config: EmulatorConfig,
+    listen: SocketAddr,
+) -> Result<Emulator, CliError> {
+    let emulator = Emulator::start(config, listen).await?;
     // The server must keep running when whoever started it stops reading stdout, so write errors are ignored.
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on {}", emulator.url());

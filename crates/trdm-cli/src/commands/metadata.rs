@@ -4,11 +4,12 @@ use serde_json::json;
 
 use super::{ExitStatus, branch_id, connect};
 use crate::args::{ConnectArgs, OutputFormat, TablesArgs};
+use crate::error::CliError;
 use crate::output::line;
 
-pub(super) async fn branches(args: ConnectArgs) -> Result<ExitStatus, String> {
+pub(super) async fn branches(args: ConnectArgs) -> Result<ExitStatus, CliError> {
     let client = connect(&args).await?;
-    let branches = client.branches().await.map_err(|e| e.to_string())?;
+    let branches = client.branches().await?;
     match args.output {
         OutputFormat::Json => {
             let items: Vec<_> = branches
@@ -31,9 +32,9 @@ pub(super) async fn branches(args: ConnectArgs) -> Result<ExitStatus, String> {
     Ok(ExitStatus::Success)
 }
 
-pub(super) async fn domains(args: ConnectArgs) -> Result<ExitStatus, String> {
+pub(super) async fn domains(args: ConnectArgs) -> Result<ExitStatus, CliError> {
     let client = connect(&args).await?;
-    let domains = client.domains().await.map_err(|e| e.to_string())?;
+    let domains = client.domains().await?;
     match args.output {
         OutputFormat::Json => {
             let items: Vec<_> = domains
@@ -56,12 +57,10 @@ pub(super) async fn domains(args: ConnectArgs) -> Result<ExitStatus, String> {
     Ok(ExitStatus::Success)
 }
 
-pub(super) async fn tables(args: TablesArgs) -> Result<ExitStatus, String> {
+pub(super) async fn tables(args: TablesArgs) -> Result<ExitStatus, CliError> {
     let client = connect(&args.connect).await?;
     let branch = branch_id(&client, &args.branch, None).await?;
-    let m = trdm_sync::manifest::manifest(&client, branch, &args.domain, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let m = trdm_sync::manifest::manifest(&client, branch, &args.domain, None).await?;
     match args.connect.output {
         OutputFormat::Json => {
             let items: Vec<_> = m

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use trdm_client::{Client, ClientBuilder};
 
 use crate::args::{BranchArgs, Command, ConnectArgs, SyncCommand};
+use crate::error::CliError;
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +30,8 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
-/// Runs a command. `Err` is a usage or unexpected error (exit code 2).
-pub(crate) async fn run(command: Command) -> Result<ExitStatus, String> {
+/// Runs a command. `Err` is a usage or an unexpected error (exit code 2 or 3).
+pub(crate) async fn run(command: Command) -> Result<ExitStatus, CliError> {
     match command {
         Command::Sync(SyncCommand::Download(args)) => sync::download(args).await,
         Command::Sync(SyncCommand::Upload(args)) => sync::upload(args).await,
@@ -43,12 +44,14 @@ pub(crate) async fn run(command: Command) -> Result<ExitStatus, String> {
 }
 
 /// A logged-in client.
-pub(crate) async fn connect(args: &ConnectArgs) -> Result<Client, String> {
+pub(crate) async fn connect(args: &ConnectArgs) -> Result<Client, CliError> {
     ClientBuilder::new(args.url.clone())
         .with_client_credentials(args.client_id.clone(), args.client_secret.clone())
         .connect()
         .await
-        .map_err(|e| format!("cannot sign in to TitanRDM at {}: {e}", args.url))
+        .map_err(|e| {
+            CliError::from(e).context(format!("cannot sign in to TitanRDM at {}", args.url))
+        })
 }
 
 /// The branch id the arguments name.
@@ -56,14 +59,12 @@ pub(crate) async fn branch_id(
     client: &Client,
     branch: &BranchArgs,
     owner: Option<i64>,
-) -> Result<i64, String> {
+) -> Result<i64, CliError> {
     match (&branch.branch, branch.branch_id) {
         (_, Some(id)) => Ok(id),
-        (Some(name), None) => client
-            .branch_by_name(name, owner)
-            .await
-            .map(|b| b.id)
-            .map_err(|e| e.to_string()),
-        (None, None) => Err("give --branch NAME or --branch-id ID".into()),
+        (Some(name), None) => Ok(client.branch_by_name(name, owner).await?.id),
+        (None, None) => Err(CliError::Usage(
+            "give --branch NAME or --branch-id ID".into(),
+        )),
     }
 }

@@ -10,9 +10,10 @@ use trdm_sync::{DownloadRequest, Reporter, SyncEngine, TableResult, UploadReques
 
 use super::{ExitStatus, branch_id, connect};
 use crate::args::{DownloadArgs, DownloadPattern, OutputFormat, SyncArgs, UploadArgs};
+use crate::error::CliError;
 use crate::output::{Bars, line, result_json, results_text};
 
-async fn engine(args: &SyncArgs) -> Result<(SyncEngine, i64), String> {
+async fn engine(args: &SyncArgs) -> Result<(SyncEngine, i64), CliError> {
     let client = connect(&args.connect).await?;
     let branch = branch_id(&client, &args.branch, args.branch_owner).await?;
     let catalog = Arc::new(DeltaCatalog::new(&args.warehouse));
@@ -44,7 +45,7 @@ fn status_of(results: &[TableResult]) -> ExitStatus {
     }
 }
 
-pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, String> {
+pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, CliError> {
     let (engine, branch) = engine(&args.sync).await?;
     let request = DownloadRequest {
         branch_id: branch,
@@ -58,7 +59,7 @@ pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, String> {
         correlation_code: args.sync.correlation_code.clone(),
         poll: poll(&args.sync),
     };
-    let results = engine.download(&request).await.map_err(|e| e.to_string())?;
+    let results = engine.download(&request).await?;
     match args.sync.connect.output {
         OutputFormat::Json => line(
             &serde_json::to_string_pretty(&json!({
@@ -84,11 +85,11 @@ pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, String> {
     Ok(status_of(&results))
 }
 
-pub(super) async fn upload(args: UploadArgs) -> Result<ExitStatus, String> {
+pub(super) async fn upload(args: UploadArgs) -> Result<ExitStatus, CliError> {
     let pattern: ImportPattern = args
         .pattern
         .parse()
-        .map_err(|e| format!("--pattern: {e}"))?;
+        .map_err(|e| CliError::Usage(format!("--pattern: {e}")))?;
     let (engine, branch) = engine(&args.sync).await?;
     let request = UploadRequest {
         branch_id: branch,
@@ -102,7 +103,7 @@ pub(super) async fn upload(args: UploadArgs) -> Result<ExitStatus, String> {
         allow_partial: args.allow_partial,
         poll: poll(&args.sync),
     };
-    let report = engine.upload(&request).await.map_err(|e| e.to_string())?;
+    let report = engine.upload(&request).await?;
     match args.sync.connect.output {
         OutputFormat::Json => line(
             &serde_json::to_string_pretty(&json!({
