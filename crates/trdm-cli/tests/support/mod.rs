@@ -47,39 +47,42 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Every version of every table on both branches, as TitanRDM exports it (bytes), and the import batches
-/// the convention uploads of `schemas` would have created.
-pub fn server_state(url: &str, schemas: &[&str]) -> (Vec<Vec<u8>>, usize) {
-    runtime().block_on(async {
-        let client = ClientBuilder::new(url)
-            .with_client_credentials("demo-client", SECRET)
-            .connect()
+/// Every version of every table on every branch, as TitanRDM exports it: `branch/table key` and the
+/// file's bytes.
+pub async fn history_exports(client: &trdm_client::Client) -> Vec<(String, Vec<u8>)> {
+    let poll = PollConfig::fixed(
+        std::time::Duration::from_millis(20),
+        std::time::Duration::from_secs(60),
+    );
+    let mut exports = Vec::new();
+    for branch in client.branches().await.unwrap() {
+        for table in client
+            .deployed_table_definitions(branch.id, None)
             .await
-            .unwrap();
-        let poll = PollConfig::fixed(
-            std::time::Duration::from_millis(20),
-            std::time::Duration::from_secs(60),
-        );
-        let mut exports = Vec::new();
-        for branch in client.branches().await.unwrap() {
-            for table in client
-                .deployed_table_definitions(branch.id, None)
+            .unwrap()
+        {
+            let request = ExportRequest::full(branch.id, table.key.clone()).with_history(true);
+            let export = client.create_export(&request).await.unwrap();
+            let export = client.wait_for_export(export.id, &poll).await.unwrap();
+            let chunks: Vec<_> = client
+                .download_export(&export)
                 .await
                 .unwrap()
-            {
-                let request = ExportRequest::full(branch.id, table.key.clone()).with_history(true);
-                let export = client.create_export(&request).await.unwrap();
-                let export = client.wait_for_export(export.id, &poll).await.unwrap();
-                let bytes: Vec<_> = client
-                    .download_export(&export)
-                    .await
-                    .unwrap()
-                    .try_collect()
-                    .await
-                    .unwrap();
-                exports.push(bytes.concat());
-            }
+                .try_collect()
+                .await
+                .unwrap();
+            exports.push((format!("{}/{}", branch.name, table.key), chunks.concat()));
         }
+    }
+    exports
+}
+
+/// [`history_exports`] of the server at `url`, and the import batches the convention uploads of `schemas`
+/// would have created.
+pub fn server_state(url: &str, schemas: &[&str]) -> (Vec<(String, Vec<u8>)>, usize) {
+    runtime().block_on(async {
+        let client = client(url).await;
+        let exports = history_exports(&client).await;
         let mut imports = 0;
         for schema in schemas {
             imports += client
@@ -184,45 +187,24 @@ pub fn history(url: &str) -> Vec<(String, Vec<String>)> {
     ];
     runtime().block_on(async {
         let client = client(url).await;
-        let poll = PollConfig::fixed(
-            std::time::Duration::from_millis(20),
-            std::time::Duration::from_secs(60),
-        );
         let mut out = Vec::new();
-        for branch in client.branches().await.unwrap() {
-            for table in client
-                .deployed_table_definitions(branch.id, None)
-                .await
-                .unwrap()
-            {
-                let request = ExportRequest::full(branch.id, table.key.clone()).with_history(true);
-                let export = client.create_export(&request).await.unwrap();
-                let export = client.wait_for_export(export.id, &poll).await.unwrap();
-                let chunks: Vec<_> = client
-                    .download_export(&export)
-                    .await
-                    .unwrap()
-                    .try_collect()
-                    .await
-                    .unwrap();
-                let bytes = chunks.concat();
-                let mut reader = trdm_format::csv::CsvReader::new(&bytes[..]);
-                let mut record = trdm_format::csv::Record::new();
-                reader.read_record(&mut record).unwrap();
-                let keep: Vec<bool> = record.iter().map(|f| !VOLATILE.contains(&f.text)).collect();
-                let mut lines = Vec::new();
-                while reader.read_record(&mut record).unwrap() {
-                    let cells: Vec<&str> = record
-                        .iter()
-                        .zip(&keep)
-                        .filter(|(_, keep)| **keep)
-                        .map(|(f, _)| f.text)
-                        .collect();
-                    lines.push(cells.join("|"));
-                }
-                lines.sort();
-                out.push((format!("{}/{}", branch.name, table.key), lines));
+        for (name, bytes) in history_exports(&client).await {
+            let mut reader = trdm_format::csv::CsvReader::new(&bytes[..]);
+            let mut record = trdm_format::csv::Record::new();
+            reader.read_record(&mut record).unwrap();
+            let keep: Vec<bool> = record.iter().map(|f| !VOLATILE.contains(&f.text)).collect();
+            let mut lines = Vec::new();
+            while reader.read_record(&mut record).unwrap() {
+                let cells: Vec<&str> = record
+                    .iter()
+                    .zip(&keep)
+                    .filter(|(_, keep)| **keep)
+                    .map(|(f, _)| f.text)
+                    .collect();
+                lines.push(cells.join("|"));
             }
+            lines.sort();
+            out.push((name, lines));
         }
         out
     })
