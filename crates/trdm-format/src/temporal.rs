@@ -113,9 +113,12 @@ pub fn format_time(micros: i64, out: &mut String) {
 /// optionally `Z`, `+HH`, `+HHMM` or `+HH:MM` (or `-`); a date alone means midnight.
 /// More than six fraction digits is an error rather than a silent rounding, because a
 /// high-water mark that moved by a fraction of a microsecond would skip or repeat rows.
+/// An instant outside years 1 to 9999 in UTC (`9999-12-31T23:00:00-09`) is `None` too: its
+/// canonical text would not parse back, so a mark stored as text would be lost.
 pub fn parse_timestamptz(text: &str) -> Option<i64> {
     let (local, offset) = parse_datetime(text.trim_ascii(), None).ok()?;
-    Some(local - i64::from(offset.unwrap_or(0)) * MICROS_PER_SECOND)
+    let utc = local - i64::from(offset.unwrap_or(0)) * MICROS_PER_SECOND;
+    (MIN_MICROS..=MAX_MICROS).contains(&utc).then_some(utc)
 }
 
 /// Current time in UTC micros.
@@ -465,6 +468,19 @@ mod tests {
             civil_from_days(days_from_civil(-4713, 11, 24)),
             (-4713, 11, 24)
         );
+    }
+
+    #[test]
+    fn a_mark_that_leaves_year_9999_in_utc_is_refused_not_unreadable_later() {
+        // Found by fuzzing (fuzz/fuzz_targets/values.rs): the local time is in range, UTC is in year 10000,
+        // and its canonical text `10000-01-01T08:59:29.999+00` did not parse back.
+        assert_eq!(parse_timestamptz("9999-12-31 23:59:29.999-9"), None);
+        assert_eq!(parse_timestamptz("0001-01-01T00:30:00+01"), None);
+        let last = parse_timestamptz("9999-12-31T23:59:59.999999Z").unwrap();
+        assert_eq!(last, MAX_MICROS);
+        assert_eq!(parse_timestamptz(&ts(last)), Some(last));
+        assert_eq!(parse_timestamptz("0001-01-01T00:00:00+00"), Some(MIN_MICROS));
+        assert_eq!(parse_timestamptz("9999-12-31T14:59:59-09"), Some(MAX_MICROS - 999_999));
     }
 
     #[test]
