@@ -479,8 +479,14 @@ mod tests {
         let last = parse_timestamptz("9999-12-31T23:59:59.999999Z").unwrap();
         assert_eq!(last, MAX_MICROS);
         assert_eq!(parse_timestamptz(&ts(last)), Some(last));
-        assert_eq!(parse_timestamptz("0001-01-01T00:00:00+00"), Some(MIN_MICROS));
-        assert_eq!(parse_timestamptz("9999-12-31T14:59:59-09"), Some(MAX_MICROS - 999_999));
+        assert_eq!(
+            parse_timestamptz("0001-01-01T00:00:00+00"),
+            Some(MIN_MICROS)
+        );
+        assert_eq!(
+            parse_timestamptz("9999-12-31T14:59:59-09"),
+            Some(MAX_MICROS - 999_999)
+        );
     }
 
     #[test]
