@@ -1,10 +1,8 @@
 //! `RawSyncEngine`: the convention sync engine (`trdm-sync`) over a catalog, and `RawMemoryCatalog`, the
 //! in-memory catalog it can run against (tables go in and out as Arrow through the PyCapsule interface).
 //!
-//! Results are dicts with the incumbent's keys (`domain`, `table`, `rows`, `status` with its exact status
-//! strings) plus ours (`display_name`, `target`, `inserted`, `updated`, `deleted`, `bytes`,
-//! `duration_secs`, `export_id`, `import_id`, `import_table_id`, `high_water_mark`, `applied`, `note`,
-//! `failed`).
+//! Results are dicts of [`TableResult`]'s one serialised shape: the incumbent's keys (`table`, `rows`,
+//! `status` with its exact strings) plus ours, the same as the CLI's `--output json`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,28 +128,31 @@ fn poll(poll_interval: f64, max_wait: f64) -> PyResult<PollConfig> {
     ))
 }
 
-/// One table's result as a dict.
+/// One table's result as a dict: [`TableResult`]'s one serialised shape, the same keys and values as the
+/// CLI's `--output json`.
 fn result_dict<'py>(py: Python<'py>, r: &TableResult) -> PyResult<Bound<'py, PyDict>> {
+    let value = serde_json::to_value(r).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let d = PyDict::new(py);
-    d.set_item("domain", &r.domain)?;
-    d.set_item("table", &r.table)?;
-    d.set_item("rows", r.rows)?;
-    d.set_item("status", r.status.as_incumbent_str())?;
-    d.set_item("display_name", &r.display_name)?;
-    d.set_item("target", &r.target)?;
-    d.set_item("failed", r.status.is_failure())?;
-    d.set_item("inserted", r.inserted)?;
-    d.set_item("updated", r.updated)?;
-    d.set_item("deleted", r.deleted)?;
-    d.set_item("bytes", r.bytes)?;
-    d.set_item("duration_secs", r.duration.as_secs_f64())?;
-    d.set_item("export_id", r.export_id)?;
-    d.set_item("import_id", r.import_id)?;
-    d.set_item("import_table_id", r.import_table_id)?;
-    d.set_item("high_water_mark", r.high_water_mark.as_deref())?;
-    d.set_item("applied", r.applied)?;
-    d.set_item("note", r.note.as_deref())?;
+    for (key, value) in value.as_object().into_iter().flatten() {
+        d.set_item(key, scalar(py, value)?)?;
+    }
     Ok(d)
+}
+
+/// A JSON scalar as a Python value (results hold no arrays or objects).
+fn scalar<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    use serde_json::Value;
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.into_pyobject(py)?.into_any(),
+            (None, Some(u)) => u.into_pyobject(py)?.into_any(),
+            _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+        },
+        Value::String(s) => s.into_pyobject(py)?.into_any(),
+        other => other.to_string().into_pyobject(py)?.into_any(),
+    })
 }
 
 fn results_list<'py>(py: Python<'py>, results: &[TableResult]) -> PyResult<Bound<'py, PyList>> {

@@ -25,6 +25,7 @@ from titan_rdm_sdk.models import (
     ImportMapping,
     ImportPattern,
     ImportTableResult,
+    SyncTableResult,
     TranCode,
 )
 from titan_rdm_sdk.spark_sync import ConventionSync, SparkSync
@@ -52,6 +53,7 @@ __all__ = [
     "DeployedColumnDefinition",
     "ImportMapping",
     "ImportTableResult",
+    "SyncTableResult",
     "ExportPattern",
     "ImportPattern",
     "TranCode",

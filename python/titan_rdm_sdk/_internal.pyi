@@ -2,6 +2,8 @@
 
 from typing import Any, Literal, Protocol
 
+from titan_rdm_sdk.models import SyncTableResult
+
 class ArrowStreamExportable(Protocol):
     """Anything exporting an Arrow C stream: pyarrow/arro3/polars/nanoarrow tables and readers."""
 
@@ -153,7 +155,7 @@ class RawSyncEngine:
         correlation_code: str | None = None,
         poll_interval: float = 2.0,
         max_wait: float = 300.0,
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[SyncTableResult]: ...
     def upload(
         self,
         branch_id: int,

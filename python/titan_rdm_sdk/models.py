@@ -8,9 +8,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 _M = TypeVar("_M")
+
+
+class SyncTableResult(TypedDict):
+    """One table of a convention sync's results: the shape the engine serialises (``trdm-sync``'s
+    ``TableResult``), identical to each table of the CLI's ``--output json``. ``table``, ``rows`` and
+    ``status`` (``success``, ``skipped (no source data)``, ``skipped (empty)``, ``error: …``,
+    ``error (write): …``) are the incumbent's keys and strings; the rest are ours."""
+
+    domain: str
+    table: str
+    display_name: str
+    target: str
+    rows: int
+    status: str
+    failed: bool
+    inserted: int | None
+    updated: int | None
+    deleted: int | None
+    bytes: int
+    duration_secs: float
+    export_id: int | None
+    import_id: int | None
+    import_table_id: int | None
+    high_water_mark: str | None
+    applied: bool | None
+    note: str | None
 
 
 def _known(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from titan_rdm_sdk._frames import FrameKind, from_arrow, high_water_mark_text, to_arrow
 from titan_rdm_sdk._internal import RawMemoryCatalog, RawSyncEngine
 from titan_rdm_sdk.exceptions import ValidationError
+from titan_rdm_sdk.models import SyncTableResult
 
 if TYPE_CHECKING:
     from titan_rdm_sdk.client import TitanRDMClient
@@ -45,7 +46,12 @@ _MEMORY_CATALOG = "memory"
 _MEMORY_SCHEMA = "convention"
 
 _DOWNLOAD_PATTERNS = ("full", "incremental")
-_UPLOAD_PATTERNS = ("full", "incremental_upsert_only", "incremental_with_delete", "incremental")  # legacy alias
+_UPLOAD_PATTERNS = (
+    "full",
+    "incremental_upsert_only",
+    "incremental_with_delete",
+    "incremental",
+)  # legacy alias
 
 
 def _text(name: str, value: object) -> str:
@@ -72,7 +78,7 @@ def _names(value: object, name: str) -> list[str] | None:
     return [str(v) for v in names]
 
 
-def _log_results(direction: str, results: list[dict[str, Any]]) -> None:
+def _log_results(direction: str, results: list[SyncTableResult]) -> None:
     for r in results:
         level = logging.WARNING if r["failed"] else logging.INFO
         _log.log(level, "%s %s: %s rows, %s", direction, r["target"], r["rows"], r["status"])
@@ -98,19 +104,21 @@ class ConventionSync:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client={self._client!r})"
 
-    def _upload(self, catalog: Any, names: tuple[str, str, str], **options: Any) -> list[dict[str, Any]]:
+    def _upload(self, catalog: Any, names: tuple[str, str, str], **options: Any) -> list[SyncTableResult]:
         """Runs the engine's upload from ``catalog`` (names: catalog, schema, domain); logs and returns the
         per-table results."""
         engine = RawSyncEngine(self._client._raw, catalog, self._concurrency)
-        results: list[dict[str, Any]] = engine.upload(int(options.pop("branch_id")), *names, **options)["tables"]
+        results: list[SyncTableResult] = engine.upload(int(options.pop("branch_id")), *names, **options)[
+            "tables"
+        ]
         _log_results("upload", results)
         return results
 
-    def _download(self, catalog: Any, names: tuple[str, str, str], **options: Any) -> list[dict[str, Any]]:
+    def _download(self, catalog: Any, names: tuple[str, str, str], **options: Any) -> list[SyncTableResult]:
         """Runs the engine's download into ``catalog`` (names: catalog, schema, domain); logs and returns
         the per-table results."""
         engine = RawSyncEngine(self._client._raw, catalog, self._concurrency)
-        results: list[dict[str, Any]] = engine.download(int(options.pop("branch_id")), *names, **options)
+        results: list[SyncTableResult] = engine.download(int(options.pop("branch_id")), *names, **options)
         _log_results("download", results)
         return results
 
@@ -127,7 +135,7 @@ class ConventionSync:
         allow_partial: bool = False,
         poll_interval: float = 2.0,
         max_wait: float = 300.0,
-    ) -> list[dict[str, Any]]:
+    ) -> list[SyncTableResult]:
         """Uploads the frames of ``dataframes`` that belong to the domain's deployed tables (optionally only
         ``table_names``, by display name) in one import batch, and waits for TitanRDM's results.
 
@@ -143,7 +151,9 @@ class ConventionSync:
             raise ValidationError("dataframes must be a dict of {abbreviation_table: frame}")
         memory = RawMemoryCatalog()
         for key, frame in dataframes.items():
-            memory.write_table(_MEMORY_CATALOG, _MEMORY_SCHEMA, _text("dataframes key", key), to_arrow(frame, key))
+            memory.write_table(
+                _MEMORY_CATALOG, _MEMORY_SCHEMA, _text("dataframes key", key), to_arrow(frame, key)
+            )
         domain = self._client.get_domain_by_name(domain_name)
         return self._upload(
             memory,
@@ -171,7 +181,7 @@ class ConventionSync:
         include_history: bool = False,
         *,
         output: FrameKind = "pandas",
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    ) -> tuple[list[SyncTableResult], dict[str, Any]]:
         """Downloads the domain's deployed tables (optionally only ``table_names``, by display name).
 
         Returns ``(results, frames)``; ``frames`` maps ``{abbreviation}_{database_table_name}`` to a frame of
@@ -215,7 +225,9 @@ class SparkSync(ConventionSync):
     a ``RuntimeError`` says so when there is none.
     """
 
-    def __init__(self, client: TitanRDMClient, spark: Any | None = None, *, concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: TitanRDMClient, spark: Any | None = None, *, concurrency: int | None = None
+    ) -> None:
         super().__init__(client, concurrency=concurrency)
         if spark is None:
             from pyspark.sql import SparkSession
@@ -242,7 +254,7 @@ class SparkSync(ConventionSync):
         allow_partial: bool = False,
         poll_interval: float = 2.0,
         max_wait: float = 300.0,
-    ) -> list[dict[str, Any]]:
+    ) -> list[SyncTableResult]:
         """Uploads ``{source_catalog}.{source_schema}.{abbreviation}_{table}`` for the domain's deployed
         tables (optionally only ``target_table_names``, by display name) in one import batch.
 
@@ -253,7 +265,11 @@ class SparkSync(ConventionSync):
         source_schema = _text("source_schema", source_schema)
         return self._upload(
             self._catalog,
-            (_text("source_catalog", source_catalog), source_schema, _text("target_domain_name", target_domain_name)),
+            (
+                _text("source_catalog", source_catalog),
+                source_schema,
+                _text("target_domain_name", target_domain_name),
+            ),
             branch_id=branch_id,
             tables=_names(target_table_names, "target_table_names"),
             pattern=_pattern(pattern, _UPLOAD_PATTERNS),
@@ -277,7 +293,7 @@ class SparkSync(ConventionSync):
         pattern: str = "full",
         high_water_mark: str | datetime | None = None,
         include_history: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[SyncTableResult]:
         """Downloads the domain's deployed tables (optionally only ``source_table_names``, by display name)
         into ``{target_catalog}.{target_schema}.{abbreviation}_{table}``, creating the schema if needed.
 

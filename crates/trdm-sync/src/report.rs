@@ -2,10 +2,13 @@
 //!
 //! [`TableResult`] keeps the incumbent's keys and status strings (`success`, `skipped (no source data)`,
 //! `skipped (empty)`, `error: …`, `error (write): …`) so code written against the incumbent reads our results
-//! unchanged, and adds the server's counts, bytes, duration and ids. The library never prints: progress goes
-//! to a [`Reporter`] (the CLI draws bars with it) and to `tracing`.
+//! unchanged, and adds the server's counts, bytes, duration and ids. Its one serialised shape (serde) is what
+//! the CLI's `--output json` prints and what Python's result dicts hold. The library never prints: progress
+//! goes to a [`Reporter`] (the CLI draws bars with it) and to `tracing`.
 
 use std::time::Duration;
+
+use serde::{Serialize, Serializer};
 
 /// How one table ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +109,57 @@ impl TableResult {
     }
 }
 
+/// The one serialised shape of a result (README, "--output json"): the incumbent's keys (`table`, `rows`,
+/// `status` as its strings) first, then ours; `duration` as `duration_secs`, and `failed` derived from the
+/// status.
+#[derive(Serialize)]
+struct TableResultShape<'a> {
+    domain: &'a str,
+    table: &'a str,
+    display_name: &'a str,
+    target: &'a str,
+    rows: u64,
+    status: String,
+    failed: bool,
+    inserted: Option<i64>,
+    updated: Option<i64>,
+    deleted: Option<i64>,
+    bytes: u64,
+    duration_secs: f64,
+    export_id: Option<i64>,
+    import_id: Option<i64>,
+    import_table_id: Option<i64>,
+    high_water_mark: Option<&'a str>,
+    applied: Option<bool>,
+    note: Option<&'a str>,
+}
+
+impl Serialize for TableResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TableResultShape {
+            domain: &self.domain,
+            table: &self.table,
+            display_name: &self.display_name,
+            target: &self.target,
+            rows: self.rows,
+            status: self.status.as_incumbent_str(),
+            failed: self.status.is_failure(),
+            inserted: self.inserted,
+            updated: self.updated,
+            deleted: self.deleted,
+            bytes: self.bytes,
+            duration_secs: self.duration.as_secs_f64(),
+            export_id: self.export_id,
+            import_id: self.import_id,
+            import_table_id: self.import_table_id,
+            high_water_mark: self.high_water_mark.as_deref(),
+            applied: self.applied,
+            note: self.note.as_deref(),
+        }
+        .serialize(serializer)
+    }
+}
+
 /// Steps of one table's sync, for progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -136,3 +190,49 @@ pub trait Reporter: Send + Sync {
 pub struct NoReporter;
 
 impl Reporter for NoReporter {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_serialises_to_the_documented_keys_with_the_incumbent_status() {
+        let mut r = TableResult::new("Clinics", "sites", "Site", "dev.rdmin.clin_sites".into());
+        r.status = TableStatus::WriteError("disk full".into());
+        r.duration = Duration::from_millis(1500);
+        let value = serde_json::to_value(&r).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        keys.sort_unstable();
+        let mut expected = vec![
+            "domain",
+            "table",
+            "display_name",
+            "target",
+            "rows",
+            "status",
+            "failed",
+            "inserted",
+            "updated",
+            "deleted",
+            "bytes",
+            "duration_secs",
+            "export_id",
+            "import_id",
+            "import_table_id",
+            "high_water_mark",
+            "applied",
+            "note",
+        ];
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(value["status"], "error (write): disk full");
+        assert_eq!(value["failed"], true);
+        assert_eq!(value["duration_secs"], 1.5);
+        assert_eq!(value["display_name"], "Site");
+    }
+}
