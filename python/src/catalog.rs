@@ -63,9 +63,12 @@ fn with_stored_schema(mut properties: Properties, schema: &SchemaRef) -> Result<
 /// Whether the Python catalog says `table` exists (a failing `table_exists` counts as yes: only a clear
 /// "no" makes a table missing).
 fn confirms_exists(obj: &Bound<'_, PyAny>, table: &TableRef) -> bool {
-    obj.call_method1("table_exists", (&table.catalog, &table.schema, &table.table))
-        .and_then(|answer| answer.extract::<bool>())
-        .unwrap_or(true)
+    obj.call_method1(
+        "table_exists",
+        (&table.catalog, &table.schema, &table.table),
+    )
+    .and_then(|answer| answer.extract::<bool>())
+    .unwrap_or(true)
 }
 
 /// A catalog implemented in Python.
@@ -142,7 +145,9 @@ impl PyCatalog {
         self.call(Some(table), move |obj| {
             match obj.call_method1("properties", (&t.catalog, &t.schema, &t.table)) {
                 Ok(properties) => properties.extract::<Properties>().map(Some),
-                Err(e) if e.is_instance_of::<PyLookupError>(obj.py()) && confirms_exists(obj, &t) => {
+                Err(e)
+                    if e.is_instance_of::<PyLookupError>(obj.py()) && confirms_exists(obj, &t) =>
+                {
                     Ok(None)
                 }
                 Err(e) => Err(e),

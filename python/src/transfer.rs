@@ -642,10 +642,9 @@ impl RawTableUpload {
             if summary.rows == 0 && pattern == codec::ImportPattern::Full {
                 // The sync engine skips an empty table for the same reason.
                 return Err(ValidationError::new_err(format!(
-                    "table {}: the data has no rows, and a full upload of no rows would delete every \
-                     record of the table; nothing was sent (to delete records, send them with \
-                     trdm_tran_code 'd' under incremental_with_delete)",
-                    table_name
+                    "table {table_name}: the data has no rows, and a full upload of no rows would \
+                     delete every record of the table; nothing was sent (to delete records, send them \
+                     with trdm_tran_code 'd' under incremental_with_delete)"
                 )));
             }
             if let Err(error) = client
