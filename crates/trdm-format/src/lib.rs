@@ -10,6 +10,8 @@
 //! - NULL is an empty *unquoted* field, the empty string is `""`;
 //! - each column type has one canonical spelling on export and a liberal grammar on
 //!   import ([`value`]), with dates and timestamps handled by [`temporal`].
+//!
+//! It also holds the one list of import pattern names ([`ImportPattern`]), which every crate reads.
 
 /// The column TitanRDM reads transaction codes (`i`, `u`, `d`) from, and writes them to; always last.
 pub const TRAN_CODE_COLUMN: &str = "trdm_tran_code";
@@ -29,10 +31,12 @@ pub const SYSTEM_COLUMNS: [&str; 10] = [
 ];
 
 pub mod csv;
+pub mod pattern;
 pub mod temporal;
 pub mod value;
 
 pub use csv::{CsvError, CsvReader, CsvWriter, Field, Record};
+pub use pattern::{ImportPattern, UnknownImportPattern};
 pub use value::{
     ColumnType, DataType, DateStyle, ParseOptions, UnknownDataType, Value, ValueError,
 };
