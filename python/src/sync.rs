@@ -238,7 +238,9 @@ impl RawSyncEngine {
         poll_interval: f64,
         max_wait: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let pattern: ImportPattern = pattern.parse().map_err(sync_error)?;
+        let pattern = pattern
+            .parse::<ImportPattern>()
+            .map_err(|e| sync_error(e.into()))?;
         let request = UploadRequest {
             branch_id,
             catalog,

@@ -497,7 +497,8 @@ impl RawTableUpload {
 #[pymethods]
 impl RawTableUpload {
     /// Looks the table up on the batch's branch and creates the table file's slot (with its presigned URL).
-    /// `pattern` is `full`, `incremental_upsert_only`, `incremental_with_delete` or the legacy `incremental`.
+    /// `pattern` is `full`, `incremental_upsert_only`, `incremental_with_delete` or the legacy `incremental`
+    /// (any case; the API name is sent).
     #[staticmethod]
     #[pyo3(signature = (client, import_id, branch_id, table_definition_key, import_mapping_key, pattern, correlation_code=None))]
     #[allow(clippy::too_many_arguments)]
@@ -511,27 +512,12 @@ impl RawTableUpload {
         pattern: &str,
         correlation_code: Option<String>,
     ) -> PyResult<Self> {
-        let (wire, encoding) = match pattern {
-            "full" => (trdm_client::ImportPattern::Full, codec::ImportPattern::Full),
-            "incremental_upsert_only" => (
-                trdm_client::ImportPattern::IncrementalUpsertOnly,
-                codec::ImportPattern::IncrementalUpsertOnly,
-            ),
-            "incremental" => (
-                trdm_client::ImportPattern::Incremental,
-                codec::ImportPattern::IncrementalUpsertOnly,
-            ),
-            "incremental_with_delete" => (
-                trdm_client::ImportPattern::IncrementalWithDelete,
-                codec::ImportPattern::IncrementalWithDelete,
-            ),
-            other => {
-                return Err(ValidationError::new_err(format!(
-                    "pattern must be one of full, incremental_upsert_only, incremental_with_delete, \
-                     incremental; got {other:?}"
-                )));
-            }
-        };
+        let pattern: codec::ImportPattern = pattern.parse().map_err(|_| {
+            ValidationError::new_err(format!(
+                "pattern must be one of {}; got {pattern:?}",
+                codec::ImportPattern::NAMES.join(", ")
+            ))
+        })?;
         for (name, value) in [
             ("table_definition_key", &table_definition_key),
             ("import_mapping_key", &import_mapping_key),
@@ -540,8 +526,12 @@ impl RawTableUpload {
                 return Err(ValidationError::new_err(format!("{name} is required")));
             }
         }
-        let mut request =
-            ImportTableRequest::new(import_id, &table_definition_key, &import_mapping_key, wire);
+        let mut request = ImportTableRequest::new(
+            import_id,
+            &table_definition_key,
+            &import_mapping_key,
+            pattern,
+        );
         if let Some(code) = given(correlation_code) {
             request = request.with_correlation_code(code);
         }
@@ -557,7 +547,7 @@ impl RawTableUpload {
         Ok(RawTableUpload {
             client,
             table,
-            pattern: encoding,
+            pattern,
             deployed_table_definition_id,
             slot: Mutex::new(slot),
         })

@@ -25,10 +25,9 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::{Entry, RandomState};
-use std::fmt::{self, Display, Write as _};
+use std::fmt::{Display, Write as _};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::io::{Read, Write};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -1129,69 +1128,8 @@ pub fn encode_csv(
 // ---------------------------------------------------------------------------------------------------------
 // Arrow → CSV: uploads
 
-/// How an import applies a file (protocol B §7.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ImportPattern {
-    /// The file is the whole table: absent records are deleted (unless the table allows manual rows).
-    Full,
-    /// Inserts and updates only.
-    IncrementalUpsertOnly,
-    /// Inserts, updates and deletes, by each row's `trdm_tran_code` (`i`, `u`, `d`).
-    IncrementalWithDelete,
-}
-
-impl ImportPattern {
-    /// The name the API uses.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ImportPattern::Full => "full",
-            ImportPattern::IncrementalUpsertOnly => "incremental_upsert_only",
-            ImportPattern::IncrementalWithDelete => "incremental_with_delete",
-        }
-    }
-
-    /// Whether files of this pattern carry [`TRAN_CODE_COLUMN`] (it is forbidden with the others).
-    pub fn uses_tran_code(&self) -> bool {
-        *self == ImportPattern::IncrementalWithDelete
-    }
-}
-
-impl Display for ImportPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ImportPattern {
-    type Err = Error;
-
-    /// The API names, case-insensitive, and the legacy `incremental` (= `incremental_upsert_only`).
-    fn from_str(s: &str) -> Result<Self> {
-        let s = s.trim();
-        [
-            ("full", ImportPattern::Full),
-            (
-                "incremental_upsert_only",
-                ImportPattern::IncrementalUpsertOnly,
-            ),
-            ("incremental", ImportPattern::IncrementalUpsertOnly),
-            (
-                "incremental_with_delete",
-                ImportPattern::IncrementalWithDelete,
-            ),
-        ]
-        .into_iter()
-        .find(|(name, _)| s.eq_ignore_ascii_case(name))
-        .map(|(_, pattern)| pattern)
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "unknown import pattern {} (expected full, incremental_upsert_only, \
-                 incremental_with_delete or incremental)",
-                shown(s)
-            ))
-        })
-    }
-}
+/// How an import applies a file (protocol B §7.2); defined once, in `trdm-format`.
+pub use trdm_format::ImportPattern;
 
 /// Where each input column goes, decided from the first batch's schema.
 struct UploadPlan {

@@ -906,7 +906,7 @@ impl SyncEngine {
                     import_id,
                     t.definition.key.clone(),
                     mapping.key.clone(),
-                    client_pattern(request.pattern),
+                    request.pattern,
                 )
                 .with_correlation_code(format!(
                     "convention-upload-{}",
@@ -930,14 +930,6 @@ impl SyncEngine {
             Ok(()) => Ok(slot.id),
             Err(e) => Err((Some(slot.id), e.to_string())),
         }
-    }
-}
-
-fn client_pattern(p: ImportPattern) -> trdm_client::ImportPattern {
-    match p {
-        ImportPattern::Full => trdm_client::ImportPattern::Full,
-        ImportPattern::IncrementalUpsertOnly => trdm_client::ImportPattern::IncrementalUpsertOnly,
-        ImportPattern::IncrementalWithDelete => trdm_client::ImportPattern::IncrementalWithDelete,
     }
 }
 

@@ -36,5 +36,12 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
+/// An unknown import pattern name is invalid input, reported in the parser's words.
+impl From<trdm_format::UnknownImportPattern> for Error {
+    fn from(e: trdm_format::UnknownImportPattern) -> Self {
+        Error::Invalid(e.to_string())
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

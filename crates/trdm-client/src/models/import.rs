@@ -1,22 +1,28 @@
 //! Imports and import tables (protocol B §4.8, §4.9, §5.2, §5.3, §7.2).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+pub use trdm_format::ImportPattern;
 
 use super::{Ref, null_default, opt_key, string_enum};
 use crate::redact::SafeUrl;
 
-string_enum! {
-    /// How an uploaded file is applied. Required: it decides whether absent records are deleted.
-    ImportPattern {
-        /// The file is the whole table; absent records are tombstoned (unless manual rows are allowed).
-        Full = "full",
-        /// Upserts only.
-        IncrementalUpsertOnly = "incremental_upsert_only",
-        /// Upserts and deletes driven by a `trdm_tran_code` column (`i`, `u`, `d`).
-        IncrementalWithDelete = "incremental_with_delete",
-        /// Legacy spelling of `incremental_upsert_only`.
-        Incremental = "incremental",
-    }
+/// A pattern is sent by its API name.
+fn pattern_name<S: Serializer>(pattern: &ImportPattern, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(pattern.as_str())
+}
+
+/// A reported pattern is written back by its API name.
+fn opt_pattern_name<S: Serializer>(
+    pattern: &Option<ImportPattern>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    pattern.map(|p| p.as_str()).serialize(s)
+}
+
+/// A reported pattern, tolerantly: a name this client does not know (from a newer service) reads as `None`
+/// rather than failing the whole response.
+fn opt_pattern<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ImportPattern>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.and_then(|name| name.parse().ok()))
 }
 
 string_enum! {
@@ -118,7 +124,8 @@ pub struct ImportTableRequest {
     pub table_definition_key: String,
     /// The import mapping's key.
     pub import_mapping_key: String,
-    /// How the file is applied.
+    /// How the file is applied (sent by its API name).
+    #[serde(serialize_with = "pattern_name")]
     pub pattern: ImportPattern,
     /// Caller's tracking code; generated when absent (see the crate docs).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -214,7 +221,8 @@ pub struct ImportTable {
     pub status: ImportTableStatus,
     /// Failure reason (naming column, row and value for validation failures).
     pub message: Option<String>,
-    /// Pattern.
+    /// Pattern; `None` when the server sent none, or a name this client does not know.
+    #[serde(serialize_with = "opt_pattern_name")]
     pub pattern: Option<ImportPattern>,
     /// Correlation code.
     pub correlation_code: Option<String>,
@@ -257,7 +265,7 @@ struct ImportTableWire {
     status: ImportTableStatus,
     #[serde(default)]
     message: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_pattern")]
     pattern: Option<ImportPattern>,
     #[serde(default)]
     correlation_code: Option<String>,
@@ -416,6 +424,37 @@ mod tests {
         assert_eq!(
             ImportStatus::from("brand_new"),
             ImportStatus::Other("brand_new".into())
+        );
+    }
+
+    #[test]
+    fn patterns_go_by_their_api_names_and_unknown_ones_do_not_fail_a_read() {
+        let request = ImportTableRequest::new(1, "k", "m", ImportPattern::IncrementalWithDelete);
+        assert_eq!(
+            serde_json::to_value(&request).unwrap()["pattern"],
+            "incremental_with_delete"
+        );
+        let read = |pattern: &str| {
+            let t: ImportTable = serde_json::from_str(&format!(
+                r#"{{"id":1,"status":"created","pattern":{pattern}}}"#
+            ))
+            .unwrap();
+            t.pattern
+        };
+        assert_eq!(read(r#""full""#), Some(ImportPattern::Full));
+        assert_eq!(
+            read(r#""incremental""#),
+            Some(ImportPattern::IncrementalUpsertOnly)
+        );
+        assert_eq!(read(r#""merge_v2""#), None);
+        assert_eq!(read("null"), None);
+        let t: ImportTable = serde_json::from_str(
+            r#"{"id":1,"status":"created","pattern":"incremental_upsert_only"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&t).unwrap()["pattern"],
+            "incremental_upsert_only"
         );
     }
 }
