@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: Rust unit, integration and doc tests of every crate,
 # the incumbent conformance test (titan-rdm-sdk 2.0.0, unchanged, against the emulator), then the Python
-# package's tests, SparkSync on a real local PySpark 4 session included.
+# package's tests, SparkSync on a real local PySpark 4 session included. First of all, the house rules
+# (scripts/lint.sh).
 # Installs what it needs itself: the Rust toolchain is the machine's; Python packages go into a venv under
 # the cargo target directory.
 set -euo pipefail
@@ -20,6 +21,9 @@ java_major="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | hea
     || { echo "error: Java 17 or newer is required for PySpark 4 (found: ${java_major:-none})" >&2; exit 2; }
 
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+
+echo "== house rules (rustfmt, clippy, ruff, mypy)"
+CARGO_TARGET_DIR="$target_dir" scripts/lint.sh
 
 echo "== cargo test (workspace)"
 cargo build --locked -p trdm-cli

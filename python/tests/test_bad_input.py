@@ -64,7 +64,9 @@ def retyped(table: pa.Table, column: str, values: pa.Array) -> pa.Table:
 
 def sites_upload(client: TitanRDMClient, data: Any, pattern: str = "full") -> Any:
     branch = client.get_branch_by_name("dev")
-    sites = next(t for t in client.get_deployed_table_definitions(branch.id) if t.database_table_name == "sites")
+    sites = next(
+        t for t in client.get_deployed_table_definitions(branch.id) if t.database_table_name == "sites"
+    )
     batch = client.get_upload(branch.id, description="bad input")
     mapping = client.get_default_import_mapping(sites.id)
     return batch.get_table_upload(sites.key, mapping.key, pattern).send(data)
@@ -88,7 +90,9 @@ Case = tuple[str, Callable[[TitanRDMClient, dict[str, pa.Table]], object], list[
 CASES: list[Case] = [
     (
         "a frame without a nullable column (ConventionSync)",
-        lambda c, f: failed(convention_upload(c, {"clin_sites": without(f["clin_sites"], "phone")}, table_names=["Site"])),
+        lambda c, f: failed(
+            convention_upload(c, {"clin_sites": without(f["clin_sites"], "phone")}, table_names=["Site"])
+        ),
         ["table sites", "column phone is missing", "NULL"],
     ),
     (
@@ -101,7 +105,11 @@ CASES: list[Case] = [
         lambda c, f: failed(
             convention_upload(
                 c,
-                {"clin_sites": retyped(f["clin_sites"], "bed_count", pa.array([True] * f["clin_sites"].num_rows))},
+                {
+                    "clin_sites": retyped(
+                        f["clin_sites"], "bed_count", pa.array([True] * f["clin_sites"].num_rows)
+                    )
+                },
                 table_names=["Site"],
             )
         ),
@@ -112,7 +120,11 @@ CASES: list[Case] = [
         lambda c, f: failed(
             convention_upload(
                 c,
-                {"clin_sites": retyped(f["clin_sites"], "site_code", pa.array(["0" * 40] * f["clin_sites"].num_rows))},
+                {
+                    "clin_sites": retyped(
+                        f["clin_sites"], "site_code", pa.array(["0" * 40] * f["clin_sites"].num_rows)
+                    )
+                },
                 table_names=["Site"],
             )
         ),
@@ -121,7 +133,11 @@ CASES: list[Case] = [
     (
         "a repeated primary key",
         lambda c, f: failed(
-            convention_upload(c, {"clin_sites": pa.concat_tables([f["clin_sites"], f["clin_sites"].slice(0, 1)])}, table_names=["Site"])
+            convention_upload(
+                c,
+                {"clin_sites": pa.concat_tables([f["clin_sites"], f["clin_sites"].slice(0, 1)])},
+                table_names=["Site"],
+            )
         ),
         ["table sites", "column site_code", "repeats the primary key of row 1"],
     ),
@@ -130,7 +146,11 @@ CASES: list[Case] = [
         lambda c, f: failed(
             convention_upload(
                 c,
-                {"clin_sites": f["clin_sites"].append_column("colour", pa.array(["red"] * f["clin_sites"].num_rows))},
+                {
+                    "clin_sites": f["clin_sites"].append_column(
+                        "colour", pa.array(["red"] * f["clin_sites"].num_rows)
+                    )
+                },
                 table_names=["Site"],
             )
         ),
@@ -163,7 +183,9 @@ CASES: list[Case] = [
     ),
     (
         "a domain that does not exist",
-        lambda c, f: ConventionSync(c).download_by_convention(c.get_branch_by_name("dev").id, "Clinic", **FAST),
+        lambda c, f: ConventionSync(c).download_by_convention(
+            c.get_branch_by_name("dev").id, "Clinic", **FAST
+        ),
         ["Clinic"],
     ),
     (
@@ -173,12 +195,16 @@ CASES: list[Case] = [
     ),
     (
         "an unknown download pattern",
-        lambda c, f: ConventionSync(c).download_by_convention(c.get_branch_by_name("dev").id, "Clinics", pattern="latest", **FAST),
+        lambda c, f: ConventionSync(c).download_by_convention(
+            c.get_branch_by_name("dev").id, "Clinics", pattern="latest", **FAST
+        ),
         ["pattern", "latest"],
     ),
     (
         "a wrong client secret",
-        lambda c, f: TitanRDMClient(url=c.url, client_id=CLIENT_ID, client_secret=WRONG_SECRET).get_branches(),
+        lambda c, f: TitanRDMClient(
+            url=c.url, client_id=CLIENT_ID, client_secret=WRONG_SECRET
+        ).get_branches(),
         ["invalid_client"],
     ),
 ]

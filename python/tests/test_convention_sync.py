@@ -74,17 +74,22 @@ def test_upload_reports_missing_and_empty_frames_and_validates_first(client):
     sync = ConventionSync(client)
     _, frames = sync.download_by_convention(branch.id, "Clinics", **FAST)
     empty = frames["clin_delivery_centre"].iloc[0:0]
-    results = {r["table"]: r for r in sync.upload_by_convention(
-        branch.id, "Clinics", {"clin_delivery_centre": empty}, **FAST
-    )}
+    results = {
+        r["table"]: r
+        for r in sync.upload_by_convention(branch.id, "Clinics", {"clin_delivery_centre": empty}, **FAST)
+    }
     assert results["delivery_centre"]["status"] == "skipped (empty)"
     assert results["sites"]["status"] == "skipped (no source data)"
 
     bad = frames["clin_sites"].copy()
     bad.loc[3, "postcode"] = "123456"  # varchar(4)
-    results = {r["table"]: r for r in sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": bad}, **FAST)}
+    results = {
+        r["table"]: r for r in sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": bad}, **FAST)
+    }
     status = results["sites"]["status"]
-    assert status.startswith("error:") and "postcode" in status and "123456" in status and "row 4" in status, status
+    assert (
+        status.startswith("error:") and "postcode" in status and "123456" in status and "row 4" in status
+    ), status
     assert results["sites"]["import_id"] is None
 
 
@@ -92,10 +97,14 @@ def test_polars_frames_are_accepted(client):
     pl = pytest.importorskip("polars")
     branch = client.get_branch_by_name("dev")
     sync = ConventionSync(client)
-    _, frames = sync.download_by_convention(branch.id, "Clinics", table_names=["Site"], output="polars", **FAST)
+    _, frames = sync.download_by_convention(
+        branch.id, "Clinics", table_names=["Site"], output="polars", **FAST
+    )
     sites = frames["clin_sites"]
     assert isinstance(sites, pl.DataFrame) and sites.height == 150
-    results = sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": sites}, table_names=["Site"], **FAST)
+    results = sync.upload_by_convention(
+        branch.id, "Clinics", {"clin_sites": sites}, table_names=["Site"], **FAST
+    )
     assert results[0]["status"] == "success" and results[0]["updated"] == 0, results
 
 
@@ -110,15 +119,21 @@ def test_upload_patterns_as_the_incumbent_accepts_them(client):
 
     branch = client.get_branch_by_name("dev")
     sync = ConventionSync(client)
-    _, frames = sync.download_by_convention(branch.id, "Clinics", table_names=["Site"], output="arrow", **FAST)
+    _, frames = sync.download_by_convention(
+        branch.id, "Clinics", table_names=["Site"], output="arrow", **FAST
+    )
     sites = frames["clin_sites"]
     one = sites.filter(pc.equal(sites.column("site_code"), "0047"))
     one = one.set_column(one.schema.get_field_index("site_name"), "site_name", pa.array(["Legacy pattern"]))
     # "incremental" is the service's legacy spelling of incremental_upsert_only.
-    results = sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": one}, pattern="incremental", **FAST)
+    results = sync.upload_by_convention(
+        branch.id, "Clinics", {"clin_sites": one}, pattern="incremental", **FAST
+    )
     assert (results[0]["status"], results[0]["updated"]) == ("success", 1), results
     # The enum members work as their values.
-    results = sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": sites}, pattern=ImportPattern.FULL, **FAST)
+    results = sync.upload_by_convention(
+        branch.id, "Clinics", {"clin_sites": sites}, pattern=ImportPattern.FULL, **FAST
+    )
     assert (results[0]["status"], results[0]["updated"]) == ("success", 1), results  # the name goes back
     with pytest.raises(ValidationError, match="pattern"):
         sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": sites}, pattern="merge", **FAST)

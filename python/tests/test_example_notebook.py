@@ -77,7 +77,12 @@ def test_the_example_notebook_runs_on_local_spark(spark, emulator):
         "display": displayed.append,
         "dbutils": DbUtils(
             {"url": emulator, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
-            {"catalog": "spark_catalog", "branch_name": "dev", "download_schema": "nb_in", "upload_schema": "nb_out"},
+            {
+                "catalog": "spark_catalog",
+                "branch_name": "dev",
+                "download_schema": "nb_in",
+                "upload_schema": "nb_out",
+            },
         ),
     }
     cells = code_cells(NOTEBOOK)

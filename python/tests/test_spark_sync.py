@@ -78,7 +78,9 @@ def test_the_seed_complete_example_runs_unchanged(spark, client):
     sites = spark.table(f"{CAT}.rdmin.clin_sites")
     renamed = sites.withColumn(
         "site_name",
-        F.when(F.col("site_code") == "0047", F.lit("Katherine Day Hospital (renamed)")).otherwise(F.col("site_name")),
+        F.when(F.col("site_code") == "0047", F.lit("Katherine Day Hospital (renamed)")).otherwise(
+            F.col("site_name")
+        ),
     )
     renamed.write.mode("overwrite").saveAsTable(f"{CAT}.rdmout.clin_sites")
     for t in ("clin_delivery_centre", "clin_org_unit"):
@@ -131,7 +133,9 @@ def test_a_table_name_that_matches_nothing_is_an_error_listing_the_valid_names(s
     sync = SparkSync(client=client, spark=spark)
     branch = client.get_branch_by_name("dev")
     with pytest.raises(TitanRDMError, match="Delivery Centre"):
-        sync.download_sync_by_convention(branch.id, CAT, "rdmin_typo", "Clinics", source_table_names=["Sites"])
+        sync.download_sync_by_convention(
+            branch.id, CAT, "rdmin_typo", "Clinics", source_table_names=["Sites"]
+        )
 
 
 def test_types_come_from_the_column_definitions(spark, client):
@@ -139,7 +143,9 @@ def test_types_come_from_the_column_definitions(spark, client):
     from pyspark.sql import types as T
 
     branch = client.get_branch_by_name("dev")
-    results = SparkSync(client, spark).download_sync_by_convention(branch.id, CAT, "rdmin_types", "Clinics", **FAST)
+    results = SparkSync(client, spark).download_sync_by_convention(
+        branch.id, CAT, "rdmin_types", "Clinics", **FAST
+    )
     assert all(r["status"] == "success" for r in results), results
     sites = spark.table(f"{CAT}.rdmin_types.clin_sites")
     types = {f.name: f.dataType for f in sites.schema.fields}
@@ -178,20 +184,34 @@ def test_incremental_download_merges_and_remembers_its_mark(spark, client):
 
     # TitanRDM changes: one site renamed, one deleted.
     site = spark.table(f"{CAT}.rdmin_inc.clin_sites").filter("site_code = '0047'").toArrow()
-    site = site.set_column(site.schema.get_field_index("site_name"), "site_name", pa.array(["Renamed Day Hospital"]))
+    site = site.set_column(
+        site.schema.get_field_index("site_name"), "site_name", pa.array(["Renamed Day Hospital"])
+    )
     convention = ConventionSync(client)
     upsert = convention.upload_by_convention(
-        branch.id, "Clinics", {"clin_sites": site}, table_names=["Site"], pattern="incremental_upsert_only", **FAST
+        branch.id,
+        "Clinics",
+        {"clin_sites": site},
+        table_names=["Site"],
+        pattern="incremental_upsert_only",
+        **FAST,
     )
     assert upsert[0]["updated"] == 1, upsert
     delete = pa.table({"site_code": ["0001"], "trdm_tran_code": ["d"]})
     deleted = convention.upload_by_convention(
-        branch.id, "Clinics", {"clin_sites": delete}, table_names=["Site"], pattern="incremental_with_delete", **FAST
+        branch.id,
+        "Clinics",
+        {"clin_sites": delete},
+        table_names=["Site"],
+        pattern="incremental_with_delete",
+        **FAST,
     )
     assert deleted[0]["deleted"] == 1, deleted
 
     for _ in range(2):  # applying the same increment twice changes nothing the second time
-        again = sync.download_sync_by_convention(branch.id, CAT, "rdmin_inc", "Clinics", pattern="incremental", **FAST)
+        again = sync.download_sync_by_convention(
+            branch.id, CAT, "rdmin_inc", "Clinics", pattern="incremental", **FAST
+        )
         assert all(r["status"] == "success" for r in again), again
         sites = spark.table(f"{CAT}.rdmin_inc.clin_sites")
         assert sites.count() == counts["sites"] - 1
@@ -211,7 +231,9 @@ def test_a_failed_write_is_reported_as_that_tables_error(spark, client):
     """Incumbent bug: a failed saveAsTable left the table's status `success`."""
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CAT}.rdmin_blocked")
     location = next(
-        r[1] for r in spark.sql(f"DESCRIBE SCHEMA EXTENDED {CAT}.rdmin_blocked").collect() if r[0] == "Location"
+        r[1]
+        for r in spark.sql(f"DESCRIBE SCHEMA EXTENDED {CAT}.rdmin_blocked").collect()
+        if r[0] == "Location"
     )
     # Spark refuses to create a managed table where its directory already exists: clin_sites cannot be written.
     blocked = Path(location.removeprefix("file:")) / "clin_sites"
@@ -220,7 +242,9 @@ def test_a_failed_write_is_reported_as_that_tables_error(spark, client):
     branch = client.get_branch_by_name("dev")
     sync = SparkSync(client, spark)
     results = by_table(sync.download_sync_by_convention(branch.id, CAT, "rdmin_blocked", "Clinics", **FAST))
-    assert results["sites"]["failed"] and results["sites"]["status"].startswith("error (write):"), results["sites"]
+    assert results["sites"]["failed"] and results["sites"]["status"].startswith("error (write):"), results[
+        "sites"
+    ]
     assert "clin_sites" in results["sites"]["status"]
     assert results["sites"]["rows"] == 0
     assert results["delivery_centre"]["status"] == "success"
@@ -274,7 +298,9 @@ class _FailingWriter:
 def test_a_failed_rewrite_leaves_the_previous_table_as_it_was(spark, client):
     """A parquet table is replaced by writing beside it and swapping: a failed write changes nothing."""
     branch = client.get_branch_by_name("dev")
-    first = by_table(SparkSync(client, spark).download_sync_by_convention(branch.id, CAT, "rdmin_swap", "Clinics", **FAST))
+    first = by_table(
+        SparkSync(client, spark).download_sync_by_convention(branch.id, CAT, "rdmin_swap", "Clinics", **FAST)
+    )
     assert all(r["status"] == "success" for r in first.values()), first
     table = f"{CAT}.rdmin_swap.clin_sites"
     rows_before = spark.table(table).count()
@@ -291,7 +317,9 @@ def test_a_failed_rewrite_leaves_the_previous_table_as_it_was(spark, client):
     assert leftovers == []
 
     # The swap itself works: the next good download replaces the table and its properties.
-    third = by_table(SparkSync(client, spark).download_sync_by_convention(branch.id, CAT, "rdmin_swap", "Clinics", **FAST))
+    third = by_table(
+        SparkSync(client, spark).download_sync_by_convention(branch.id, CAT, "rdmin_swap", "Clinics", **FAST)
+    )
     assert third["sites"]["status"] == "success"
     props_after = dict(spark.sql(f"SHOW TBLPROPERTIES {table}").collect())
     assert props_after["trdm.export_id"] == str(third["sites"]["export_id"]) != props_before["trdm.export_id"]
@@ -307,7 +335,9 @@ def test_an_unreadable_source_is_an_error_and_nothing_is_completed(spark, client
     spark.sql(f"DROP TABLE {schema}.helper")  # the view now fails when read
     branch = client.get_branch_by_name("dev")
     before = history_rows(client, branch.id)
-    results = by_table(SparkSync(client, spark).upload_sync_by_convention(branch.id, CAT, "rdmout_broken", "Clinics", **FAST))
+    results = by_table(
+        SparkSync(client, spark).upload_sync_by_convention(branch.id, CAT, "rdmout_broken", "Clinics", **FAST)
+    )
     assert results["sites"]["status"].startswith("error:") and results["sites"]["failed"], results["sites"]
     assert results["delivery_centre"]["status"] == "skipped (no source data)"
     assert results["org_unit"]["status"] == "skipped (no source data)"
@@ -323,12 +353,15 @@ def test_invalid_tables_fail_before_anything_is_sent(spark, client):
     sync = SparkSync(client, spark)
     sync.download_sync_by_convention(branch.id, CAT, "rdmin_for_invalid", "Clinics", **FAST)
     sites = spark.table(f"{CAT}.rdmin_for_invalid.clin_sites")
-    sites.unionByName(sites.limit(1)).write.mode("overwrite").saveAsTable(f"{schema}.clin_sites")  # duplicate key
+    sites.unionByName(sites.limit(1)).write.mode("overwrite").saveAsTable(
+        f"{schema}.clin_sites"
+    )  # duplicate key
     centres = spark.table(f"{CAT}.rdmin_for_invalid.clin_delivery_centre")
     from pyspark.sql import functions as F
 
     too_long = centres.withColumn(
-        "centre_code", F.when(F.col("centre_code") == "DC019", F.lit("DC0190X")).otherwise(F.col("centre_code"))
+        "centre_code",
+        F.when(F.col("centre_code") == "DC019", F.lit("DC0190X")).otherwise(F.col("centre_code")),
     )
     too_long.write.mode("overwrite").saveAsTable(f"{schema}.clin_delivery_centre")
     before = history_rows(client, branch.id)

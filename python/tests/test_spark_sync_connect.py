@@ -32,7 +32,9 @@ def test_download_merge_and_round_trip_over_spark_connect(spark_connect, client)
     sync = SparkSync(client=client, spark=spark)
     branch = client.get_branch_by_name("dev")
 
-    down = {r["table"]: r for r in sync.download_sync_by_convention(branch.id, CAT, "rdmin", "Clinics", **FAST)}
+    down = {
+        r["table"]: r for r in sync.download_sync_by_convention(branch.id, CAT, "rdmin", "Clinics", **FAST)
+    }
     assert all(r["status"] == "success" for r in down.values()), down
     sites = spark.table(f"{CAT}.rdmin.clin_sites")
     assert sites.count() == down["sites"]["rows"] == 150
@@ -42,9 +44,16 @@ def test_download_merge_and_round_trip_over_spark_connect(spark_connect, client)
 
     # TitanRDM renames a site; the incremental download merges it in and keeps every other row.
     site = sites.filter("site_code = '0047'").toArrow()
-    site = site.set_column(site.schema.get_field_index("site_name"), "site_name", pa.array(["Renamed over Connect"]))
+    site = site.set_column(
+        site.schema.get_field_index("site_name"), "site_name", pa.array(["Renamed over Connect"])
+    )
     changed = ConventionSync(client).upload_by_convention(
-        branch.id, "Clinics", {"clin_sites": site}, table_names=["Site"], pattern="incremental_upsert_only", **FAST
+        branch.id,
+        "Clinics",
+        {"clin_sites": site},
+        table_names=["Site"],
+        pattern="incremental_upsert_only",
+        **FAST,
     )
     assert changed[0]["updated"] == 1, changed
     inc = sync.download_sync_by_convention(branch.id, CAT, "rdmin", "Clinics", pattern="incremental", **FAST)

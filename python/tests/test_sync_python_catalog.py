@@ -86,7 +86,9 @@ class MergingCatalog(DictCatalog):
         self.merges = []
 
     def merge(self, catalog, schema, table, data, key_columns, delete_column, properties):
-        self.merges.append((table, list(key_columns), delete_column, dict(properties), pa.table(data).num_rows))
+        self.merges.append(
+            (table, list(key_columns), delete_column, dict(properties), pa.table(data).num_rows)
+        )
         if self.decline:
             return NotImplemented
         self.props[(catalog, schema, table)] = dict(properties)
@@ -103,10 +105,12 @@ def test_incremental_downloads_use_the_catalogs_own_merge_unless_it_declines(cli
     assert catalog.merges == []  # a full download overwrites
     catalog.calls.clear()
 
-    again = sync.download(branch.id, "dev", "rdmin", "Clinics", incremental=True, poll_interval=0.05, max_wait=60)
+    again = sync.download(
+        branch.id, "dev", "rdmin", "Clinics", incremental=True, poll_interval=0.05, max_wait=60
+    )
     assert all(r["status"] == "success" for r in again), again
     assert sorted(m[0] for m in catalog.merges) == ["clin_delivery_centre", "clin_org_unit", "clin_sites"]
-    for table, keys, delete, props, _rows in catalog.merges:
+    for _table, keys, delete, props, _rows in catalog.merges:
         assert keys == ["trdm_record_id"] and delete == "trdm_is_deleted"
         assert props["trdm.high_water_mark"] and props["trdm.branch_id"] == str(branch.id)
     overwrites = [c for c in catalog.calls if c[0] == "overwrite"]
@@ -117,7 +121,9 @@ def test_incremental_downloads_use_the_catalogs_own_merge_unless_it_declines(cli
 def test_the_delta_merge_statement():
     from titan_rdm_sdk._spark_catalog import merge_statement, quote
 
-    sql = merge_statement(quote("dev", "rdmin", "clin_sites"), quote("v"), ["trdm_record_id"], "trdm_is_deleted")
+    sql = merge_statement(
+        quote("dev", "rdmin", "clin_sites"), quote("v"), ["trdm_record_id"], "trdm_is_deleted"
+    )
     assert sql == (
         "MERGE INTO `dev`.`rdmin`.`clin_sites` AS t USING `v` AS s ON t.`trdm_record_id` = s.`trdm_record_id` "
         "WHEN MATCHED AND s.`trdm_is_deleted` IS TRUE THEN DELETE "

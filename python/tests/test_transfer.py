@@ -269,9 +269,14 @@ def test_incremental_with_delete_upload_from_pyarrow(client, prod, tables):
     seed = frame([centre("DC911", "Doomed Centre"), centre("DC912", "Kept Centre")])
     only(upload(client, prod, centres, seed, "incremental_upsert_only")[2])
 
-    rows = [centre("DC911", "Doomed Centre"), centre("DC913", "New Centre"), centre("DC912", "Kept Centre, renamed")]
+    rows = [
+        centre("DC911", "Doomed Centre"),
+        centre("DC913", "New Centre"),
+        centre("DC912", "Kept Centre, renamed"),
+    ]
     data = pa.Table.from_pandas(frame(rows), preserve_index=False).append_column(
-        TRAN_CODE_COLUMN, pa.array([" D", "i", "U"])  # case and blanks are normalised
+        TRAN_CODE_COLUMN,
+        pa.array([" D", "i", "U"]),  # case and blanks are normalised
     )
     batch, file, results = upload(client, prod, centres, data, "incremental_with_delete")
     result = only(results)
