@@ -4,10 +4,19 @@ The engine (``trdm-sync``, compiled into ``_internal``) decides everything: whic
 them, what to merge, what to validate before an upload. It calls this object for the five catalog
 operations its contract names (see ``python/src/catalog.rs``), passing and taking Arrow:
 
-* reads go through ``DataFrame.toArrow()`` (Spark 4; older sessions fall back to ``toPandas()``);
+* reads go through ``DataFrame.toArrow()`` (Spark 4). Spark 3 has none, and its ``toPandas()`` turns
+  ``timestamp`` values into naive wall-clock times of the session time zone (lossy in a DST fall-back hour,
+  and read back as UTC: shifted). So Spark 3 reads collect Arrow batches instead (``_collect_as_arrow``,
+  what ``toPandas`` runs underneath: UTC instants), and only without it go through pandas, with timestamps
+  selected as microseconds since the epoch (``unix_micros``): exact in any session time zone;
 * writes go through ``createDataFrame(arrow_table, schema)`` with a Spark schema built from the Arrow
-  schema, which the engine built from TitanRDM's column definitions; column descriptions become comments;
-* sync state (the high-water mark, the branch, ...) lives in table properties (``trdm.*``);
+  schema, which the engine built from TitanRDM's column definitions; column descriptions become comments.
+  Spark 3's ``createDataFrame`` takes no Arrow table: there it gets a pandas frame with nullable integer
+  columns and UTC timestamps (see :func:`create_frame`);
+* sync state (the high-water mark, the branch, ...) lives in table properties (``trdm.*``). Unity Catalog
+  OSS keeps a property value in 255 characters (and a Hive metastore in 4,000), but the stored Arrow schema
+  is kilobytes of JSON, so a longer value is written as numbered parts (``KEY.part.000``, ... with
+  ``KEY.parts`` = their count) and :meth:`SparkCatalog.properties` joins them again;
 * incremental downloads never truncate. A Delta table takes the changes with one ``MERGE INTO`` by
   ``trdm_record_id`` (deleted records are removed), then its new properties; for other providers (parquet in
   local Spark) :meth:`SparkCatalog.merge` declines and the engine reads the table, merges in Rust and writes
@@ -16,9 +25,13 @@ operations its contract names (see ``python/src/catalog.rs``), passing and takin
   and properties together). Other providers have no atomic replace, and ``saveAsTable`` in overwrite mode
   drops the old table before it writes the new one, so a failed write would lose it. Instead the data and
   properties go into a new table beside it (``DataFrameWriterV2.create`` with its table properties, one
-  statement), and only once that succeeded is the old table dropped and the new one renamed into place: a
-  failed write leaves the old table untouched, and readers see the old table, then (after two catalog
-  operations) the new one. A table that does not exist yet is created the same way, in place.
+  statement), and only once that succeeded is the old table renamed aside, the new one renamed into place
+  and the old one dropped; a failed second rename renames the old table back. So a failed write or rename
+  leaves the old table as it was. A table that does not exist yet is created the same way, in place.
+* Unity Catalog (a catalog other than ``spark_catalog``: Databricks', or OSS's ``UCSingleCatalog``) holds
+  only Delta managed tables and cannot rename tables. There new tables are Delta too (when the session has
+  Delta, whatever ``spark.sql.sources.default`` says), so only ``CREATE OR REPLACE`` and ``MERGE INTO`` run,
+  never a rename.
 * ``createDataFrame(arrow_table)`` makes one partition per Arrow batch of
   ``spark.sql.execution.arrow.maxRecordsPerBatch`` rows (100 for a million rows), and each becomes a task
   and a file. Writes coalesce to one partition per :data:`_ROWS_PER_PARTITION` rows (measured on local
@@ -46,6 +59,44 @@ _log = logging.getLogger("titan_rdm_sdk")
 _PROPERTY_PREFIX = "trdm."
 # The field metadata key under which Spark's toArrow() hands over a column's metadata (its comment), as JSON.
 _SPARK_METADATA = b"SPARK::metadata::json"
+
+# The longest table property value written as is; longer ones are split into parts of this length (see
+# the module docs). Unity Catalog OSS stores values as VARCHAR(255).
+_PROPERTY_VALUE_LIMIT = 250
+_PART = ".part."
+_PARTS = ".parts"
+
+
+def split_long_values(properties: dict[str, str]) -> dict[str, str]:
+    """``properties`` with every value longer than :data:`_PROPERTY_VALUE_LIMIT` written as numbered parts."""
+    out: dict[str, str] = {}
+    for key, value in properties.items():
+        if len(value) <= _PROPERTY_VALUE_LIMIT:
+            out[key] = value
+            continue
+        parts = [value[i : i + _PROPERTY_VALUE_LIMIT] for i in range(0, len(value), _PROPERTY_VALUE_LIMIT)]
+        out[key + _PARTS] = str(len(parts))
+        for n, part in enumerate(parts):
+            out[f"{key}{_PART}{n:03d}"] = part
+    return out
+
+
+def join_long_values(properties: dict[str, str]) -> dict[str, str]:
+    """The inverse of :func:`split_long_values`. Parts beyond the count (left by an earlier, longer value)
+    are ignored; a value with a part missing is left out rather than returned cut short."""
+    out = {k: v for k, v in properties.items() if _PART not in k and not k.endswith(_PARTS)}
+    for key, count in properties.items():
+        if not key.endswith(_PARTS) or _PART in key:
+            continue
+        name = key[: -len(_PARTS)]
+        try:
+            parts = [properties[f"{name}{_PART}{n:03d}"] for n in range(int(count))]
+        except (KeyError, ValueError):
+            _log.warning("table property %s is incomplete (%s parts announced); ignored", name, count)
+            continue
+        out[name] = "".join(parts)
+    return out
+
 
 # Rows per partition when a table is written (see the module docs): large enough that per-task and per-file
 # costs vanish, small enough that a multi-million-row table still spreads over several cores.
@@ -132,7 +183,9 @@ def _spark_ready(table: Any) -> Any:
             changed = True
     if not changed:
         return table
-    fields = [pa.field(f.name, c.type, f.nullable, f.metadata) for f, c in zip(table.schema, columns)]
+    fields = [
+        pa.field(f.name, c.type, f.nullable, f.metadata) for f, c in zip(table.schema, columns, strict=True)
+    ]
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
@@ -162,6 +215,72 @@ def _is_local(spark: Any) -> bool:
         return context is not None and str(context.master).startswith("local")
     except Exception:  # noqa: BLE001 - Connect raises on access to sparkContext
         return False
+
+
+def create_frame(spark: Any, table: Any, schema: Any) -> Any:
+    """``spark.createDataFrame`` of a pyarrow Table with a Spark schema.
+
+    Spark 4 takes the table itself. Spark 3 takes pandas only; the frame handed over keeps integer columns
+    with NULLs integral (pandas' nullable dtypes, not float64, which would round past 2**53) and timestamps
+    as UTC instants (tz-aware), so nothing is shifted or rounded on the way in.
+    """
+    if not str(getattr(spark, "version", "4")).startswith(("1.", "2.", "3.")):
+        return spark.createDataFrame(table, schema=schema)
+    import pandas as pd
+    import pyarrow as pa
+
+    nullable = {
+        pa.int8(): pd.Int8Dtype(),
+        pa.int16(): pd.Int16Dtype(),
+        pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+    }
+    frame = table.to_pandas(types_mapper=nullable.get, date_as_object=True)
+    return spark.createDataFrame(frame, schema=schema)
+
+
+def _arrow_before_spark4(frame: Any) -> Any:
+    """``frame`` as a pyarrow Table on Spark < 4 (no ``toArrow``), timestamps exact, comments kept.
+
+    ``_collect_as_arrow()`` (what Spark 3's ``toPandas`` runs underneath) yields Arrow batches whose
+    timestamps are UTC instants labelled with the session time zone; they are relabelled UTC. Without it
+    (Spark Connect 3.x) ``toPandas()`` runs with the timestamp columns selected as ``unix_micros``, which no
+    time zone shifts, and those become ``timestamp(us, UTC)`` again.
+    """
+    import pyarrow as pa
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    fields = frame.schema.fields
+    stamps = {f.name for f in fields if isinstance(f.dataType, T.TimestampType)}
+    collect = getattr(frame, "_collect_as_arrow", None)
+    if collect is not None:
+        batches = collect()
+        if batches:
+            table = pa.Table.from_batches(batches)
+        else:
+            from pyspark.sql.pandas.types import to_arrow_schema
+
+            table = to_arrow_schema(frame.schema).empty_table()
+    else:
+        selected = [
+            F.unix_micros(F.col(quote(f.name))).alias(f.name) if f.name in stamps else F.col(quote(f.name))
+            for f in fields
+        ]
+        table = pa.Table.from_pandas(frame.select(*selected).toPandas(), preserve_index=False)
+    out_fields, columns = [], []
+    for i, f in enumerate(fields):
+        column = table.column(i)
+        if f.name in stamps:
+            if not pa.types.is_timestamp(column.type):  # microseconds (float when pandas saw NULLs)
+                column = column.cast(pa.int64())
+            column = column.cast(pa.timestamp("us", "UTC"))
+        comment = (f.metadata or {}).get("comment")
+        metadata = {b"comment": str(comment).encode("utf-8")} if comment is not None else None
+        out_fields.append(pa.field(f.name, column.type, f.nullable, metadata))
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=pa.schema(out_fields))
 
 
 def merge_statement(target: str, source: str, key_columns: list[str], delete_column: str | None) -> str:
@@ -198,21 +317,16 @@ class SparkCatalog:
         if not self.table_exists(catalog, schema, table):
             raise LookupError(f"table {catalog}.{schema}.{table} does not exist")
         frame = self._spark.table(quote(catalog, schema, table))
-        import pyarrow as pa
-
         if hasattr(frame, "toArrow"):
             return _comments_from_spark(frame.toArrow())
-        # Spark < 4: no Arrow export, go through pandas (Arrow-enabled).
-        return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)
+        return _arrow_before_spark4(frame)
 
     def create_schema(self, catalog: str, schema: str) -> None:
         # Check first: a user allowed to write into an existing schema may not be allowed to create one.
         if not self._spark.catalog.databaseExists(quote(catalog, schema)):
             self._spark.sql(f"CREATE SCHEMA IF NOT EXISTS {quote(catalog, schema)}")
 
-    def overwrite(
-        self, catalog: str, schema: str, table: str, data: Any, properties: dict[str, str]
-    ) -> None:
+    def overwrite(self, catalog: str, schema: str, table: str, data: Any, properties: dict[str, str]) -> None:
         name = quote(catalog, schema, table)
         exists = self.table_exists(catalog, schema, table)
         provider = self._provider(catalog, schema, table, exists)
@@ -228,14 +342,27 @@ class SparkCatalog:
             self._create(frame, name, provider, properties)
             return
         # Write beside the table, then swap: a failed write leaves the old table as it was.
-        staging = quote(catalog, schema, f"{table}__trdm_{uuid.uuid4().hex[:12]}")
+        suffix = uuid.uuid4().hex[:12]
+        staging = quote(catalog, schema, f"{table}__trdm_{suffix}")
         try:
             self._create(frame, staging, provider, properties)
         except Exception:
             self._spark.sql(f"DROP TABLE IF EXISTS {staging}")
             raise
-        self._spark.sql(f"DROP TABLE {name}")
-        self._spark.sql(f"ALTER TABLE {staging} RENAME TO {quote(schema, table)}")
+        # Old table aside, new one in, old one dropped: until the last step the old data exists under one
+        # of the two names, and a failed rename of the new table puts the old one back.
+        aside = f"{table}__trdm_old_{suffix}"
+        self._spark.sql(f"ALTER TABLE {name} RENAME TO {quote(schema, aside)}")
+        try:
+            self._spark.sql(f"ALTER TABLE {staging} RENAME TO {quote(schema, table)}")
+        except Exception:
+            self._spark.sql(f"ALTER TABLE {quote(catalog, schema, aside)} RENAME TO {quote(schema, table)}")
+            self._spark.sql(f"DROP TABLE IF EXISTS {staging}")
+            raise
+        try:
+            self._spark.sql(f"DROP TABLE {quote(catalog, schema, aside)}")
+        except Exception:  # noqa: BLE001 - the new table is in place; only the old copy is left over
+            _log.warning("replaced %s but could not drop its previous version %s", name, aside, exc_info=True)
 
     def merge(
         self,
@@ -263,7 +390,7 @@ class SparkCatalog:
         if not self.table_exists(catalog, schema, table):
             raise LookupError(f"table {catalog}.{schema}.{table} does not exist")
         rows = self._spark.sql(f"SHOW TBLPROPERTIES {quote(catalog, schema, table)}").collect()
-        return {r[0]: r[1] for r in rows if str(r[0]).startswith(_PROPERTY_PREFIX)}
+        return join_long_values({r[0]: r[1] for r in rows if str(r[0]).startswith(_PROPERTY_PREFIX)})
 
     def warm_up(self) -> threading.Thread:
         """Starts, on a background thread, one write of a one-row table with every type a download writes
@@ -303,7 +430,7 @@ class SparkCatalog:
                 "local": pa.array([datetime(2024, 1, 31)], pa.timestamp("us")),
             }
         )
-        frame = self._spark.createDataFrame(sample, schema=spark_schema(sample.schema))
+        frame = create_frame(self._spark, sample, spark_schema(sample.schema))
         if _is_local(self._spark):
             # Spark runs in this process's machine, so a temporary directory is somewhere it can write: the
             # Parquet writer and the commit of a table's files warm up too.
@@ -318,7 +445,9 @@ class SparkCatalog:
     def _tblproperties(properties: dict[str, str]) -> str:
         if not properties:
             return ""
-        items = ", ".join(f"{_sql_string(k)} = {_sql_string(v)}" for k, v in sorted(properties.items()))
+        items = ", ".join(
+            f"{_sql_string(k)} = {_sql_string(v)}" for k, v in sorted(split_long_values(properties).items())
+        )
         return f" TBLPROPERTIES ({items})"
 
     def _frame(self, data: Any) -> Any:
@@ -327,7 +456,7 @@ class SparkCatalog:
         import pyarrow as pa
 
         arrow = _spark_ready(pa.table(data))
-        frame = self._spark.createDataFrame(arrow, schema=spark_schema(arrow.schema))
+        frame = create_frame(self._spark, arrow, spark_schema(arrow.schema))
         return frame.coalesce(max(1, -(-arrow.num_rows // _ROWS_PER_PARTITION)))
 
     @contextlib.contextmanager
@@ -345,7 +474,7 @@ class SparkCatalog:
         """Creates table ``name`` (which must not exist) from ``frame``, with its properties, in one
         statement (``DataFrameWriterV2``: cheaper than a temporary view and ``CREATE TABLE AS SELECT``)."""
         writer = frame.writeTo(name).using(provider)
-        for key, value in sorted(properties.items()):
+        for key, value in sorted(split_long_values(properties).items()):
             writer = writer.tableProperty(key, value)
         writer.create()
 
@@ -356,5 +485,17 @@ class SparkCatalog:
             for r in rows:
                 if str(r[0]).strip().lower() == "provider":
                     return str(r[1]).strip().lower()
-        default = self._spark.conf.get("spark.sql.sources.default", "parquet")
-        return str(default).strip().lower()
+        default = str(self._spark.conf.get("spark.sql.sources.default", "parquet")).strip().lower()
+        if default != "delta" and catalog.lower() != "spark_catalog" and self._has_delta():
+            # Unity Catalog refuses managed tables that are not Delta (its default is the session's).
+            return "delta"
+        return default
+
+    def _has_delta(self) -> bool:
+        """Whether the session has Delta Lake's SQL extension. (Databricks has Delta built in and as the
+        default format, which :meth:`_provider` sees first.)"""
+        try:
+            extensions = str(self._spark.conf.get("spark.sql.extensions", "") or "")
+        except Exception:  # noqa: BLE001 - a session that cannot say has no Delta we could rely on
+            return False
+        return "DeltaSparkSessionExtension" in extensions
