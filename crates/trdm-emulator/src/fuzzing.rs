@@ -45,7 +45,7 @@ pub fn body_fields(body: &[u8]) -> Result<(), String> {
         let _ = trdm_format::temporal::parse_timestamptz(text.trim());
     }
     if let Ok(Some(pattern)) = body.text("pattern") {
-        let _ = crate::records::ImportPattern::parse(&pattern);
+        let _ = crate::records::ImportPattern::from_name(&pattern);
     }
     Ok(())
 }

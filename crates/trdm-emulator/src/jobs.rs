@@ -218,11 +218,11 @@ async fn run_import_table(state: AppState, id: i64) -> ApiResult<()> {
             if let Some(counts) = records::applied_counts(c, id)? {
                 return Ok(Ok(counts));
             }
-            let Some(pattern) = ImportPattern::parse(&it.pattern) else {
+            let Some(pattern) = ImportPattern::from_name(&it.pattern) else {
                 return Ok(Err(format!(
                     "unknown pattern {:?}; expected one of {}",
                     it.pattern,
-                    ImportPattern::NAMES
+                    ImportPattern::NAMES.join(", ")
                 )));
             };
             let file = match File::open(&path) {

@@ -82,30 +82,9 @@ fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// How an import treats records absent from its file (part A §9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ImportPattern {
-    /// The file is the whole table.
-    Full,
-    /// Upserts only (also the legacy `incremental`).
-    UpsertOnly,
-    /// Upserts and deletes by `trdm_tran_code`.
-    WithDelete,
-}
-
-impl ImportPattern {
-    pub(crate) const NAMES: &'static str =
-        "full, incremental_upsert_only, incremental_with_delete, incremental";
-
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        match s {
-            "full" => Some(ImportPattern::Full),
-            "incremental_upsert_only" | "incremental" => Some(ImportPattern::UpsertOnly),
-            "incremental_with_delete" => Some(ImportPattern::WithDelete),
-            _ => None,
-        }
-    }
-}
+/// How an import treats records absent from its file (part A §9); read with the exact
+/// [`ImportPattern::from_name`], as the service reads it.
+pub(crate) use trdm_format::ImportPattern;
 
 /// Who is applying a file, and how.
 pub(crate) struct ImportSpec<'a> {

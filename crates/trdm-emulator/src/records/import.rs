@@ -123,12 +123,12 @@ pub(super) fn plan(spec: &ImportSpec<'_>, header: &Record) -> Result<Plan, Apply
         }
     }
     match (spec.pattern, has_tran_code) {
-        (ImportPattern::WithDelete, false) => {
+        (ImportPattern::IncrementalWithDelete, false) => {
             return Err(reject(format!(
                 "the incremental_with_delete pattern needs a {TRAN_CODE} column"
             )));
         }
-        (ImportPattern::Full | ImportPattern::UpsertOnly, true) => {
+        (ImportPattern::Full | ImportPattern::IncrementalUpsertOnly, true) => {
             return Err(reject(format!(
                 "column {TRAN_CODE} is only allowed with the incremental_with_delete pattern"
             )));

@@ -441,9 +441,21 @@ fn exports_of_every_type_and_awkward_values_match_the_reference_writer() {
         3 => None,
         _ => Some((i, 0, Some("i"))),
     }));
-    apply(&mut conn, table, ImportPattern::WithDelete, &second).unwrap();
+    apply(
+        &mut conn,
+        table,
+        ImportPattern::IncrementalWithDelete,
+        &second,
+    )
+    .unwrap();
     let third = every_type_csv((0..ROWS).filter(|i| i % 20 == 0).map(|i| (i, 2, Some("i"))));
-    apply(&mut conn, table, ImportPattern::WithDelete, &third).unwrap();
+    apply(
+        &mut conn,
+        table,
+        ImportPattern::IncrementalWithDelete,
+        &third,
+    )
+    .unwrap();
     assert!(assert_exports_match(&conn, table) > 0);
 
     // Values no import writes but a table may hold: reals (in INTEGER-affinity columns, as text columns keep
@@ -655,7 +667,7 @@ fn bad_files() -> Vec<(ImportPattern, Vec<u8>)> {
     let tran: Vec<&str> = tran_header.iter().map(String::as_str).collect();
     let mut files = Vec::new();
     let full = ImportPattern::Full;
-    let del = ImportPattern::WithDelete;
+    let del = ImportPattern::IncrementalWithDelete;
     // Duplicate keys in every combination of upsert and delete, near and far apart.
     files.push((
         full,
@@ -672,7 +684,7 @@ fn bad_files() -> Vec<(ImportPattern, Vec<u8>)> {
         ),
     ));
     files.push((
-        ImportPattern::UpsertOnly,
+        ImportPattern::IncrementalUpsertOnly,
         csv_of(&plain, &typed_rows([(5, 0, None), (5, 0, None)])),
     ));
     for (a, b) in [
@@ -851,7 +863,7 @@ fn imports_match_the_reference_applier() {
     let tran_header = with_tran(&plain);
     let tran: Vec<&str> = tran_header.iter().map(String::as_str).collect();
     let full = ImportPattern::Full;
-    let del = ImportPattern::WithDelete;
+    let del = ImportPattern::IncrementalWithDelete;
 
     // Rejections of an empty table.
     reject_bad_files(&mut twin, &mapping);
@@ -909,7 +921,7 @@ fn imports_match_the_reference_applier() {
     twin.apply(0, &mapping, del, &again).unwrap();
     // Upserts only, and a file without some optional columns (written as NULL).
     let fourth = csv_of(&plain, &typed_rows((100..4000).map(|i| (i, 6, None))));
-    twin.apply(0, &mapping, ImportPattern::UpsertOnly, &fourth)
+    twin.apply(0, &mapping, ImportPattern::IncrementalUpsertOnly, &fourth)
         .unwrap();
     let few = ["needed", "code", "id", "txt"];
     let rows: Vec<Vec<Option<String>>> = (0..500)

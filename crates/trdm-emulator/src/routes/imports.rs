@@ -165,10 +165,10 @@ pub(super) async fn create_table(
     let pattern = body
         .text("pattern")?
         .ok_or_else(|| ApiError::BadRequest("pattern is required".into()))?;
-    if ImportPattern::parse(&pattern).is_none() {
+    if ImportPattern::from_name(&pattern).is_none() {
         return Err(ApiError::BadRequest(format!(
             "pattern must be one of {}, got {pattern:?}",
-            ImportPattern::NAMES
+            ImportPattern::NAMES.join(", ")
         )));
     }
     let correlation_code = body.text("correlation_code")?;
