@@ -4,8 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use trdm_emulator::{EndpointGroup, FaultKind};
+use trdm_sync::codec::ImportPattern;
 
 /// Keep reference data in sync between TitanRDM and the lakehouse.
 #[derive(Debug, Parser)]
@@ -160,9 +162,9 @@ pub(crate) struct DownloadArgs {
 pub(crate) struct UploadArgs {
     #[command(flatten)]
     pub(crate) sync: SyncArgs,
-    /// full, incremental_upsert_only, incremental_with_delete (or the legacy incremental).
-    #[arg(long, default_value = "full")]
-    pub(crate) pattern: String,
+    /// How the import applies each file (any case; the legacy incremental = incremental_upsert_only).
+    #[arg(long, value_parser = PatternParser, default_value_t = ImportPattern::Full)]
+    pub(crate) pattern: ImportPattern,
     /// Import batch description.
     #[arg(long)]
     pub(crate) description: Option<String>,
@@ -226,6 +228,36 @@ pub(crate) struct DemoArgs {
     /// Keep serving the emulator after the demo (until Ctrl-C), to explore it with other clients.
     #[arg(long)]
     pub(crate) serve: bool,
+}
+
+/// Reads an import pattern with its own `FromStr` (trimmed, any case, the legacy `incremental`) and lists
+/// [`ImportPattern::ALL`] as the possible values in the help.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PatternParser;
+
+impl TypedValueParser for PatternParser {
+    type Value = ImportPattern;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ImportPattern, clap::Error> {
+        let parse = <ImportPattern as std::str::FromStr>::from_str;
+        parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(ImportPattern::ALL.into_iter().map(|pattern| {
+            let value = PossibleValue::new(pattern.as_str());
+            if pattern == ImportPattern::IncrementalUpsertOnly {
+                value.alias(ImportPattern::LEGACY_INCREMENTAL)
+            } else {
+                value
+            }
+        })))
+    }
 }
 
 /// `2`, `1.5`, `500ms`, `3s`.

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use serde_json::json;
 use trdm_catalog_delta::DeltaCatalog;
 use trdm_client::PollConfig;
-use trdm_sync::codec::ImportPattern;
 use trdm_sync::{DownloadRequest, Reporter, SyncEngine, TableResult, UploadRequest};
 
 use super::{ExitStatus, branch_id, connect};
@@ -86,10 +85,7 @@ pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, CliError>
 }
 
 pub(super) async fn upload(args: UploadArgs) -> Result<ExitStatus, CliError> {
-    let pattern: ImportPattern = args
-        .pattern
-        .parse()
-        .map_err(|e| CliError::Usage(format!("--pattern: {e}")))?;
+    let pattern = args.pattern;
     let (engine, branch) = engine(&args.sync).await?;
     let request = UploadRequest {
         branch_id: branch,
