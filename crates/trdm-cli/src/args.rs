@@ -171,6 +171,16 @@ pub(crate) struct UploadArgs {
     /// Send the valid tables and complete the batch even when others failed (the incumbent's behaviour).
     #[arg(long)]
     pub(crate) allow_partial: bool,
+    /// Only show what the upload would change (per table: inserts, updates, deletes, unchanged records and
+    /// the first changes), against a full export of the branch's current records; nothing is written.
+    #[arg(long)]
+    pub(crate) plan: bool,
+    /// Let a full upload delete more than half of a table's current records (refused by default).
+    #[arg(long)]
+    pub(crate) allow_mass_delete: bool,
+    /// Send tables whose plan changes nothing (skipped by default as `skipped (unchanged)`).
+    #[arg(long)]
+    pub(crate) upload_unchanged: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,8 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
-use trdm_sync::{Phase, Reporter, TableResult};
+use trdm_sync::plan::{ChangeKind, TablePlan};
+use trdm_sync::{Phase, Reporter, TableResult, TableStatus};
 
 /// Prints an error line on stderr.
 pub(crate) fn error(message: &str) {
@@ -33,17 +34,27 @@ pub(crate) fn results_text(results: &[TableResult]) -> Vec<String> {
     results
         .iter()
         .map(|r| {
-            let counts = match (r.inserted, r.updated, r.deleted) {
-                (Some(i), Some(u), Some(d)) => format!("  (+{i} ~{u} -{d})"),
+            let counts = match (r.inserted, r.updated, r.deleted, &r.plan) {
+                (Some(i), Some(u), Some(d), _) => format!("  (+{i} ~{u} -{d})"),
+                (_, _, _, Some(p)) => format!(
+                    "  (would be +{} ~{} -{}, {} unchanged, of {} current)",
+                    p.inserted, p.updated, p.deleted, p.unchanged, p.current
+                ),
                 _ => String::new(),
             };
+            let changes = r
+                .plan
+                .as_ref()
+                .filter(|_| r.status == TableStatus::Planned)
+                .map(|p| plan_lines(p, width))
+                .unwrap_or_default();
             let note = r
                 .note
                 .as_ref()
                 .map(|n| format!("\n  {:<width$}  note: {n}", ""))
                 .unwrap_or_default();
             format!(
-                "  {:<width$}  {:>8} rows  {:>6.2}s  {}{counts}{note}",
+                "  {:<width$}  {:>8} rows  {:>6.2}s  {}{counts}{note}{changes}",
                 r.target,
                 r.rows,
                 r.duration.as_secs_f64(),
@@ -51,6 +62,55 @@ pub(crate) fn results_text(results: &[TableResult]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The first changes of a plan, one line each, e.g. `update site_code=0047: site_name "A" → "B"`.
+fn plan_lines(plan: &TablePlan, width: usize) -> String {
+    let shown = |v: &Option<String>| match v {
+        Some(v) => format!("{v:?}"),
+        None => "NULL".into(),
+    };
+    let mut out = String::new();
+    for c in &plan.changes {
+        let key: Vec<String> = c
+            .key
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shown(v)))
+            .collect();
+        let what = match c.change {
+            ChangeKind::Insert => "insert",
+            ChangeKind::Update => "update",
+            ChangeKind::Delete => "delete",
+        };
+        let columns: Vec<String> = match c.change {
+            ChangeKind::Update => c
+                .columns
+                .iter()
+                .map(|col| format!("{} {} → {}", col.column, shown(&col.old), shown(&col.new)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let columns = if columns.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", columns.join(", "))
+        };
+        out.push_str(&format!(
+            "\n  {:<width$}    {what} {}{columns}",
+            "",
+            key.join(" ")
+        ));
+    }
+    let shown_count = plan.changes.len() as u64;
+    let total = plan.inserted + plan.updated + plan.deleted;
+    if total > shown_count {
+        out.push_str(&format!(
+            "\n  {:<width$}    … and {} more",
+            "",
+            total - shown_count
+        ));
+    }
+    out
 }
 
 /// Progress bars on stderr, one per table, only when stderr is a terminal.

@@ -123,9 +123,23 @@ fn sync_download_and_upload_round_trip_through_a_delta_warehouse() {
             .ends_with("+00")
     );
 
-    // Uploading the downloaded tables unchanged creates no versions.
+    // Uploading the downloaded tables unchanged sends nothing: the plan finds no change.
     let (code, report, out) =
         server.trdm(&[&["sync", "upload", "--schema", "rdmin"][..], &common].concat());
+    assert_eq!(code, 0, "{out}");
+    assert!(report["import_id"].is_null(), "{report}");
+    for t in report["tables"].as_array().unwrap() {
+        assert_eq!(t["status"], "skipped (unchanged)", "{t}");
+        assert_eq!(t["plan"]["unchanged"], t["rows"], "{t}");
+    }
+    // Sent anyway, TitanRDM agrees: no versions.
+    let (code, report, out) = server.trdm(
+        &[
+            &["sync", "upload", "--schema", "rdmin", "--upload-unchanged"][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert_eq!(code, 0, "{out}");
     assert_eq!(report["import_status"], "completed");
     for t in report["tables"].as_array().unwrap() {

@@ -35,6 +35,7 @@ use crate::catalog::{BatchStream, Catalog, MergeSpec, Properties, TableRef};
 use crate::codec::{CsvDecoder, ImportPattern, encode_upload};
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, ManifestTable, manifest};
+use crate::plan::{SAMPLE_CHANGES, TablePlan, plan_table};
 use crate::report::{NoReporter, Phase, Reporter, TableResult, TableStatus};
 use crate::schema::{export_schema, schema_fingerprint};
 
@@ -184,8 +185,37 @@ pub struct UploadRequest {
     pub correlation_code: Option<String>,
     /// Keep the incumbent's behaviour: send the valid tables and complete the batch even if others failed.
     pub allow_partial: bool,
+    /// What is checked against the branch's current records before anything is sent.
+    pub checks: UploadChecks,
     /// How import results are polled.
     pub poll: PollConfig,
+}
+
+/// What an upload checks before it writes, from its [plan](crate::plan): by default a `full` upload that
+/// would delete more than half of a table's current records is refused, and a table the upload would not
+/// change is skipped. Both cost one full export per table, taken while the source is read; with
+/// `allow_mass_delete` and `upload_unchanged` (and no `plan_only`) no plan is made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UploadChecks {
+    /// Only plan: every table's result has status `planned` and its plan; nothing is created on the
+    /// server (no import batch, no import table).
+    pub plan_only: bool,
+    /// Let a `full` upload delete more than half of a table's current records.
+    pub allow_mass_delete: bool,
+    /// Send a table even when its plan changes nothing.
+    pub upload_unchanged: bool,
+}
+
+impl UploadChecks {
+    fn plans(&self) -> bool {
+        self.plan_only || !self.allow_mass_delete || !self.upload_unchanged
+    }
+}
+
+/// Whether a `full` upload's plan deletes so much that it needs `allow_mass_delete`: more than half of
+/// the table's current records (so also all of a one-record table).
+fn is_mass_delete(plan: &TablePlan) -> bool {
+    plan.deleted > 0 && plan.deleted.saturating_mul(2) > plan.current
 }
 
 /// The outcome of an upload.
@@ -505,9 +535,7 @@ impl SyncEngine {
         // Phase 1: read and validate every table into a file; nothing is sent yet.
         let prepared: Vec<(TableResult, Option<PathBuf>)> =
             stream::iter(m.tables.iter().enumerate())
-                .map(|(i, t)| {
-                    self.prepare_upload(&m, t, request, work.path().join(format!("{i}.csv")))
-                })
+                .map(|(i, t)| self.prepare_checked(&m, t, request, work.path(), i))
                 .buffered(self.concurrency)
                 .collect()
                 .await;
@@ -548,13 +576,31 @@ impl SyncEngine {
             });
         }
         let sendable: Vec<usize> = (0..results.len()).filter(|&i| files[i].is_some()).collect();
+        let code = request
+            .correlation_code
+            .clone()
+            .unwrap_or_else(|| format!("convention-upload-{}", request.schema));
         if sendable.is_empty() {
+            // Nothing to send because everything is in place already (a rerun after a run that applied its
+            // tables but was stopped before completing its batch): still close that run's batch.
+            let in_place = !request.checks.plan_only
+                && results
+                    .iter()
+                    .any(|r| r.status == TableStatus::SkippedUnchanged);
+            let abandoned_import_id = if in_place {
+                self.abandon_open_batch(&code).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot check for a batch left open by an earlier run");
+                    None
+                })
+            } else {
+                None
+            };
             self.finish_all(&results);
             return Ok(UploadReport {
                 tables: results,
                 import_id: None,
                 import_status: None,
-                abandoned_import_id: None,
+                abandoned_import_id,
             });
         }
         // Phase 2: one batch, every file uploaded.
@@ -562,10 +608,6 @@ impl SyncEngine {
             .description
             .clone()
             .unwrap_or_else(|| format!("Convention sync upload from {}", request.schema));
-        let code = request
-            .correlation_code
-            .clone()
-            .unwrap_or_else(|| format!("convention-upload-{}", request.schema));
         let abandoned_import_id = match self.abandon_open_batch(&code).await {
             Ok(abandoned) => abandoned,
             Err(e) => {
@@ -828,6 +870,125 @@ impl SyncEngine {
             tokio::time::sleep(interval).await;
             interval = poll.next_wait(interval);
         }
+    }
+
+    /// [`prepare_upload`](Self::prepare_upload), and, when the request's checks need it, the table's plan
+    /// against a full export fetched at the same time; the checks decide whether the file is sent.
+    async fn prepare_checked(
+        &self,
+        m: &Manifest,
+        t: &ManifestTable,
+        request: &UploadRequest,
+        work: &std::path::Path,
+        i: usize,
+    ) -> (TableResult, Option<PathBuf>) {
+        let file = work.join(format!("{i}.csv"));
+        if !request.checks.plans() {
+            return self.prepare_upload(m, t, request, file).await;
+        }
+        let current_file = work.join(format!("{i}.current.csv"));
+        let (prepared, current) = tokio::join!(
+            self.prepare_upload(m, t, request, file),
+            self.fetch_current(t, request, current_file)
+        );
+        let (mut result, file) = prepared;
+        let Some(file) = file else {
+            return (result, None);
+        };
+        let current = match current {
+            Ok(current) => current,
+            Err(e) => {
+                result.status = TableStatus::Error(format!(
+                    "cannot plan the upload: exporting the current records failed: {e}"
+                ));
+                result.rows = 0;
+                return (result, None);
+            }
+        };
+        let table = t.table.clone();
+        let pattern = request.pattern;
+        let manual = t.definition.allow_manual_rows.unwrap_or(false);
+        let upload = file.clone();
+        let planned = tokio::task::spawn_blocking(move || {
+            plan_table(&table, pattern, manual, &current, &upload, SAMPLE_CHANGES)
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("planning failed: {e}")))
+        .and_then(|r| r);
+        let plan = match planned {
+            Ok(plan) => plan,
+            Err(e) => {
+                result.status = TableStatus::Error(format!("cannot plan the upload: {e}"));
+                result.rows = 0;
+                return (result, None);
+            }
+        };
+        let checks = request.checks;
+        let refused =
+            pattern == ImportPattern::Full && !checks.allow_mass_delete && is_mass_delete(&plan);
+        let refusal = format!(
+            "this full upload would delete {} of the {} current records of {} (more than half); allow \
+             it with --allow-mass-delete (Python: allow_mass_delete=True)",
+            plan.deleted, plan.current, t.definition.name
+        );
+        let send = if checks.plan_only {
+            result.status = TableStatus::Planned;
+            if refused {
+                result.note = Some(format!("the upload would be refused: {refusal}"));
+            }
+            false
+        } else if refused {
+            result.status = TableStatus::Error(format!("refused, nothing was sent: {refusal}"));
+            result.rows = 0;
+            false
+        } else if !plan.changes_anything() && !checks.upload_unchanged {
+            result.status = TableStatus::SkippedUnchanged;
+            false
+        } else {
+            true
+        };
+        result.plan = Some(plan);
+        (result, send.then_some(file))
+    }
+
+    /// The table's current records on the branch: a full export, saved to `path`.
+    async fn fetch_current(
+        &self,
+        t: &ManifestTable,
+        request: &UploadRequest,
+        path: PathBuf,
+    ) -> std::result::Result<PathBuf, String> {
+        let export =
+            ExportRequest::full(request.branch_id, t.definition.key.clone()).with_correlation_code(
+                format!("convention-plan-{}", t.definition.database_table_name),
+            );
+        let created = self
+            .client
+            .create_export(&export)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ready = self
+            .client
+            .wait_for_export(created.id, &request.poll)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut bytes = self
+            .client
+            .download_export(&ready)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = tokio::io::BufWriter::new(
+            tokio::fs::File::create(&path)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        use tokio::io::AsyncWriteExt;
+        while let Some(chunk) = bytes.next().await {
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            out.write_all(&chunk).await.map_err(|e| e.to_string())?;
+        }
+        out.flush().await.map_err(|e| e.to_string())?;
+        Ok(path)
     }
 
     async fn prepare_upload(

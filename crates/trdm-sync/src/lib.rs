@@ -11,10 +11,11 @@ pub mod codec;
 pub mod engine;
 pub mod error;
 pub mod manifest;
+pub mod plan;
 pub mod report;
 pub mod schema;
 
 pub use catalog::{Catalog, InMemoryCatalog, TableRef};
-pub use engine::{DownloadRequest, SyncEngine, UploadReport, UploadRequest};
+pub use engine::{DownloadRequest, SyncEngine, UploadChecks, UploadReport, UploadRequest};
 pub use error::{Error, Result};
 pub use report::{Phase, Reporter, TableResult, TableStatus};

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::plan::TablePlan;
+
 /// How one table ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableStatus {
@@ -19,6 +21,10 @@ pub enum TableStatus {
     SkippedNoSourceData,
     /// Upload: the source table has no rows.
     SkippedEmpty,
+    /// Upload: the plan found nothing to change, so nothing was sent (no import table, no versions).
+    SkippedUnchanged,
+    /// Upload: only planned (`--plan`); [`TableResult::plan`] says what the upload would do.
+    Planned,
     /// Failed before or while talking to TitanRDM; [`TableResult::applied`] says whether the change took
     /// effect all the same (it can be unknown).
     Error(String),
@@ -33,6 +39,8 @@ impl TableStatus {
             TableStatus::Success => "success".into(),
             TableStatus::SkippedNoSourceData => "skipped (no source data)".into(),
             TableStatus::SkippedEmpty => "skipped (empty)".into(),
+            TableStatus::SkippedUnchanged => "skipped (unchanged)".into(),
+            TableStatus::Planned => "planned".into(),
             TableStatus::Error(m) => format!("error: {m}"),
             TableStatus::WriteError(m) => format!("error (write): {m}"),
         }
@@ -83,6 +91,8 @@ pub struct TableResult {
     /// Something the user should know about how the table was synced, e.g. why an incremental download
     /// replaced the table in full.
     pub note: Option<String>,
+    /// Uploads: what the upload would change, computed before anything was sent (see [`crate::plan`]).
+    pub plan: Option<TablePlan>,
 }
 
 impl TableResult {
@@ -105,6 +115,7 @@ impl TableResult {
             high_water_mark: None,
             applied: Some(false),
             note: None,
+            plan: None,
         }
     }
 }
@@ -132,6 +143,7 @@ struct TableResultShape<'a> {
     high_water_mark: Option<&'a str>,
     applied: Option<bool>,
     note: Option<&'a str>,
+    plan: Option<&'a TablePlan>,
 }
 
 impl Serialize for TableResult {
@@ -155,6 +167,7 @@ impl Serialize for TableResult {
             high_water_mark: self.high_water_mark.as_deref(),
             applied: self.applied,
             note: self.note.as_deref(),
+            plan: self.plan.as_ref(),
         }
         .serialize(serializer)
     }

@@ -109,7 +109,7 @@ pub(super) async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
     }
 
     line("");
-    line("3. Upload rdmout back to branch prod (pattern full, one import batch)");
+    line("3. Plan, then upload rdmout back to branch prod (pattern full, one import batch)");
     let upload = UploadRequest {
         branch_id: prod,
         catalog: CATALOG.into(),
@@ -120,9 +120,22 @@ pub(super) async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         description: Some("trdm demo".into()),
         correlation_code: None,
         allow_partial: false,
+        checks: trdm_sync::UploadChecks::default(),
         poll: poll.clone(),
     };
+    // The plan first: what TitanRDM would change, against its current records; nothing is sent.
+    let plan_only = UploadRequest {
+        checks: trdm_sync::UploadChecks {
+            plan_only: true,
+            ..trdm_sync::UploadChecks::default()
+        },
+        ..upload.clone()
+    };
+    let planned = engine.upload(&plan_only).await.map_err(|e| fail(&e))?;
+    line("   the plan (nothing sent yet):");
+    results_text(&planned.tables).iter().for_each(|l| line(l));
     let report = engine.upload(&upload).await.map_err(|e| fail(&e))?;
+    line("   the upload (unchanged tables are skipped):");
     line(&format!(
         "   import {} {}",
         report.import_id.map(|i| i.to_string()).unwrap_or_default(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 use trdm_catalog_delta::DeltaCatalog;
 use trdm_client::PollConfig;
-use trdm_sync::{DownloadRequest, Reporter, SyncEngine, TableResult, UploadRequest};
+use trdm_sync::{DownloadRequest, Reporter, SyncEngine, TableResult, UploadChecks, UploadRequest};
 
 use super::{ExitStatus, branch_id, connect};
 use crate::args::{DownloadArgs, DownloadPattern, OutputFormat, SyncArgs, UploadArgs};
@@ -97,6 +97,11 @@ pub(super) async fn upload(args: UploadArgs) -> Result<ExitStatus, CliError> {
         description: args.description.clone(),
         correlation_code: args.sync.correlation_code.clone(),
         allow_partial: args.allow_partial,
+        checks: UploadChecks {
+            plan_only: args.plan,
+            allow_mass_delete: args.allow_mass_delete,
+            upload_unchanged: args.upload_unchanged,
+        },
         poll: poll(&args.sync),
     };
     let report = engine.upload(&request).await?;
@@ -124,10 +129,17 @@ pub(super) async fn upload(args: UploadArgs) -> Result<ExitStatus, CliError> {
                      tables stay applied; this run sends every table again)."
                 ));
             }
-            line(&format!(
-                "Uploaded {} to branch {branch} ({batch}):",
-                args.sync.domain
-            ));
+            if args.plan {
+                line(&format!(
+                    "Plan of uploading {} to branch {branch} (nothing was sent):",
+                    args.sync.domain
+                ));
+            } else {
+                line(&format!(
+                    "Uploaded {} to branch {branch} ({batch}):",
+                    args.sync.domain
+                ));
+            }
             for l in results_text(&report.tables) {
                 line(&l);
             }

@@ -9,7 +9,7 @@ use trdm_client::{Client, ClientBuilder, PollConfig};
 use trdm_emulator::{Emulator, EmulatorConfig};
 use trdm_sync::catalog::{Catalog, InMemoryCatalog, TableRef};
 use trdm_sync::codec::ImportPattern;
-use trdm_sync::{DownloadRequest, SyncEngine, UploadRequest};
+use trdm_sync::{DownloadRequest, SyncEngine, UploadChecks, UploadRequest};
 
 pub struct Setup {
     pub emulator: Emulator,
@@ -81,6 +81,12 @@ pub fn upload(branch_id: i64, schema: &str) -> UploadRequest {
         description: None,
         correlation_code: None,
         allow_partial: false,
+        // The send path as such: no plan, so no export before the upload. Tests of the checks set them.
+        checks: UploadChecks {
+            plan_only: false,
+            allow_mass_delete: true,
+            upload_unchanged: true,
+        },
         poll: fast_poll(),
     }
 }

@@ -853,3 +853,202 @@ async fn when_a_later_table_fails_on_the_server_the_results_name_what_was_applie
         Some("Applied before the failure")
     );
 }
+
+/// A seeded xorshift generator: random edits, reproducible by seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// The fixture's sites with random edits for `pattern`: about a tenth renamed, a tenth dropped (under
+/// `incremental_with_delete`: coded `d`), and a few new sites.
+fn edited_sites(seed: u64, pattern: ImportPattern) -> String {
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/clinics/sites.csv"
+    ))
+    .unwrap();
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let coded = pattern == ImportPattern::IncrementalWithDelete;
+    let mut lines = fixture.lines();
+    let mut out = lines.next().unwrap().to_owned();
+    out.push_str(if coded { ",trdm_tran_code\n" } else { "\n" });
+    let tran = |code: &str| {
+        if coded {
+            format!(",{code}")
+        } else {
+            String::new()
+        }
+    };
+    let mut template = String::new();
+    for (i, line) in lines.enumerate() {
+        let (code, rest) = line.split_once(',').unwrap();
+        let (name, rest) = rest.split_once(',').unwrap();
+        template = rest.to_owned();
+        match rng.below(10) {
+            0 => out.push_str(&format!(
+                "{code},{name} (renamed {i}),{rest}{}\n",
+                tran("u")
+            )),
+            1 if coded => out.push_str(&format!("{line}{}\n", tran("d"))),
+            1 => {} // dropped
+            _ => out.push_str(&format!("{line}{}\n", tran("u"))),
+        }
+    }
+    for n in 0..rng.below(4) + 1 {
+        out.push_str(&format!(
+            "{:04},New site {n},{template}{}\n",
+            9000 + n,
+            tran("i")
+        ));
+    }
+    out
+}
+
+fn checks(plan_only: bool, allow_mass_delete: bool) -> trdm_sync::UploadChecks {
+    trdm_sync::UploadChecks {
+        plan_only,
+        allow_mass_delete,
+        upload_unchanged: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_counts_exactly_what_the_upload_then_applies_for_every_pattern() {
+    let cases = [
+        (1, ImportPattern::Full),
+        (2, ImportPattern::Full),
+        (3, ImportPattern::IncrementalUpsertOnly),
+        (4, ImportPattern::IncrementalWithDelete),
+        (5, ImportPattern::IncrementalWithDelete),
+    ];
+    for (seed, pattern) in cases {
+        let s = setup().await;
+        put(&s, "sites", &edited_sites(seed, pattern)).await;
+        let before = server_state(&s, 1).await;
+        let mut request = upload(1, "rdmout");
+        request.pattern = pattern;
+        request.tables = Some(vec!["Site".into()]);
+        request.checks = checks(true, false);
+        let planned = s.engine.upload(&request).await.unwrap();
+        assert_eq!(planned.import_id, None, "a plan creates no batch");
+        let r = &planned.tables[0];
+        assert_eq!(r.status, TableStatus::Planned, "{r:?}");
+        let plan = r.plan.clone().unwrap();
+        assert_eq!(plan.current, 150);
+        assert!(plan.changes_anything(), "seed {seed}: {plan:?}");
+        assert!(!plan.changes.is_empty() && plan.changes.len() <= 10);
+        assert!(
+            server_state(&s, 1).await == before,
+            "seed {seed}: a plan leaves every record as it was"
+        );
+        assert_eq!(
+            s.client
+                .newest_import("convention-upload-rdmout")
+                .await
+                .unwrap(),
+            None,
+            "seed {seed}: a plan creates no import"
+        );
+
+        request.checks = checks(false, true);
+        let applied = s.engine.upload(&request).await.unwrap();
+        let a = &applied.tables[0];
+        assert_eq!(a.status, TableStatus::Success, "{a:?}");
+        assert_eq!(
+            (a.inserted, a.updated, a.deleted),
+            (
+                Some(plan.inserted as i64),
+                Some(plan.updated as i64),
+                Some(plan.deleted as i64)
+            ),
+            "seed {seed} ({pattern}): the plan's counts are TitanRDM's"
+        );
+        if pattern != ImportPattern::Full {
+            assert_eq!(plan.current - plan.deleted, 150 - a.deleted.unwrap() as u64);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_full_upload_that_would_delete_most_records_is_refused_unless_allowed() {
+    let s = setup().await;
+    let fixture = edited_sites(7, ImportPattern::IncrementalUpsertOnly);
+    let kept: String = fixture.lines().take(16).map(|l| format!("{l}\n")).collect(); // 15 of 150 sites
+    put(&s, "sites", &kept).await;
+    let before = server_state(&s, 1).await;
+    let mut request = upload(1, "rdmout");
+    request.tables = Some(vec!["Site".into()]);
+    request.checks = checks(false, false);
+    let refused = s.engine.upload(&request).await.unwrap();
+    let r = &refused.tables[0];
+    let TableStatus::Error(message) = &r.status else {
+        panic!("a 90% delete must be refused: {r:?}");
+    };
+    assert!(
+        message.contains("would delete 135 of the 150 current records of Site")
+            && message.contains("--allow-mass-delete"),
+        "{message}"
+    );
+    assert_eq!(refused.import_id, None, "no batch for a refused table");
+    assert!(server_state(&s, 1).await == before);
+
+    request.checks = checks(false, true);
+    let allowed = s.engine.upload(&request).await.unwrap();
+    let a = &allowed.tables[0];
+    assert_eq!(a.status, TableStatus::Success, "{a:?}");
+    assert_eq!(a.deleted, Some(135));
+}
+
+#[tokio::test]
+async fn an_unchanged_domain_creates_no_batch_and_only_changed_tables_are_sent() {
+    let s = setup().await;
+    s.engine.download(&download(1, "rdmin")).await.unwrap();
+    copy(&s, "rdmin", "rdmout").await;
+    let before = versions(&s, 1).await;
+    let mut request = upload(1, "rdmout");
+    request.checks = checks(false, false);
+    let report = s.engine.upload(&request).await.unwrap();
+    assert_eq!(report.import_id, None, "{report:?}");
+    for r in &report.tables {
+        assert_eq!(r.status, TableStatus::SkippedUnchanged, "{r:?}");
+        let plan = r.plan.as_ref().unwrap();
+        assert_eq!(plan.unchanged, plan.current);
+        assert_eq!(r.import_table_id, None);
+    }
+    assert_eq!(versions(&s, 1).await, before);
+
+    put(
+        &s,
+        "delivery_centre",
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/clinics/delivery_centre.csv"
+        ))
+        .unwrap()
+        .replacen("DC001,", "DC001,Renamed ", 1),
+    )
+    .await;
+    // The copy of rdmin has system columns; the hand-made table has the user columns only.
+    let report = s.engine.upload(&request).await.unwrap();
+    let by: std::collections::HashMap<&str, &trdm_sync::TableResult> = report
+        .tables
+        .iter()
+        .map(|r| (r.table.as_str(), r))
+        .collect();
+    assert_eq!(
+        by["delivery_centre"].status,
+        TableStatus::Success,
+        "{report:?}"
+    );
+    assert_eq!(by["delivery_centre"].updated, Some(1));
+    assert_eq!(by["sites"].status, TableStatus::SkippedUnchanged);
+    assert_eq!(by["org_unit"].status, TableStatus::SkippedUnchanged);
+    assert!(report.import_id.is_some());
+}

@@ -1,0 +1,496 @@
+//! What an upload would change, computed before anything is written: the plan behind `--plan`, the
+//! mass-delete guard and the skipping of unchanged tables.
+//!
+//! The branch's current records come from a full export (taken while the source is read); the other side
+//! is the very file the upload would send. They are joined by primary key with a hash table: one pass over
+//! the export keeps each record's key and a 64-bit digest of its values (a few dozen bytes a record), one
+//! pass over the upload file probes it, and a second pass over the export fetches the old values of the
+//! first changes shown. A sort-merge join would bound memory by a constant, but only after sorting both
+//! files on disk; reference tables hold at most millions of records, where hashing is faster and small.
+//! Values compare as TitanRDM compares them: parsed by the column's type, in their canonical text.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hasher};
+use std::path::Path;
+
+use serde::Serialize;
+use trdm_format::value::{ColumnType, ParseOptions};
+use trdm_format::{CsvReader, ImportPattern, Record, TRAN_CODE_COLUMN};
+
+use crate::error::{Error, Result};
+use crate::schema::TableDef;
+
+/// How many changes a plan shows by default.
+pub const SAMPLE_CHANGES: usize = 10;
+
+/// What one table's upload would do to the branch's current records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TablePlan {
+    /// Current (live) records before the upload.
+    pub current: u64,
+    /// Records the upload would create.
+    pub inserted: u64,
+    /// Records it would give a new version.
+    pub updated: u64,
+    /// Records it would tombstone.
+    pub deleted: u64,
+    /// Records of the upload equal to the current ones (no version is made).
+    pub unchanged: u64,
+    /// The first changes, in file order: inserts and updates as the upload file has them, then deletes.
+    pub changes: Vec<PlannedChange>,
+    /// Columns of the definition the upload file does not carry.
+    pub missing_columns: Vec<String>,
+}
+
+impl TablePlan {
+    /// Whether applying the upload would change anything.
+    pub fn changes_anything(&self) -> bool {
+        self.inserted + self.updated + self.deleted > 0
+    }
+}
+
+/// One change of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedChange {
+    /// `insert`, `update` or `delete`.
+    pub change: ChangeKind,
+    /// The primary key's values, in the definition's column order (serialised as an object).
+    #[serde(serialize_with = "as_object")]
+    pub key: Vec<(String, Option<String>)>,
+    /// For updates the columns that differ, old → new; for inserts every value (old is `None`).
+    pub columns: Vec<ColumnChange>,
+}
+
+fn as_object<S: serde::Serializer>(
+    pairs: &[(String, Option<String>)],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(pairs.len()))?;
+    for (k, v) in pairs {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+/// The kind of a [`PlannedChange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// A new record.
+    Insert,
+    /// A new version of a record.
+    Update,
+    /// A tombstone.
+    Delete,
+}
+
+/// One column of a [`PlannedChange`], as canonical text (`None` is NULL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnChange {
+    /// The column.
+    pub column: String,
+    /// Its current value.
+    pub old: Option<String>,
+    /// The value the upload carries.
+    pub new: Option<String>,
+}
+
+/// A record of the current export, as the join keeps it.
+struct Current {
+    digest: u64,
+    seen: bool,
+}
+
+/// The user columns of a file, by the definition's order: where each sits in the file.
+struct Layout {
+    types: Vec<ColumnType>,
+    names: Vec<String>,
+    /// Per definition column, its index in the file.
+    at: Vec<Option<usize>>,
+    /// Definition indexes of the primary key.
+    key: Vec<usize>,
+    tran: Option<usize>,
+}
+
+impl Layout {
+    fn new(table: &TableDef, header: &Record) -> Layout {
+        let names_in_file: Vec<String> = header.iter().map(|f| f.text.to_owned()).collect();
+        let at = table
+            .columns
+            .iter()
+            .map(|c| names_in_file.iter().position(|n| *n == c.name))
+            .collect();
+        Layout {
+            types: table.columns.iter().map(|c| c.column_type()).collect(),
+            names: table.columns.iter().map(|c| c.name.clone()).collect(),
+            at,
+            key: (0..table.columns.len())
+                .filter(|&i| table.columns[i].is_primary_key)
+                .collect(),
+            tran: names_in_file.iter().position(|n| n == TRAN_CODE_COLUMN),
+        }
+    }
+
+    /// The canonical text of definition column `i` in `record` (`None`: NULL or not in the file).
+    fn value(&self, record: &Record, i: usize, what: &str, row: u64) -> Result<Option<String>> {
+        let Some(field) = self.at[i].and_then(|at| record.get(at)) else {
+            return Ok(None);
+        };
+        self.types[i]
+            .canonicalize(field.text, field.quoted, &ParseOptions::default())
+            .map_err(|e| {
+                Error::Invalid(format!(
+                    "{what}, row {row}, column {}: value {:?} {e}",
+                    self.names[i], field.text
+                ))
+            })
+    }
+
+    fn values(&self, record: &Record, what: &str, row: u64) -> Result<Vec<Option<String>>> {
+        (0..self.names.len())
+            .map(|i| self.value(record, i, what, row))
+            .collect()
+    }
+
+    fn key_of(&self, values: &[Option<String>]) -> String {
+        let mut key = String::new();
+        for (n, &i) in self.key.iter().enumerate() {
+            if n > 0 {
+                key.push('\u{1f}');
+            }
+            match &values[i] {
+                Some(v) => {
+                    key.push('=');
+                    key.push_str(v);
+                }
+                None => key.push('\u{0}'),
+            }
+        }
+        key
+    }
+
+    fn key_values(&self, values: &[Option<String>]) -> Vec<(String, Option<String>)> {
+        self.key
+            .iter()
+            .map(|&i| (self.names[i].clone(), values[i].clone()))
+            .collect()
+    }
+}
+
+fn digest(values: &[Option<String>]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for v in values {
+        match v {
+            Some(text) => {
+                h.write_u8(1);
+                h.write_usize(text.len());
+                h.write(text.as_bytes());
+            }
+            None => h.write_u8(0),
+        }
+    }
+    h.finish()
+}
+
+/// Reads `path` as TitanRDM CSV, calling `each(layout, record, row)` for every record after the header;
+/// returns the header's layout.
+fn scan(
+    path: &Path,
+    what: &str,
+    table: &TableDef,
+    mut each: impl FnMut(&Layout, &Record, u64) -> Result<()>,
+) -> Result<Layout> {
+    let file = std::fs::File::open(path)?;
+    let mut reader = CsvReader::new(std::io::BufReader::with_capacity(1 << 16, file));
+    let mut record = Record::new();
+    let invalid = |e: trdm_format::CsvError| Error::Invalid(format!("{what}: {e}"));
+    if !reader.read_record(&mut record).map_err(invalid)? {
+        return Err(Error::Invalid(format!("{what}: the file has no header")));
+    }
+    let layout = Layout::new(table, &record);
+    let mut row = 0;
+    while reader.read_record(&mut record).map_err(invalid)? {
+        row += 1;
+        each(&layout, &record, row)?;
+    }
+    Ok(layout)
+}
+
+/// The plan of uploading `upload` (the file the engine would send, pattern `pattern`) into a table whose
+/// current records are the full export `current`, showing at most `samples` changes.
+pub fn plan_table(
+    table: &TableDef,
+    pattern: ImportPattern,
+    allow_manual_rows: bool,
+    current: &Path,
+    upload: &Path,
+    samples: usize,
+) -> Result<TablePlan> {
+    let export_what = format!("the current export of {}", table.name);
+    let upload_what = format!("the upload file of {}", table.name);
+    let mut plan = TablePlan::default();
+
+    // Pass 1: the current records, by key.
+    let mut records: HashMap<Box<str>, Current> = HashMap::new();
+    scan(current, &export_what, table, |l, record, row| {
+        let values = l.values(record, &export_what, row)?;
+        records.insert(
+            l.key_of(&values).into_boxed_str(),
+            Current {
+                digest: digest(&values),
+                seen: false,
+            },
+        );
+        Ok(())
+    })?;
+    plan.current = records.len() as u64;
+
+    // Pass 2: the upload file probes them.
+    let mut updates: Vec<(String, usize, Vec<Option<String>>)> = Vec::new(); // key, change index, new values
+    let layout = scan(upload, &upload_what, table, |l, record, row| {
+        let values = l.values(record, &upload_what, row)?;
+        let key = l.key_of(&values);
+        let delete = l
+            .tran
+            .and_then(|t| record.get(t))
+            .is_some_and(|f| f.text.trim().eq_ignore_ascii_case("d"));
+        let found = records.get_mut(key.as_str());
+        if delete {
+            if let Some(c) = found
+                && !c.seen
+            {
+                c.seen = true;
+                plan.deleted += 1;
+                if plan.changes.len() < samples {
+                    plan.changes.push(PlannedChange {
+                        change: ChangeKind::Delete,
+                        key: l.key_values(&values),
+                        columns: Vec::new(),
+                    });
+                }
+            }
+            return Ok(());
+        }
+        match found {
+            None => {
+                plan.inserted += 1;
+                if plan.changes.len() < samples {
+                    plan.changes.push(PlannedChange {
+                        change: ChangeKind::Insert,
+                        key: l.key_values(&values),
+                        columns: l
+                            .names
+                            .iter()
+                            .zip(&values)
+                            .map(|(n, v)| ColumnChange {
+                                column: n.clone(),
+                                old: None,
+                                new: v.clone(),
+                            })
+                            .collect(),
+                    });
+                }
+            }
+            Some(c) => {
+                c.seen = true;
+                if c.digest == digest(&values) {
+                    plan.unchanged += 1;
+                } else {
+                    plan.updated += 1;
+                    if plan.changes.len() < samples {
+                        updates.push((key, plan.changes.len(), values.clone()));
+                        plan.changes.push(PlannedChange {
+                            change: ChangeKind::Update,
+                            key: l.key_values(&values),
+                            columns: Vec::new(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    plan.missing_columns = (0..layout.names.len())
+        .filter(|&i| layout.at[i].is_none())
+        .map(|i| layout.names[i].clone())
+        .collect();
+    let deletes_absent = pattern == ImportPattern::Full && !allow_manual_rows;
+    if deletes_absent {
+        plan.deleted += records.values().filter(|c| !c.seen).count() as u64;
+    }
+
+    // Pass 3 (only when something is to be shown): old values of the sampled updates, and the first
+    // records a full upload would delete, in the export's order.
+    let mut delete_room = if deletes_absent {
+        samples.saturating_sub(plan.changes.len())
+    } else {
+        0
+    };
+    if updates.is_empty() && (delete_room == 0 || plan.deleted == 0) {
+        return Ok(plan);
+    }
+    let wanted: HashSet<&str> = updates.iter().map(|(k, _, _)| k.as_str()).collect();
+    let mut old: HashMap<String, Vec<Option<String>>> = HashMap::new();
+    let mut deletes = Vec::new();
+    scan(current, &export_what, table, |l, record, row| {
+        let values = l.values(record, &export_what, row)?;
+        let key = l.key_of(&values);
+        if wanted.contains(key.as_str()) {
+            old.insert(key, values);
+        } else if delete_room > 0 && records.get(key.as_str()).is_some_and(|c| !c.seen) {
+            delete_room -= 1;
+            deletes.push(PlannedChange {
+                change: ChangeKind::Delete,
+                key: l.key_values(&values),
+                columns: Vec::new(),
+            });
+        }
+        Ok(())
+    })?;
+    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    for (key, index, new) in updates {
+        if let Some(before) = old.get(&key) {
+            plan.changes[index].columns = names
+                .iter()
+                .zip(before.iter().zip(&new))
+                .filter(|(_, (o, n))| o != n)
+                .map(|(name, (o, n))| ColumnChange {
+                    column: name.clone(),
+                    old: o.clone(),
+                    new: n.clone(),
+                })
+                .collect();
+        }
+    }
+    plan.changes.extend(deletes);
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::ColumnDef;
+    use trdm_format::value::DataType;
+
+    fn table() -> TableDef {
+        let column = |name: &str, data_type, pk| ColumnDef {
+            name: name.into(),
+            data_type,
+            length: if data_type == DataType::Decimal {
+                Some(8)
+            } else {
+                None
+            },
+            scale: (data_type == DataType::Decimal).then_some(2),
+            is_primary_key: pk,
+            is_required: pk,
+            description: None,
+        };
+        TableDef {
+            name: "Site".into(),
+            database_table_name: "sites".into(),
+            columns: vec![
+                column("code", DataType::Varchar, true),
+                column("name", DataType::Varchar, false),
+                column("budget", DataType::Decimal, false),
+            ],
+        }
+    }
+
+    fn files(
+        current: &str,
+        upload: &str,
+    ) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("current.csv");
+        let u = dir.path().join("upload.csv");
+        std::fs::write(&c, current).unwrap();
+        std::fs::write(&u, upload).unwrap();
+        (dir, c, u)
+    }
+
+    const CURRENT: &str = "code,name,budget,trdm_sk,trdm_record_id\n\
+        A,Alpha,1.50,1,1\nB,Beta,,2,2\nC,Gamma,3.00,3,3\nD,Delta,4.00,4,4\n";
+
+    #[test]
+    fn a_full_upload_plan_counts_inserts_updates_deletes_and_values_equal_by_type() {
+        // A: 1.5 is 1.50 in a decimal(8,2): unchanged. B: renamed. E: new. C and D: absent, deleted.
+        let (_d, c, u) = files(
+            CURRENT,
+            "code,name,budget\nA,Alpha,1.5\nB,Bee,\nE,Epsilon,5\n",
+        );
+        let plan = plan_table(&table(), ImportPattern::Full, false, &c, &u, 10).unwrap();
+        assert_eq!(
+            (
+                plan.current,
+                plan.inserted,
+                plan.updated,
+                plan.deleted,
+                plan.unchanged
+            ),
+            (4, 1, 1, 2, 1)
+        );
+        let update = plan
+            .changes
+            .iter()
+            .find(|c| c.change == ChangeKind::Update)
+            .unwrap();
+        assert_eq!(update.key, vec![("code".to_owned(), Some("B".to_owned()))]);
+        assert_eq!(
+            update.columns,
+            vec![ColumnChange {
+                column: "name".into(),
+                old: Some("Beta".into()),
+                new: Some("Bee".into())
+            }]
+        );
+        let deleted: Vec<_> = plan
+            .changes
+            .iter()
+            .filter(|c| c.change == ChangeKind::Delete)
+            .map(|c| c.key[0].1.clone().unwrap())
+            .collect();
+        assert_eq!(deleted, ["C", "D"]);
+        assert!(plan.changes_anything());
+    }
+
+    #[test]
+    fn an_upsert_deletes_nothing_and_a_delete_coded_row_deletes_only_what_exists() {
+        let (_d, c, u) = files(CURRENT, "code,name,budget\nA,Alpha,1.50\n");
+        let plan = plan_table(
+            &table(),
+            ImportPattern::IncrementalUpsertOnly,
+            false,
+            &c,
+            &u,
+            10,
+        )
+        .unwrap();
+        assert_eq!((plan.unchanged, plan.deleted), (1, 0));
+        assert!(!plan.changes_anything());
+
+        let (_d, c, u) = files(
+            CURRENT,
+            "code,name,budget,trdm_tran_code\nA,,,d\nZ,,,d\nB,Beta,,u\n",
+        );
+        let plan = plan_table(
+            &table(),
+            ImportPattern::IncrementalWithDelete,
+            false,
+            &c,
+            &u,
+            10,
+        )
+        .unwrap();
+        assert_eq!((plan.deleted, plan.unchanged, plan.inserted), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_table_with_manual_rows_keeps_absent_records_and_samples_are_bounded() {
+        let (_d, c, u) = files(CURRENT, "code,name,budget\nX,New,\nY,New,\n");
+        let plan = plan_table(&table(), ImportPattern::Full, true, &c, &u, 1).unwrap();
+        assert_eq!((plan.inserted, plan.deleted), (2, 0));
+        assert_eq!(plan.changes.len(), 1);
+    }
+}
