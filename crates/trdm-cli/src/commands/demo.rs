@@ -15,7 +15,7 @@ use trdm_sync::codec::ImportPattern;
 use trdm_sync::{DownloadRequest, SyncEngine, UploadRequest};
 
 use super::ExitStatus;
-use super::emulator::{start, wait_for_signal};
+use super::emulator::{Shutdown, start};
 use crate::args::DemoArgs;
 use crate::error::CliError;
 use crate::output::{line, results_text};
@@ -214,12 +214,13 @@ pub(super) async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         .chain(&changed)
         .any(|r| r.status.is_failure());
     if args.serve {
+        let shutdown = Shutdown::listen()?;
         line("");
         line(&format!(
             "Serving TitanRDM at {} until Ctrl-C.",
             emulator.url()
         ));
-        wait_for_signal().await;
+        shutdown.wait().await;
     }
     emulator.shutdown().await;
     Ok(if failed {

@@ -32,8 +32,9 @@ pub(super) async fn run(args: EmulatorArgs) -> Result<ExitStatus, CliError> {
         },
         ..EmulatorConfig::default()
     };
+    let shutdown = Shutdown::listen()?;
     let emulator = start(config, args.listen).await?;
-    wait_for_signal().await;
+    shutdown.wait().await;
     emulator.shutdown().await;
     Ok(ExitStatus::Success)
 }
@@ -60,17 +61,44 @@ pub(super) async fn start(
     Ok(emulator)
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-pub(super) async fn wait_for_signal() {
+/// Ctrl-C and SIGTERM, listened for from creation on: made before the ready line is printed, so a
+/// supervisor that stops the server as soon as it has read that line is never missed.
+pub(super) struct Shutdown {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    signals: (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+}
+
+impl Shutdown {
+    pub(super) fn listen() -> Result<Shutdown, CliError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind| {
+                signal(kind)
+                    .map_err(|e| CliError::Unexpected(format!("cannot listen for signals: {e}")))
+            };
+            Ok(Shutdown {
+                signals: (
+                    listen(SignalKind::interrupt())?,
+                    listen(SignalKind::terminate())?,
+                ),
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Shutdown {})
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+
+    /// Waits for Ctrl-C or SIGTERM.
+    pub(super) async fn wait(self) {
+        #[cfg(unix)]
+        {
+            let (mut interrupt, mut terminate) = self.signals;
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
