@@ -169,6 +169,34 @@ display(spark.table(f"{CATALOG}.{DOWNLOAD_SCHEMA}.clin_sites").limit(20))
 
 # COMMAND ----------
 
+# MAGIC %md
+# MAGIC ### First, the plan
+# MAGIC
+# MAGIC `dry_run=True` sends nothing: each table's result is `planned`, with `plan` holding what TitanRDM would
+# MAGIC insert, update, delete and leave unchanged (against a full export of the branch's current records) and
+# MAGIC the first changes. The real upload below plans the same way first: a table it would not change is
+# MAGIC `skipped (unchanged)`, and a `full` upload that would delete more than half of a table is refused unless
+# MAGIC `allow_mass_delete=True`.
+
+# COMMAND ----------
+
+plan_results = sync.upload_sync_by_convention(
+    branch_id=branch.id,
+    source_catalog=CATALOG,
+    source_schema=UPLOAD_SCHEMA,
+    target_domain_name=DOMAIN,
+    dry_run=True,
+)
+
+for r in plan_results:
+    p = r["plan"] or {}
+    print(
+        f"  {r['table']}: +{p.get('inserted')} ~{p.get('updated')} -{p.get('deleted')}, "
+        f"{p.get('unchanged')} unchanged — {r['status']}"
+    )
+
+# COMMAND ----------
+
 upload_results = sync.upload_sync_by_convention(
     branch_id=branch.id,
     source_catalog=CATALOG,

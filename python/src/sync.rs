@@ -17,7 +17,8 @@ use trdm_client::PollConfig;
 use trdm_sync::catalog::{BatchStream, Properties};
 use trdm_sync::codec::ImportPattern;
 use trdm_sync::{
-    Catalog, DownloadRequest, InMemoryCatalog, SyncEngine, TableRef, TableResult, UploadRequest,
+    Catalog, DownloadRequest, InMemoryCatalog, SyncEngine, TableRef, TableResult, UploadChecks,
+    UploadRequest,
 };
 
 use crate::catalog::PyCatalog;
@@ -139,7 +140,7 @@ fn result_dict<'py>(py: Python<'py>, r: &TableResult) -> PyResult<Bound<'py, PyD
     Ok(d)
 }
 
-/// A JSON scalar as a Python value (results hold no arrays or objects).
+/// A JSON value as a Python value (objects become dicts, arrays lists).
 fn scalar<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
     use serde_json::Value;
     Ok(match value {
@@ -151,7 +152,20 @@ fn scalar<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py
             _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
         },
         Value::String(s) => s.into_pyobject(py)?.into_any(),
-        other => other.to_string().into_pyobject(py)?.into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(scalar(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => {
+            let d = PyDict::new(py);
+            for (k, v) in map {
+                d.set_item(k, scalar(py, v)?)?;
+            }
+            d.into_any()
+        }
     })
 }
 
@@ -220,7 +234,8 @@ impl RawSyncEngine {
     /// `{"import_id", "import_status", "abandoned_import_id", "tables": [result dicts]}`.
     #[pyo3(signature = (
         branch_id, catalog, schema, domain, tables=None, pattern="full", description=None,
-        correlation_code=None, allow_partial=false, poll_interval=2.0, max_wait=300.0
+        correlation_code=None, allow_partial=false, dry_run=false, allow_mass_delete=false,
+        upload_unchanged=false, poll_interval=2.0, max_wait=300.0
     ))]
     #[allow(clippy::too_many_arguments)]
     fn upload<'py>(
@@ -235,6 +250,9 @@ impl RawSyncEngine {
         description: Option<String>,
         correlation_code: Option<String>,
         allow_partial: bool,
+        dry_run: bool,
+        allow_mass_delete: bool,
+        upload_unchanged: bool,
         poll_interval: f64,
         max_wait: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
@@ -251,6 +269,11 @@ impl RawSyncEngine {
             description,
             correlation_code,
             allow_partial,
+            checks: UploadChecks {
+                plan_only: dry_run,
+                allow_mass_delete,
+                upload_unchanged,
+            },
             poll: poll(poll_interval, max_wait)?,
         };
         let report = block_on(py, || self.inner.upload(&request)).map_err(sync_error)?;

@@ -64,8 +64,9 @@ def test_upload_takes_pandas_and_arrow_and_a_round_trip_changes_nothing(client):
     sync = ConventionSync(client)
     _, frames = sync.download_by_convention(branch.id, "Clinics", **FAST)
     frames["clin_org_unit"] = pa.Table.from_pandas(frames["clin_org_unit"], preserve_index=False)
-    results = sync.upload_by_convention(branch.id, "Clinics", frames, **FAST)
+    results = sync.upload_by_convention(branch.id, "Clinics", frames, upload_unchanged=True, **FAST)
     assert [r["status"] for r in results] == ["success"] * 3, results
+    assert all(r["plan"]["unchanged"] == r["rows"] for r in results), results
     assert all((r["inserted"], r["updated"], r["deleted"]) == (0, 0, 0) for r in results), results
 
 
@@ -105,7 +106,7 @@ def test_polars_frames_are_accepted(client):
     results = sync.upload_by_convention(
         branch.id, "Clinics", {"clin_sites": sites}, table_names=["Site"], **FAST
     )
-    assert results[0]["status"] == "success" and results[0]["updated"] == 0, results
+    assert results[0]["status"] == "skipped (unchanged)" and results[0]["plan"]["unchanged"] == 150, results
 
 
 def test_frames_of_other_types_are_refused_by_name(client):
@@ -137,3 +138,39 @@ def test_upload_patterns_as_the_incumbent_accepts_them(client):
     assert (results[0]["status"], results[0]["updated"]) == ("success", 1), results  # the name goes back
     with pytest.raises(ValidationError, match="pattern"):
         sync.upload_by_convention(branch.id, "Clinics", {"clin_sites": sites}, pattern="merge", **FAST)
+
+
+def test_a_dry_run_plans_without_writing_and_the_guard_stops_a_mass_delete(client):
+    branch = client.get_branch_by_name("dev")
+    sync = ConventionSync(client)
+    _, frames = sync.download_by_convention(
+        branch.id, "Clinics", table_names=["Site"], output="arrow", **FAST
+    )
+    sites = frames["clin_sites"]
+    renamed = pc.if_else(
+        pc.equal(sites.column("site_code"), "0047"), "Planned rename", sites.column("site_name")
+    )
+    edited = sites.set_column(sites.schema.get_field_index("site_name"), "site_name", renamed).slice(0, 60)
+    upload = {"clin_sites": edited}
+
+    plan = sync.upload_by_convention(branch.id, "Clinics", upload, table_names=["Site"], dry_run=True, **FAST)
+    assert plan[0]["status"] == "planned" and plan[0]["import_id"] is None, plan
+    counts = plan[0]["plan"]
+    assert (counts["current"], counts["inserted"], counts["deleted"]) == (150, 0, 90), counts
+    assert "would be refused" in (plan[0]["note"] or ""), plan
+    _, after = sync.download_by_convention(branch.id, "Clinics", table_names=["Site"], output="arrow", **FAST)
+    assert after["clin_sites"].num_rows == 150, "a dry run writes nothing"
+
+    refused = sync.upload_by_convention(branch.id, "Clinics", upload, table_names=["Site"], **FAST)
+    assert refused[0]["failed"] and "would delete 90 of the 150" in refused[0]["status"], refused
+    assert refused[0]["import_id"] is None
+
+    applied = sync.upload_by_convention(
+        branch.id, "Clinics", upload, table_names=["Site"], allow_mass_delete=True, **FAST
+    )
+    assert applied[0]["status"] == "success", applied
+    assert (applied[0]["inserted"], applied[0]["updated"], applied[0]["deleted"]) == (
+        counts["inserted"],
+        counts["updated"],
+        counts["deleted"],
+    )

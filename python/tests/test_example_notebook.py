@@ -113,10 +113,18 @@ def test_the_example_notebook_runs_on_local_spark(spark, emulator):
 
     everything = {"sites": "success", "delivery_centre": "success", "org_unit": "success"}
     assert statuses("download_results") == everything
-    assert statuses("upload_results") == everything
+    unchanged = {
+        "sites": "success",
+        "delivery_centre": "skipped (unchanged)",
+        "org_unit": "skipped (unchanged)",
+    }
+    assert statuses("plan_results") == dict.fromkeys(everything, "planned")
+    planned = next(r for r in namespace["plan_results"] if r["table"] == "sites")["plan"]
+    assert (planned["inserted"], planned["updated"], planned["deleted"]) == (0, 1, 0), planned
+    assert statuses("upload_results") == unchanged
     sites = next(r for r in namespace["upload_results"] if r["table"] == "sites")
     assert (sites["inserted"], sites["updated"], sites["deleted"]) == (0, 1, 0)
-    assert statuses("site_results") == {"sites": "success"}
+    assert statuses("site_results") == {"sites": "skipped (unchanged)"}  # sent just before
     assert statuses("incremental_results") == everything
     renamed = spark.table("spark_catalog.nb_in.clin_sites").where("site_code = '0047'").collect()
     assert renamed[0]["site_name"] == "Renamed in the notebook" and renamed[0]["trdm_tran_code"] == "u"

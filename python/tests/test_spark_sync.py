@@ -94,10 +94,11 @@ def test_the_seed_complete_example_runs_unchanged(spark, client):
         target_domain_name="Clinics",
     )
     up = by_table(upload_results)
-    assert all(r["status"] == "success" for r in upload_results), upload_results
+    assert up["sites"]["status"] == "success", upload_results
     assert (up["sites"]["inserted"], up["sites"]["updated"], up["sites"]["deleted"]) == (0, 1, 0)
-    for t in ("delivery_centre", "org_unit"):
-        assert (up[t]["inserted"], up[t]["updated"], up[t]["deleted"]) == (0, 0, 0), up[t]
+    for t in ("delivery_centre", "org_unit"):  # planned against TitanRDM's records: nothing to send
+        assert up[t]["status"] == "skipped (unchanged)" and up[t]["import_table_id"] is None, up[t]
+        assert up[t]["plan"]["unchanged"] == up[t]["plan"]["current"] == up[t]["rows"], up[t]
     assert up["sites"]["import_id"] is not None
     after = history_rows(client, branch.id)
     assert after["clin_sites"] == before["clin_sites"] + 1  # the new version of 0047 (old one closed)
@@ -112,7 +113,7 @@ def test_the_seed_complete_example_runs_unchanged(spark, client):
         target_table_names=["Site"],
     )
     assert [r["table"] for r in filtered] == ["sites"]
-    assert filtered[0]["status"] == "success" and filtered[0]["updated"] == 0
+    assert filtered[0]["status"] == "skipped (unchanged)", filtered  # sent above already
 
     # Filtered download into another schema.
     only = sync.download_sync_by_convention(
@@ -222,7 +223,7 @@ def test_incremental_download_merges_and_remembers_its_mark(spark, client):
             assert spark.table(f"{CAT}.rdmin_inc.clin_{t}").count() == counts[t]
 
     # The merged tables (their trdm_tran_code records the history) upload back unchanged.
-    up = sync.upload_sync_by_convention(branch.id, CAT, "rdmin_inc", "Clinics", **FAST)
+    up = sync.upload_sync_by_convention(branch.id, CAT, "rdmin_inc", "Clinics", upload_unchanged=True, **FAST)
     assert all(r["status"] == "success" for r in up), up
     assert all((r["inserted"], r["updated"], r["deleted"]) == (0, 0, 0) for r in up), up
 
@@ -382,7 +383,7 @@ def test_a_download_uploaded_back_unchanged_creates_no_versions(spark, client):
     assert all(r["status"] == "success" for r in down), down
     copy_schema(spark, "rdmin_rt", "rdmout_rt")
     before = history_rows(client, branch.id)
-    up = sync.upload_sync_by_convention(branch.id, CAT, "rdmout_rt", "Clinics", **FAST)
+    up = sync.upload_sync_by_convention(branch.id, CAT, "rdmout_rt", "Clinics", upload_unchanged=True, **FAST)
     assert all(r["status"] == "success" for r in up), up
     assert all((r["inserted"], r["updated"], r["deleted"]) == (0, 0, 0) for r in up), up
     assert {r["table"]: r["rows"] for r in up} == {r["table"]: r["rows"] for r in down}

@@ -60,7 +60,9 @@ def test_download_incremental_and_upload_through_a_python_catalog(client):
     # Upload the same rows from another schema.
     for (c, _, t), table in list(catalog.tables.items()):
         catalog.tables[(c, "rdmout", t)] = table
-    report = sync.upload(branch.id, "dev", "rdmout", "Clinics", poll_interval=0.05, max_wait=60)
+    report = sync.upload(
+        branch.id, "dev", "rdmout", "Clinics", upload_unchanged=True, poll_interval=0.05, max_wait=60
+    )
     assert all(r["status"] == "success" for r in report["tables"]), report
 
 

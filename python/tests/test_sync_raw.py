@@ -38,7 +38,9 @@ def test_download_then_upload(client, engine):
         name = r["target"].rsplit(".", 1)[1]
         table = catalog.read_table("dev", "rdmin", name)
         assert catalog.write_table("dev", "rdmout", name, table) == table.num_rows
-    report = sync.upload(branch.id, "dev", "rdmout", "Clinics", poll_interval=0.05, max_wait=60)
+    report = sync.upload(
+        branch.id, "dev", "rdmout", "Clinics", upload_unchanged=True, poll_interval=0.05, max_wait=60
+    )
     assert report["import_id"] is not None
     assert {r["table"] for r in report["tables"]} == {"sites", "delivery_centre", "org_unit"}
     for r in report["tables"]:

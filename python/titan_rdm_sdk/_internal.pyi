@@ -169,6 +169,9 @@ class RawSyncEngine:
         description: str | None = None,
         correlation_code: str | None = None,
         allow_partial: bool = False,
+        dry_run: bool = False,
+        allow_mass_delete: bool = False,
+        upload_unchanged: bool = False,
         poll_interval: float = 2.0,
         max_wait: float = 300.0,
     ) -> dict[str, Any]: ...

@@ -17,7 +17,8 @@ class SyncTableResult(TypedDict):
     """One table of a convention sync's results: the shape the engine serialises (``trdm-sync``'s
     ``TableResult``), identical to each table of the CLI's ``--output json``. ``table``, ``rows`` and
     ``status`` (``success``, ``skipped (no source data)``, ``skipped (empty)``, ``error: …``,
-    ``error (write): …``) are the incumbent's keys and strings; the rest are ours."""
+    ``error (write): …``) are the incumbent's keys and strings; the rest are ours, and so are the statuses
+    ``skipped (unchanged)`` and ``planned``."""
 
     domain: str
     table: str
@@ -37,6 +38,9 @@ class SyncTableResult(TypedDict):
     high_water_mark: str | None
     applied: bool | None
     note: str | None
+    plan: dict[str, Any] | None
+    """Uploads: ``{"current", "inserted", "updated", "deleted", "unchanged", "changes", "missing_columns"}``
+    (``changes``: the first ones, each ``{"change", "key", "columns": [{"column", "old", "new"}]}``)."""
 
 
 def _known(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:

@@ -133,6 +133,9 @@ class ConventionSync:
         pattern: str = "full",
         *,
         allow_partial: bool = False,
+        dry_run: bool = False,
+        allow_mass_delete: bool = False,
+        upload_unchanged: bool = False,
         poll_interval: float = 2.0,
         max_wait: float = 300.0,
     ) -> list[SyncTableResult]:
@@ -143,6 +146,13 @@ class ConventionSync:
         ``trdm_tran_code``). A deployed table with no frame is ``skipped (no source data)``; an empty frame
         ``skipped (empty)``. Every frame is validated before anything is sent; if any table fails, nothing
         is completed unless ``allow_partial``.
+
+        Before anything is sent, each table's upload is planned against a full export of the branch's
+        current records (taken while the source is read; each result's ``plan`` holds the counts and the
+        first changes). ``dry_run=True`` stops there: every table is ``planned`` and nothing is created on
+        the server. A ``full`` upload that would delete more than half of a table's records is refused
+        unless ``allow_mass_delete=True``; a table the upload would not change is ``skipped (unchanged)``
+        (no import table, no versions) unless ``upload_unchanged=True``.
         """
         domain_name = _text("domain_name", domain_name)
         pattern = _pattern(pattern, _UPLOAD_PATTERNS)
@@ -164,6 +174,9 @@ class ConventionSync:
             description=description or f"Convention sync upload for {domain_name}",
             correlation_code=correlation_code or f"convention-upload-{domain.abbreviation}",
             allow_partial=allow_partial,
+            dry_run=dry_run,
+            allow_mass_delete=allow_mass_delete,
+            upload_unchanged=upload_unchanged,
             poll_interval=poll_interval,
             max_wait=max_wait,
         )
@@ -252,6 +265,9 @@ class SparkSync(ConventionSync):
         pattern: str = "full",
         *,
         allow_partial: bool = False,
+        dry_run: bool = False,
+        allow_mass_delete: bool = False,
+        upload_unchanged: bool = False,
         poll_interval: float = 2.0,
         max_wait: float = 300.0,
     ) -> list[SyncTableResult]:
@@ -259,8 +275,8 @@ class SparkSync(ConventionSync):
         tables (optionally only ``target_table_names``, by display name) in one import batch.
 
         A table that does not exist is ``skipped (no source data)``; one that exists but cannot be read is
-        an error. Validation, batch completion and ``allow_partial`` as in
-        :meth:`ConventionSync.upload_by_convention`.
+        an error. Validation, batch completion, ``allow_partial`` and the checks (``dry_run``,
+        ``allow_mass_delete``, ``upload_unchanged``) as in :meth:`ConventionSync.upload_by_convention`.
         """
         source_schema = _text("source_schema", source_schema)
         return self._upload(
@@ -276,6 +292,9 @@ class SparkSync(ConventionSync):
             description=description or f"Convention sync upload from {source_schema}",
             correlation_code=correlation_code or f"convention-upload-{source_schema}",
             allow_partial=allow_partial,
+            dry_run=dry_run,
+            allow_mass_delete=allow_mass_delete,
+            upload_unchanged=upload_unchanged,
             poll_interval=poll_interval,
             max_wait=max_wait,
         )
