@@ -147,10 +147,11 @@ def test_the_seed_complete_example_runs_with_the_seed_names(spark, client):
         branch_id=branch.id, source_catalog=CAT, source_schema="rdmout", target_domain_name="Clinics", **FAST
     )
     up = by_table(upload_results)
-    assert all(r["status"] == "success" for r in upload_results), upload_results
+    assert up["sites"]["status"] == "success", upload_results
     assert (up["sites"]["inserted"], up["sites"]["updated"], up["sites"]["deleted"]) == (0, 1, 0)
-    for t in ("delivery_centre", "org_unit"):
-        assert (up[t]["inserted"], up[t]["updated"], up[t]["deleted"]) == (0, 0, 0), up[t]
+    for t in ("delivery_centre", "org_unit"):  # planned against TitanRDM's records: nothing to send
+        assert up[t]["status"] == "skipped (unchanged)" and up[t]["import_table_id"] is None, up[t]
+        assert up[t]["plan"]["unchanged"] == up[t]["plan"]["current"] == up[t]["rows"], up[t]
     after = history_rows(client, branch.id)
     assert after["clin_sites"] == before["clin_sites"] + 1
     assert after["clin_org_unit"] == before["clin_org_unit"]
@@ -228,7 +229,7 @@ def test_incremental_download_merges_tombstones_and_applies_twice(spark, client)
     assert "MERGE" in operations[1:] and not any("REPLACE" in o for o in operations[1:]), operations
 
     # The merged tables upload back unchanged: nothing new in TitanRDM.
-    up = sync.upload_sync_by_convention(branch.id, CAT, "rdmin_inc", "Clinics", **FAST)
+    up = sync.upload_sync_by_convention(branch.id, CAT, "rdmin_inc", "Clinics", upload_unchanged=True, **FAST)
     assert all(r["status"] == "success" for r in up), up
     assert all((r["inserted"], r["updated"], r["deleted"]) == (0, 0, 0) for r in up), up
 
@@ -241,7 +242,7 @@ def test_a_download_uploaded_back_unchanged_creates_no_versions(spark, client):
     assert all(r["status"] == "success" for r in down), down
     copy_schema(spark, "rdmin_rt", "rdmout_rt")
     before = history_rows(client, branch.id)
-    up = sync.upload_sync_by_convention(branch.id, CAT, "rdmout_rt", "Clinics", **FAST)
+    up = sync.upload_sync_by_convention(branch.id, CAT, "rdmout_rt", "Clinics", upload_unchanged=True, **FAST)
     assert all(r["status"] == "success" for r in up), up
     assert all((r["inserted"], r["updated"], r["deleted"]) == (0, 0, 0) for r in up), up
     assert {r["table"]: r["rows"] for r in up} == {r["table"]: r["rows"] for r in down}
@@ -548,7 +549,15 @@ def test_the_example_notebook_runs(spark):
 
     everything = {"sites": "success", "delivery_centre": "success", "org_unit": "success"}
     assert statuses("download_results") == everything
-    assert statuses("upload_results") == everything
+    unchanged = {
+        "sites": "success",
+        "delivery_centre": "skipped (unchanged)",
+        "org_unit": "skipped (unchanged)",
+    }
+    assert statuses("plan_results") == dict.fromkeys(everything, "planned")
+    planned = next(r for r in namespace["plan_results"] if r["table"] == "sites")["plan"]
+    assert (planned["inserted"], planned["updated"], planned["deleted"]) == (0, 1, 0), planned
+    assert statuses("upload_results") == unchanged
     sites = next(r for r in namespace["upload_results"] if r["table"] == "sites")
     assert (sites["inserted"], sites["updated"], sites["deleted"]) == (0, 1, 0)
     assert statuses("incremental_results") == everything
