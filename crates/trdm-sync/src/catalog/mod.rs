@@ -38,6 +38,7 @@
 //! [`Error::TableNotFound`]: crate::Error::TableNotFound
 
 pub mod memory;
+pub mod toolkit;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
