@@ -192,7 +192,7 @@ pub(crate) async fn token(
     let lookup_id = client_id.clone();
     let app = state
         .db
-        .catalog(move |c| crate::catalog::application_by_client_id(c, &lookup_id))
+        .catalog(move |c| crate::store::application_by_client_id(c, &lookup_id))
         .await?
         .filter(|app| app.secret_sha256 == hash_secret(&secret))
         .ok_or_else(|| {

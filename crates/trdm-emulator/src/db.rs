@@ -106,7 +106,7 @@ impl Db {
     pub(crate) fn open(path: &Path) -> rusqlite::Result<Self> {
         let catalog = Pool::open(path)?;
         let records = Pool::open(&records_path(path))?;
-        crate::catalog::create_schema(&*catalog.get()?)?;
+        crate::store::create_schema(&*catalog.get()?)?;
         crate::records::create_schema(&*records.get()?)?;
         Ok(Db { catalog, records })
     }

@@ -12,10 +12,10 @@ use rusqlite::params;
 use serde::Deserialize;
 use trdm_format::value::DataType;
 
-use crate::catalog::{self, MappingColumn, MappingConfig};
 use crate::db::Db;
 use crate::error::Error;
 use crate::records::{self, ImportPattern, ImportSpec};
+use crate::store::{self, MappingColumn, MappingConfig};
 use crate::{auth, decisions};
 
 /// A parsed fixture file.
@@ -375,7 +375,7 @@ pub(crate) fn open_database(
     }
     let db = Db::open(path)?;
     let mut conn = db.catalog_now()?;
-    let key = match catalog::setting(&conn, "signing_key")? {
+    let key = match store::setting(&conn, "signing_key")? {
         Some(hex_key) => {
             let bytes = hex::decode(hex_key).map_err(|e| Error::Io(std::io::Error::other(e)))?;
             bytes
@@ -385,11 +385,11 @@ pub(crate) fn open_database(
         None => {
             let mut key = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut key);
-            catalog::set_setting(&conn, "signing_key", &hex::encode(key))?;
+            store::set_setting(&conn, "signing_key", &hex::encode(key))?;
             key
         }
     };
-    if catalog::setting(&conn, "initialized_at")?.is_some() {
+    if store::setting(&conn, "initialized_at")?.is_some() {
         if fixture.is_some() {
             tracing::info!(db = %path.display(), "database already initialised; the fixture is not loaded again");
         }
@@ -518,7 +518,7 @@ fn load(db: &Db, conn: &mut rusqlite::Connection, fx: &Fixture) -> Result<(), Er
                     ],
                 )?;
             }
-            let table = catalog::table(&tx, table_id).map_err(|e| fail(e.to_string()))?;
+            let table = store::table(&tx, table_id).map_err(|e| fail(e.to_string()))?;
             seeds.push((table, t.seed_csv.clone()));
         }
     }
@@ -551,7 +551,7 @@ fn load(db: &Db, conn: &mut rusqlite::Connection, fx: &Fixture) -> Result<(), Er
             })?;
         }
     }
-    catalog::set_setting(&tx, "initialized_at", &crate::time::iso(now))?;
+    store::set_setting(&tx, "initialized_at", &crate::time::iso(now))?;
     tx.commit()?;
     Ok(())
 }

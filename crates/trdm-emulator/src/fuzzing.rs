@@ -6,9 +6,9 @@
 use serde_json::Value as Json;
 use trdm_format::value::DataType;
 
-use crate::catalog::Table;
 use crate::query::{ListParams, page};
 use crate::routes::{Body, grid_query, path_id};
+use crate::store::Table;
 
 /// The table grid requests are checked against: one column of every type.
 fn every_type() -> Table {

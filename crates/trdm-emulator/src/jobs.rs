@@ -3,11 +3,11 @@
 
 use std::fs::File;
 
-use crate::catalog::{self, Counts};
 use crate::decisions::import_table_status;
 use crate::error::{ApiError, ApiResult};
 use crate::records::{self, ApplyError, ExportSelection, ImportPattern, ImportSpec};
 use crate::state::AppState;
+use crate::store::{self, Counts};
 use crate::time::now;
 
 pub(crate) fn spawn_export(state: &AppState, id: i64) {
@@ -23,7 +23,7 @@ pub(crate) fn spawn_export(state: &AppState, id: i64) {
             .db
             .catalog(move |c| {
                 let _ = std::fs::remove_file(&partial);
-                catalog::fail_unfinished_export(c, id, &message, now())
+                store::fail_unfinished_export(c, id, &message, now())
             })
             .await;
         if let Err(e) = settled {
@@ -82,14 +82,14 @@ async fn settle_failed_import_table(state: &AppState, id: i64, failure: &str) ->
     state
         .db
         .catalog_tx(move |c| {
-            let it = catalog::import_table(c, id)?;
+            let it = store::import_table(c, id)?;
             if it.status != import_table_status::UPLOADED
                 && it.status != import_table_status::PROCESSING
             {
                 return Ok(());
             }
-            catalog::finish_import_table(c, id, &outcome, now())?;
-            catalog::settle_import(c, it.import_id, now())
+            store::finish_import_table(c, id, &outcome, now())?;
+            store::settle_import(c, it.import_id, now())
         })
         .await
 }
@@ -100,9 +100,9 @@ pub(crate) async fn resume(state: &AppState) -> ApiResult<()> {
         .db
         .catalog(|c| {
             Ok((
-                catalog::unfinished_exports(c)?,
-                catalog::unfinished_import_tables(c)?,
-                catalog::processing_imports(c)?,
+                store::unfinished_exports(c)?,
+                store::unfinished_import_tables(c)?,
+                store::processing_imports(c)?,
             ))
         })
         .await?;
@@ -115,7 +115,7 @@ pub(crate) async fn resume(state: &AppState) -> ApiResult<()> {
     for id in imports {
         state
             .db
-            .catalog(move |c| catalog::settle_import(c, id, now()))
+            .catalog(move |c| store::settle_import(c, id, now()))
             .await?;
     }
     Ok(())
@@ -124,7 +124,7 @@ pub(crate) async fn resume(state: &AppState) -> ApiResult<()> {
 async fn run_export(state: AppState, id: i64) -> ApiResult<()> {
     state
         .db
-        .catalog(move |c| catalog::mark_export_started(c, id, now()))
+        .catalog(move |c| store::mark_export_started(c, id, now()))
         .await?;
     // The delay stands for the service's latency, not for work: exports wait it out side by side, and only
     // writing the file takes one of the `job_concurrency` slots.
@@ -139,8 +139,8 @@ async fn run_export(state: AppState, id: i64) -> ApiResult<()> {
     let (export, table) = state
         .db
         .catalog(move |c| {
-            let export = catalog::export(c, id)?;
-            let table = catalog::table(c, export.table_id)?;
+            let export = store::export(c, id)?;
+            let table = store::table(c, export.table_id)?;
             Ok((export, table))
         })
         .await?;
@@ -178,7 +178,7 @@ async fn run_export(state: AppState, id: i64) -> ApiResult<()> {
     }
     state
         .db
-        .catalog(move |c| catalog::finish_export(c, id, outcome, now()))
+        .catalog(move |c| store::finish_export(c, id, outcome, now()))
         .await
 }
 
@@ -195,15 +195,15 @@ async fn run_import_table(state: AppState, id: i64) -> ApiResult<()> {
     let loaded = state
         .db
         .catalog_tx(move |c| {
-            let it = catalog::import_table(c, id)?;
+            let it = store::import_table(c, id)?;
             if it.status != import_table_status::UPLOADED
                 && it.status != import_table_status::PROCESSING
             {
                 return Ok(None);
             }
-            catalog::start_import_table(c, id, now())?;
-            let table = catalog::table(c, it.table_id)?;
-            let mapping = catalog::mapping(c, it.mapping_id)?;
+            store::start_import_table(c, id, now())?;
+            let table = store::table(c, it.table_id)?;
+            let mapping = store::mapping(c, it.mapping_id)?;
             Ok(Some((it, table, mapping)))
         })
         .await?;
@@ -253,8 +253,8 @@ async fn run_import_table(state: AppState, id: i64) -> ApiResult<()> {
     state
         .db
         .catalog(move |c| {
-            catalog::finish_import_table(c, id, &outcome, now())?;
-            catalog::settle_import(c, import_id, now())
+            store::finish_import_table(c, id, &outcome, now())?;
+            store::settle_import(c, import_id, now())
         })
         .await
 }

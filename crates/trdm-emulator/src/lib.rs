@@ -24,7 +24,6 @@
 //! and exported files. A restart on the same path keeps everything, and jobs that were running resume.
 
 mod auth;
-mod catalog;
 mod config;
 mod db;
 pub mod decisions;
@@ -40,6 +39,7 @@ mod query;
 mod records;
 mod routes;
 mod state;
+mod store;
 mod time;
 
 use std::net::SocketAddr;

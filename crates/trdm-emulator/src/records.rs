@@ -15,8 +15,8 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use trdm_format::temporal::format_timestamptz;
 use trdm_format::value::DataType;
 
-use crate::catalog::{Counts, MappingConfig, Table};
 use crate::db::ident;
+use crate::store::{Counts, MappingConfig, Table};
 
 mod export;
 mod import;

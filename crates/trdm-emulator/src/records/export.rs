@@ -21,8 +21,8 @@ use trdm_format::temporal::format_timestamptz;
 use trdm_format::value::DataType;
 
 use super::{ApplyError, ExportSelection};
-use crate::catalog::Table;
 use crate::db::ident;
+use crate::store::Table;
 
 /// A tape is handed over once it holds this many bytes (about 1,000 rows of the benchmark table).
 const TAPE_BYTES: usize = 256 * 1024;

@@ -29,9 +29,9 @@ use trdm_format::temporal::HIGH_DATE_MICROS;
 use trdm_format::value::{ColumnType, DateStyle, ParseOptions, Value};
 
 use super::{ApplyError, ImportPattern, ImportSpec};
-use crate::catalog::{Counts, Table};
 use crate::db::ident;
 use crate::decisions;
+use crate::store::{Counts, Table};
 
 /// Separates primary-key parts in the key text of deletes without a record; it cannot occur in canonical
 /// values of non-text types, and text keys are length-prefixed so it cannot be forged by text either.

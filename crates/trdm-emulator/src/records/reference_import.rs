@@ -11,9 +11,9 @@ use trdm_format::value::{ColumnType, ParseOptions, Value};
 
 use super::import::{Slot, is_constraint, next_change_time, plan, reject, shown};
 use super::{ApplyError, ImportPattern, ImportSpec};
-use crate::catalog::Counts;
 use crate::db::ident;
 use crate::decisions;
+use crate::store::Counts;
 use std::io::Read;
 
 const KEY_SEPARATOR: char = '\u{1f}';

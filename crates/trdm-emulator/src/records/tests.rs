@@ -15,9 +15,9 @@ use trdm_format::value::DataType;
 use trdm_format::{SYSTEM_COLUMNS, TRAN_CODE_COLUMN as TRAN_CODE};
 
 use super::*;
-use crate::catalog::{self, TableFilter};
 use crate::db::Db;
 use crate::fixture::{Fixture, open_database};
+use crate::store::{self, TableFilter};
 
 /// The export writer before tuning, kept verbatim as the definition of the expected bytes.
 fn reference_export(
@@ -145,7 +145,7 @@ fn open(dir: &Path, fixture: &Path) -> Db {
 }
 
 fn all_tables(db: &Db) -> Vec<Table> {
-    catalog::tables(&db.catalog_now().unwrap(), &TableFilter::default()).unwrap()
+    store::tables(&db.catalog_now().unwrap(), &TableFilter::default()).unwrap()
 }
 
 fn identity_mapping() -> MappingConfig {
@@ -999,7 +999,7 @@ fn imports_with_mappings_and_delimiters_match_the_reference_applier() {
             columns: table
                 .columns
                 .iter()
-                .map(|c| crate::catalog::MappingColumn {
+                .map(|c| crate::store::MappingColumn {
                     source_column: format!("src {}", c.name),
                     target_column: c.name.clone(),
                     format: None,

@@ -9,11 +9,11 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::now_secs;
-use crate::catalog;
 use crate::decisions::{export_status, import_status, import_table_status};
 use crate::error::ApiResult;
 use crate::presign::{S3Error, verify};
 use crate::state::AppState;
+use crate::store;
 
 /// `PUT /_s3/uploads/{id}?X-Trdm-Expires=…&X-Trdm-Signature=…`.
 pub(super) async fn put_upload(
@@ -93,7 +93,7 @@ pub(super) async fn put_upload(
                 return Ok(Err(why));
             }
             std::fs::rename(&staged, &target)?;
-            catalog::set_import_table_file(c, id, size as i64)?;
+            store::set_import_table_file(c, id, size as i64)?;
             Ok(Ok(()))
         })
         .await;
@@ -117,8 +117,8 @@ pub(super) async fn put_upload(
 /// Whether import table `id` takes a file now: `Err` says why not (already announced, given up, or its batch
 /// completed).
 fn accepts_file(c: &rusqlite::Connection, id: i64) -> ApiResult<Result<(), String>> {
-    let t = catalog::import_table(c, id)?;
-    let import = catalog::import(c, t.import_id)?;
+    let t = store::import_table(c, id)?;
+    let import = store::import(c, t.import_id)?;
     if t.status != import_table_status::CREATED {
         return Ok(Err(format!(
             "import table {id} no longer accepts a file: it is {} (a file can only be replaced before \
@@ -154,7 +154,7 @@ pub(super) async fn get_export(
         .map_err(|_| S3Error::NoSuchKey(format!("no export {id}")))?;
     let status = state
         .db
-        .catalog(move |c| Ok(catalog::export(c, id)?.status))
+        .catalog(move |c| Ok(store::export(c, id)?.status))
         .await
         .map_err(|e| S3Error::NoSuchKey(e.to_string()))?;
     if status != export_status::COMPLETED {

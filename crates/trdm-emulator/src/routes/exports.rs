@@ -7,11 +7,11 @@ use axum::response::Response;
 use serde_json::Value as JsonValue;
 
 use super::{Body, Path, Query, created, now_secs, origin, path_id};
-use crate::catalog::{self, Export, NewExport};
 use crate::decisions::export_status;
 use crate::error::{ApiError, ApiResult};
 use crate::query::{ListParams, page};
 use crate::state::AppState;
+use crate::store::{self, Export, NewExport};
 use crate::time::now;
 
 const EXPORT_FIELDS: &[&str] = &[
@@ -36,7 +36,7 @@ fn render(state: &AppState, headers: &HeaderMap, export: &Export) -> JsonValue {
             expires,
         )
     });
-    catalog::export_json(export, url)
+    store::export_json(export, url)
 }
 
 /// `POST /api/exports/new` and `POST /api/v1/exports`.
@@ -78,9 +78,9 @@ pub(super) async fn create(
     let export = state
         .db
         .catalog(move |c| {
-            catalog::branch(c, branch_id)?;
-            let table = catalog::table_by_key(c, branch_id, &key)?;
-            let id = catalog::insert_export(
+            store::branch(c, branch_id)?;
+            let table = store::table_by_key(c, branch_id, &key)?;
+            let id = store::insert_export(
                 c,
                 &NewExport {
                     branch_id,
@@ -94,7 +94,7 @@ pub(super) async fn create(
                     now: now(),
                 },
             )?;
-            catalog::export(c, id)
+            store::export(c, id)
         })
         .await?;
     crate::jobs::spawn_export(&state, export.id);
@@ -108,7 +108,7 @@ pub(super) async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Json<JsonValue>> {
     let id = path_id("export", &id)?;
-    let export = state.db.catalog(move |c| catalog::export(c, id)).await?;
+    let export = state.db.catalog(move |c| store::export(c, id)).await?;
     Ok(Json(render(&state, &headers, &export)))
 }
 
@@ -118,7 +118,7 @@ pub(super) async fn list(
     headers: HeaderMap,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<JsonValue>> {
-    let exports = state.db.catalog(catalog::exports_of).await?;
+    let exports = state.db.catalog(store::exports_of).await?;
     let items = exports
         .iter()
         .map(|e| render(&state, &headers, e))

@@ -11,12 +11,12 @@ use serde_json::{Value as JsonValue, json};
 
 use super::{Body, Path, Query, created, now_secs, origin, path_id};
 use crate::auth::Caller;
-use crate::catalog::{self, ImportTable, NewImportTable};
 use crate::decisions::{import_status, import_table_status};
 use crate::error::{ApiError, ApiResult};
 use crate::query::{ListParams, page};
 use crate::records::ImportPattern;
 use crate::state::AppState;
+use crate::store::{self, ImportTable, NewImportTable};
 use crate::time::now;
 
 const IMPORT_FIELDS: &[&str] = &[
@@ -28,13 +28,13 @@ const IMPORT_FIELDS: &[&str] = &[
 ];
 
 fn import_body(c: &Connection, id: i64) -> ApiResult<JsonValue> {
-    let import = catalog::import(c, id)?;
-    let tables = catalog::import_tables(c, id)?;
-    Ok(catalog::import_json(&import, &tables))
+    let import = store::import(c, id)?;
+    let tables = store::import_tables(c, id)?;
+    Ok(store::import_json(&import, &tables))
 }
 
 fn table_name(c: &Connection, table_id: i64) -> ApiResult<String> {
-    Ok(catalog::table(c, table_id)?.name)
+    Ok(store::table(c, table_id)?.name)
 }
 
 /// An import table as `caller` may see it: with a fresh presigned upload URL only for a token that may write.
@@ -46,7 +46,7 @@ fn render_table(
     name: &str,
 ) -> JsonValue {
     if !caller.may_upload() {
-        return catalog::import_table_json(t, name, None);
+        return store::import_table_json(t, name, None);
     }
     let path = format!("/_s3/uploads/{}", t.id);
     let expires = now_secs() + state.config.presigned_url_ttl.as_secs() as i64;
@@ -57,7 +57,7 @@ fn render_table(
         &path,
         expires,
     );
-    catalog::import_table_json(t, name, Some(url))
+    store::import_table_json(t, name, Some(url))
 }
 
 /// `POST /api/imports/new` and `POST /api/v1/imports`.
@@ -68,8 +68,8 @@ pub(super) async fn create(State(state): State<AppState>, body: Body) -> ApiResu
     let json = state
         .db
         .catalog(move |c| {
-            catalog::branch(c, branch_id)?;
-            let id = catalog::insert_import(
+            store::branch(c, branch_id)?;
+            let id = store::insert_import(
                 c,
                 branch_id,
                 description.as_deref(),
@@ -95,7 +95,7 @@ pub(super) async fn get(
         .catalog(move |c| {
             let import = import_body(c, id)?;
             let mut tables = Vec::new();
-            for t in catalog::import_tables(c, id)? {
+            for t in store::import_tables(c, id)? {
                 let name = table_name(c, t.table_id)?;
                 tables.push((t, name));
             }
@@ -117,7 +117,7 @@ pub(super) async fn list(
     let items = state
         .db
         .catalog(|c| {
-            let ids: Vec<i64> = catalog::imports_of(c)?.iter().map(|i| i.id).collect();
+            let ids: Vec<i64> = store::imports_of(c)?.iter().map(|i| i.id).collect();
             ids.into_iter()
                 .map(|id| import_body(c, id))
                 .collect::<ApiResult<Vec<_>>>()
@@ -137,15 +137,15 @@ pub(super) async fn complete(
     let json = state
         .db
         .catalog_tx(move |c| {
-            let import = catalog::import(c, id)?;
+            let import = store::import(c, id)?;
             if import.status != import_status::CREATED {
                 return Err(ApiError::Conflict(format!(
                     "import {id} is already completed (status {})",
                     import.status
                 )));
             }
-            catalog::complete_import(c, id, message.as_deref(), now())?;
-            catalog::settle_import(c, id, now())?;
+            store::complete_import(c, id, message.as_deref(), now())?;
+            store::settle_import(c, id, now())?;
             import_body(c, id)
         })
         .await?;
@@ -175,16 +175,16 @@ pub(super) async fn create_table(
     let (table, name) = state
         .db
         .catalog_tx(move |c| {
-            let import = catalog::import(c, import_id)?;
+            let import = store::import(c, import_id)?;
             if import.status != import_status::CREATED {
                 return Err(ApiError::Conflict(format!(
                     "import {import_id} is already completed (status {}); start a new import",
                     import.status
                 )));
             }
-            let table = catalog::table_by_key(c, import.branch_id, &key)?;
-            let mapping = catalog::mapping_by_key(c, table.id, &mapping_key)?;
-            let id = catalog::insert_import_table(
+            let table = store::table_by_key(c, import.branch_id, &key)?;
+            let mapping = store::mapping_by_key(c, table.id, &mapping_key)?;
+            let id = store::insert_import_table(
                 c,
                 &NewImportTable {
                     import_id,
@@ -195,7 +195,7 @@ pub(super) async fn create_table(
                     now: now(),
                 },
             )?;
-            Ok((catalog::import_table(c, id)?, table.name))
+            Ok((store::import_table(c, id)?, table.name))
         })
         .await?;
     Ok(created(render_table(
@@ -214,7 +214,7 @@ pub(super) async fn get_table(
     let (t, name) = state
         .db
         .catalog(move |c| {
-            let t = catalog::import_table(c, id)?;
+            let t = store::import_table(c, id)?;
             let name = table_name(c, t.table_id)?;
             Ok((t, name))
         })
@@ -236,7 +236,7 @@ pub(super) async fn upload_complete(
         .catalog_tx(move |c| {
             // Checked inside the transaction: a PUT puts its file in place only inside one too.
             let has_file = file.exists();
-            let t = catalog::import_table(c, id)?;
+            let t = store::import_table(c, id)?;
             if t.status != import_table_status::CREATED {
                 return Err(ApiError::Conflict(format!(
                     "import table {id} is already {}",
@@ -248,8 +248,8 @@ pub(super) async fn upload_complete(
                     "no file has been uploaded for import table {id}; PUT it to signed_s3_url first"
                 )));
             }
-            catalog::set_import_table_status(c, id, import_table_status::UPLOADED)?;
-            let t = catalog::import_table(c, id)?;
+            store::set_import_table_status(c, id, import_table_status::UPLOADED)?;
+            let t = store::import_table(c, id)?;
             let name = table_name(c, t.table_id)?;
             Ok((t, name))
         })
@@ -273,7 +273,7 @@ pub(super) async fn upload_failed(
     let (t, name) = state
         .db
         .catalog_tx(move |c| {
-            let t = catalog::import_table(c, id)?;
+            let t = store::import_table(c, id)?;
             if t.status != import_table_status::CREATED && t.status != import_table_status::UPLOADED
             {
                 return Err(ApiError::Conflict(format!(
@@ -281,9 +281,9 @@ pub(super) async fn upload_failed(
                     t.status
                 )));
             }
-            catalog::finish_import_table(c, id, &Err(format!("upload failed: {message}")), now())?;
-            catalog::settle_import(c, t.import_id, now())?;
-            let t = catalog::import_table(c, id)?;
+            store::finish_import_table(c, id, &Err(format!("upload failed: {message}")), now())?;
+            store::settle_import(c, t.import_id, now())?;
+            let t = store::import_table(c, id)?;
             let name = table_name(c, t.table_id)?;
             Ok((t, name))
         })

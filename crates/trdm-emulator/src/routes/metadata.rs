@@ -6,10 +6,10 @@ use serde::Deserialize;
 use serde_json::Value as JsonValue;
 
 use super::{Path, Query, path_id};
-use crate::catalog::{self, TableFilter};
 use crate::error::{ApiError, ApiResult};
 use crate::query::{ListParams, page};
 use crate::state::AppState;
+use crate::store::{self, TableFilter};
 
 const BRANCH_FIELDS: &[&str] = &[
     "id",
@@ -41,12 +41,7 @@ pub(super) async fn list_branches(
 ) -> ApiResult<Json<JsonValue>> {
     let items = state
         .db
-        .catalog(|c| {
-            Ok(catalog::branches(c)?
-                .iter()
-                .map(catalog::branch_json)
-                .collect())
-        })
+        .catalog(|c| Ok(store::branches(c)?.iter().map(store::branch_json).collect()))
         .await?;
     Ok(Json(page(items, &params, BRANCH_FIELDS)?))
 }
@@ -59,7 +54,7 @@ pub(super) async fn get_branch(
     Ok(Json(
         state
             .db
-            .catalog(move |c| Ok(catalog::branch_json(&catalog::branch(c, id)?)))
+            .catalog(move |c| Ok(store::branch_json(&store::branch(c, id)?)))
             .await?,
     ))
 }
@@ -70,12 +65,7 @@ pub(super) async fn list_domains(
 ) -> ApiResult<Json<JsonValue>> {
     let items = state
         .db
-        .catalog(|c| {
-            Ok(catalog::domains(c)?
-                .iter()
-                .map(catalog::domain_json)
-                .collect())
-        })
+        .catalog(|c| Ok(store::domains(c)?.iter().map(store::domain_json).collect()))
         .await?;
     Ok(Json(page(items, &params, DOMAIN_FIELDS)?))
 }
@@ -88,7 +78,7 @@ pub(super) async fn get_domain(
     Ok(Json(
         state
             .db
-            .catalog(move |c| Ok(catalog::domain_json(&catalog::domain(c, id)?)))
+            .catalog(move |c| Ok(store::domain_json(&store::domain(c, id)?)))
             .await?,
     ))
 }
@@ -123,9 +113,9 @@ async fn list_tables(
     let items = state
         .db
         .catalog(move |c| {
-            Ok(catalog::tables(c, &filter)?
+            Ok(store::tables(c, &filter)?
                 .iter()
-                .map(|t| catalog::table_json(t, deployed))
+                .map(|t| store::table_json(t, deployed))
                 .collect())
         })
         .await?;
@@ -154,7 +144,7 @@ pub(super) async fn get_table_definition(
     Ok(Json(
         state
             .db
-            .catalog(move |c| Ok(catalog::table_json(&catalog::table(c, id)?, false)))
+            .catalog(move |c| Ok(store::table_json(&store::table(c, id)?, false)))
             .await?,
     ))
 }
@@ -167,7 +157,7 @@ pub(super) async fn get_deployed(
     Ok(Json(
         state
             .db
-            .catalog(move |c| Ok(catalog::table_json(&catalog::table(c, id)?, true)))
+            .catalog(move |c| Ok(store::table_json(&store::table(c, id)?, true)))
             .await?,
     ))
 }
@@ -192,9 +182,9 @@ pub(super) async fn lookup_deployed(
         state
             .db
             .catalog(move |c| {
-                catalog::branch(c, branch_id)?;
-                Ok(catalog::table_json(
-                    &catalog::table_by_key(c, branch_id, &key)?,
+                store::branch(c, branch_id)?;
+                Ok(store::table_json(
+                    &store::table_by_key(c, branch_id, &key)?,
                     true,
                 ))
             })
@@ -211,10 +201,10 @@ pub(super) async fn list_import_mappings(
     let items = state
         .db
         .catalog(move |c| {
-            let table = catalog::table(c, id)?;
-            Ok(catalog::mappings(c, id)?
+            let table = store::table(c, id)?;
+            Ok(store::mappings(c, id)?
                 .iter()
-                .map(|m| catalog::mapping_json(m, &table))
+                .map(|m| store::mapping_json(m, &table))
                 .collect())
         })
         .await?;
@@ -231,12 +221,12 @@ pub(super) async fn get_import_mapping(
         state
             .db
             .catalog(move |c| {
-                let table = catalog::table(c, id)?;
-                let mapping = catalog::mapping(c, mapping_id)?;
+                let table = store::table(c, id)?;
+                let mapping = store::mapping(c, mapping_id)?;
                 if mapping.table_id != id {
                     return Err(ApiError::not_found("import mapping", mapping_id));
                 }
-                Ok(catalog::mapping_json(&mapping, &table))
+                Ok(store::mapping_json(&mapping, &table))
             })
             .await?,
     ))

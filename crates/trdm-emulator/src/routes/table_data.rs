@@ -8,10 +8,10 @@ use serde_json::{Value as JsonValue, json};
 use trdm_format::value::{ColumnType, DataType, ParseOptions};
 
 use super::{Body, Path, Query, path_id, shown};
-use crate::catalog::{self, Table};
 use crate::error::{ApiError, ApiResult};
 use crate::records::{self, GridFilter, GridQuery};
 use crate::state::AppState;
+use crate::store::{self, Table};
 
 /// The most rows one grid request may ask for.
 const MAX_GRID_ROWS: i64 = 1000;
@@ -186,8 +186,8 @@ pub(super) async fn grid(State(state): State<AppState>, body: Body) -> ApiResult
     let table = state
         .db
         .catalog(move |c| match (by_id, by_key, branch_id) {
-            (Some(id), _, _) => catalog::table(c, id),
-            (None, Some(key), Some(branch)) => catalog::table_by_key(c, branch, &key),
+            (Some(id), _, _) => store::table(c, id),
+            (None, Some(key), Some(branch)) => store::table_by_key(c, branch, &key),
             _ => Err(ApiError::BadRequest(
                 "give table_definition_id, or table_definition_key with branch_id".into(),
             )),
@@ -225,10 +225,7 @@ pub(super) async fn get(
             ))
         })?,
     };
-    let table = state
-        .db
-        .catalog(move |c| catalog::table(c, table_id))
-        .await?;
+    let table = state.db.catalog(move |c| store::table(c, table_id)).await?;
     let found = state
         .db
         .records(move |c| Ok(records::version(c, &table, sk)?))
