@@ -240,6 +240,7 @@ mod tests {
             "high_water_mark",
             "applied",
             "note",
+            "plan",
         ];
         expected.sort_unstable();
         assert_eq!(keys, expected);
