@@ -23,6 +23,7 @@ use trdm_sync::{
 
 use crate::catalog::PyCatalog;
 use crate::client::RawClient;
+use crate::convert::to_py;
 use crate::error::sync_error;
 use crate::runtime::block_on;
 
@@ -129,50 +130,12 @@ fn poll(poll_interval: f64, max_wait: f64) -> PyResult<PollConfig> {
     ))
 }
 
-/// One table's result as a dict: [`TableResult`]'s one serialised shape, the same keys and values as the
+/// The results as a list of dicts: [`TableResult`]'s one serialised shape, the same keys and values as the
 /// CLI's `--output json`.
-fn result_dict<'py>(py: Python<'py>, r: &TableResult) -> PyResult<Bound<'py, PyDict>> {
-    let value = serde_json::to_value(r).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let d = PyDict::new(py);
-    for (key, value) in value.as_object().into_iter().flatten() {
-        d.set_item(key, scalar(py, value)?)?;
-    }
-    Ok(d)
-}
-
-/// A JSON value as a Python value (objects become dicts, arrays lists).
-fn scalar<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
-    use serde_json::Value;
-    Ok(match value {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => i.into_pyobject(py)?.into_any(),
-            (None, Some(u)) => u.into_pyobject(py)?.into_any(),
-            _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
-        },
-        Value::String(s) => s.into_pyobject(py)?.into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(scalar(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(map) => {
-            let d = PyDict::new(py);
-            for (k, v) in map {
-                d.set_item(k, scalar(py, v)?)?;
-            }
-            d.into_any()
-        }
-    })
-}
-
 fn results_list<'py>(py: Python<'py>, results: &[TableResult]) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for r in results {
-        list.append(result_dict(py, r)?)?;
+        list.append(to_py(py, r)?)?;
     }
     Ok(list)
 }

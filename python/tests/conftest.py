@@ -182,3 +182,19 @@ def spark_connect(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
             server.kill()
             server.wait()
         log.close()
+
+
+def by_table(results: list[dict]) -> dict[str, dict]:
+    """Sync results by their `table` (`sites`, ...)."""
+    return {r["table"]: r for r in results}
+
+
+def history_rows(client, branch_id: int) -> dict[str, int]:  # noqa: ANN001 - a TitanRDMClient
+    """Every version TitanRDM holds, per table: what an upload that changes nothing must leave alone."""
+    from titan_rdm_sdk.spark_sync import ConventionSync
+
+    results, frames = ConventionSync(client).download_by_convention(
+        branch_id, "Clinics", include_history=True, output="arrow", poll_interval=0.05, max_wait=120
+    )
+    assert all(r["status"] == "success" for r in results), results
+    return {key: t.num_rows for key, t in frames.items()}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from conftest import CLIENT_ID, CLIENT_SECRET, ROOT, running_emulator
+from conftest import CLIENT_ID, CLIENT_SECRET, ROOT, by_table, history_rows, running_emulator
 
 from titan_rdm_sdk import TitanRDMClient
 from titan_rdm_sdk.spark_sync import ConventionSync, SparkSync
@@ -32,19 +32,6 @@ TABLES = {"sites", "delivery_centre", "org_unit"}
 def client() -> Iterator[TitanRDMClient]:
     with running_emulator() as url:
         yield TitanRDMClient(url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-
-
-def by_table(results: list[dict]) -> dict[str, dict]:
-    return {r["table"]: r for r in results}
-
-
-def history_rows(client: TitanRDMClient, branch_id: int) -> dict[str, int]:
-    """Every version TitanRDM holds, per table: what an upload that changes nothing must leave alone."""
-    results, frames = ConventionSync(client).download_by_convention(
-        branch_id, "Clinics", include_history=True, output="arrow", **FAST
-    )
-    assert all(r["status"] == "success" for r in results), results
-    return {key: t.num_rows for key, t in frames.items()}
 
 
 def copy_schema(spark, source: str, target: str) -> None:

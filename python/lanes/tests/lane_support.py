@@ -27,6 +27,8 @@ ROOT: Path = _conftest.ROOT
 CLIENT_ID: str = _conftest.CLIENT_ID
 CLIENT_SECRET: str = _conftest.CLIENT_SECRET
 running_emulator = _conftest.running_emulator
+by_table = _conftest.by_table
+history_rows = _conftest.history_rows
 
 _spec = importlib.util.spec_from_file_location(
     "trdm_lane_session", Path(__file__).parents[1] / "lane_session.py"

@@ -29,6 +29,8 @@ from lane_support import (
     ROOT,
     SESSION_TIME_ZONE,
     UNITY,
+    by_table,
+    history_rows,
     running_emulator,
 )
 
@@ -46,19 +48,6 @@ full_lane = pytest.mark.skipif(LANE not in ("delta-uc",), reason="the full behav
 def client() -> Iterator[TitanRDMClient]:
     with running_emulator() as url:
         yield TitanRDMClient(url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-
-
-def by_table(results: list[dict]) -> dict[str, dict]:
-    return {r["table"]: r for r in results}
-
-
-def history_rows(client: TitanRDMClient, branch_id: int) -> dict[str, int]:
-    """Every version TitanRDM holds, per table: what an upload that changes nothing must leave alone."""
-    results, frames = ConventionSync(client).download_by_convention(
-        branch_id, "Clinics", include_history=True, output="arrow", **FAST
-    )
-    assert all(r["status"] == "success" for r in results), results
-    return {key: t.num_rows for key, t in frames.items()}
 
 
 def delta_history(spark, table: str) -> list[dict]:
