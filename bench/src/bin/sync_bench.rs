@@ -18,6 +18,10 @@
 //! writing every batch with parquet's `ArrowWriter` (Snappy, Delta's default codec) to a file. Nothing
 //! else: no HTTP, no value checks, no Delta log, one thread. Median of 3.
 //!
+//! Then the downloaded table is uploaded back three ways ([`UPLOADS`]): planned only (`--plan`), sent without
+//! the upload checks (no plan), and sent after its plan (the default checks): the plan's time and memory
+//! beside the upload's own.
+//!
 //! Usage: `target/release/sync-bench [ROWS ...]` (default 1000000); build first with
 //! `cargo build --release -p trdm-cli -p trdm-bench`.
 
@@ -51,6 +55,8 @@ struct Measured {
     delta_bytes: u64,
     limit_s: Vec<f64>,
     limit_bytes: u64,
+    /// Per [`UPLOADS`] scenario: seconds of each run, peak RSS.
+    uploads: Vec<(Vec<f64>, f64)>,
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -67,6 +73,28 @@ fn sync_download(
     rows: u64,
     scratch: &Path,
 ) -> (f64, f64) {
+    let (elapsed, rss, result) = run_trdm(trdm, url, "download", warehouse, &[], scratch);
+    let table = &result["tables"][0];
+    assert_eq!(
+        result["tables"].as_array().map(Vec::len),
+        Some(1),
+        "{result}"
+    );
+    assert_eq!(table["status"], "success", "{result}");
+    assert_eq!(table["rows"], rows, "{result}");
+    (elapsed, rss)
+}
+
+/// One `trdm sync {command}` of the Bench domain with `dev.rdmin` in `warehouse`, plus `extra` flags:
+/// wall-clock seconds, the child's peak RSS in MiB and its JSON output. Panics when it fails.
+fn run_trdm(
+    trdm: &Path,
+    url: &str,
+    command_name: &str,
+    warehouse: &Path,
+    extra: &[&str],
+    scratch: &Path,
+) -> (f64, f64, Value) {
     let time_report = scratch.join("time.txt");
     let use_gnu_time = Path::new(GNU_TIME).exists();
     let mut command = if use_gnu_time {
@@ -79,7 +107,7 @@ fn sync_download(
     command
         .args([
             "sync",
-            "download",
+            command_name,
             "--branch",
             "prod",
             "--catalog",
@@ -98,12 +126,13 @@ fn sync_download(
             "--poll-interval",
             "0.05",
         ])
+        .args(extra)
         .env("TITAN_URL", url)
         .env("TITAN_CLIENT_ID", CLIENT_ID)
         .env("TITAN_CLIENT_SECRET", CLIENT_SECRET)
         .stdout(Stdio::piped());
     let started = Instant::now();
-    let mut child = command.spawn().expect("run trdm sync download");
+    let mut child = command.spawn().expect("run trdm sync");
     let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -126,17 +155,9 @@ fn sync_download(
     let output = reader.join().unwrap().unwrap();
     assert!(
         status.success(),
-        "trdm sync download failed ({status}):\n{output}"
+        "trdm sync {command_name} {extra:?} failed ({status}):\n{output}"
     );
     let result: Value = serde_json::from_str(&output).expect("JSON output");
-    let table = &result["tables"][0];
-    assert_eq!(
-        result["tables"].as_array().map(Vec::len),
-        Some(1),
-        "{result}"
-    );
-    assert_eq!(table["status"], "success", "{result}");
-    assert_eq!(table["rows"], rows, "{result}");
     let rss = if use_gnu_time {
         std::fs::read_to_string(&time_report)
             .unwrap()
@@ -147,8 +168,20 @@ fn sync_download(
     } else {
         polled_rss
     };
-    (elapsed, rss)
+    (elapsed, rss, result)
 }
+
+/// The upload scenarios: `--plan` alone, the upload without its checks (no plan: the send path as it was),
+/// and the upload with its plan (what every upload does by default; `--upload-unchanged` so that the
+/// unchanged table is still sent). Each: median seconds and peak RSS.
+const UPLOADS: [(&str, &[&str]); 3] = [
+    ("plan only (--plan)", &["--plan"]),
+    (
+        "upload, no checks",
+        &["--allow-mass-delete", "--upload-unchanged"],
+    ),
+    ("upload, planned first", &["--upload-unchanged"]),
+];
 
 /// Total size of the Parquet files under `dir`.
 fn parquet_bytes(dir: &Path) -> u64 {
@@ -169,6 +202,23 @@ fn parquet_bytes(dir: &Path) -> u64 {
 /// (Snappy) to `out`. Seconds, rows, Parquet bytes.
 fn machine_limit(csv: &Path, schema: &SchemaRef, out: &Path) -> (f64, u64, u64) {
     let started = Instant::now();
+    // arrow-csv parses named zones only with chrono-tz; the engine's `UTC` is the offset `+00:00`.
+    let schema: SchemaRef = std::sync::Arc::new(arrow_schema::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                arrow_schema::DataType::Timestamp(unit, Some(tz)) if tz.as_ref() == "UTC" => f
+                    .as_ref()
+                    .clone()
+                    .with_data_type(arrow_schema::DataType::Timestamp(
+                        *unit,
+                        Some("+00:00".into()),
+                    )),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ));
     let reader = arrow_csv::ReaderBuilder::new(schema.clone())
         .with_header(true)
         .with_batch_size(BATCH_ROWS)
@@ -252,7 +302,38 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
             table_dir.display()
         );
         delta_bytes = parquet_bytes(&table_dir);
-        std::fs::remove_dir_all(&warehouse).unwrap();
+        if k + 1 < RUNS {
+            std::fs::remove_dir_all(&warehouse).unwrap();
+        }
+    }
+
+    // Uploads of the last download, unchanged: the plan's cost beside the upload's own.
+    let source = dir.path().join(format!("warehouse-{}", RUNS - 1));
+    let mut uploads = Vec::new();
+    for (name, flags) in UPLOADS {
+        let (mut times, mut peak) = (Vec::new(), 0f64);
+        for k in 0..RUNS {
+            let (s, rss, result) =
+                run_trdm(trdm, &server.url, "upload", &source, flags, dir.path());
+            let table = &result["tables"][0];
+            let expected = if flags.contains(&"--plan") {
+                "planned"
+            } else {
+                "success"
+            };
+            assert_eq!(table["status"], expected, "{result}");
+            assert_eq!(table["rows"], rows, "{result}");
+            if !table["plan"].is_null() {
+                assert_eq!(table["plan"]["unchanged"], rows, "{result}");
+            }
+            eprintln!(
+                "  trdm sync upload, {name} #{}: {s:.2} s, peak RSS {rss:.0} MiB",
+                k + 1
+            );
+            times.push(s);
+            peak = peak.max(rss);
+        }
+        uploads.push((times, peak));
     }
 
     let mut limit_s = Vec::new();
@@ -276,6 +357,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
         delta_bytes,
         limit_s,
         limit_bytes,
+        uploads,
     }
 }
 
@@ -338,6 +420,30 @@ async fn main() {
     writeln!(
         out,
         "\nmedians of {RUNS}; CSV = the export file both sides read; target: ratio ≤ 2×"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "\n| rows | upload scenario | s | × the upload without checks | peak RSS MiB |"
+    )
+    .unwrap();
+    writeln!(out, "|---:|---|---:|---:|---:|").unwrap();
+    for m in &results {
+        let base = median(&m.uploads[1].0);
+        for ((name, _), (times, rss)) in UPLOADS.iter().zip(&m.uploads) {
+            let s = median(times);
+            writeln!(
+                out,
+                "| {} | {name} | {s:.2} | {:.2}× | {rss:.0} |",
+                with_commas(m.rows),
+                s / base
+            )
+            .unwrap();
+        }
+    }
+    writeln!(
+        out,
+        "\nuploads: the downloaded table sent back unchanged (until TitanRDM applied it), medians of {RUNS}"
     )
     .unwrap();
 }
