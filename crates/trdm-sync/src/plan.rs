@@ -334,10 +334,14 @@ pub fn plan_table(
     let mut old: HashMap<String, Vec<Option<String>>> = HashMap::new();
     let mut deletes = Vec::new();
     scan(current, &export_what, table, |l, record, row| {
-        let values = l.values(record, &export_what, row)?;
+        // Only the key's values are parsed for the records not shown, which are nearly all of them.
+        let mut values = vec![None; l.names.len()];
+        for &i in &l.key {
+            values[i] = l.value(record, i, &export_what, row)?;
+        }
         let key = l.key_of(&values);
         if wanted.contains(key.as_str()) {
-            old.insert(key, values);
+            old.insert(key, l.values(record, &export_what, row)?);
         } else if delete_room > 0 && records.get(key.as_str()).is_some_and(|c| !c.seen) {
             delete_room -= 1;
             deletes.push(PlannedChange {
