@@ -11,15 +11,25 @@ mod sync;
 mod transfer;
 
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 /// `titan_rdm_sdk._internal`.
 #[pymodule]
 fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // The export's system columns in file order, `trdm_tran_code` last: defined once, in trdm-format.
-    let columns = pyo3::types::PyTuple::new(m.py(), trdm_format::SYSTEM_COLUMNS)?;
+    let columns = PyTuple::new(m.py(), trdm_format::SYSTEM_COLUMNS)?;
     m.add("EXPORT_SYSTEM_COLUMNS", columns)?;
     m.add("TRAN_CODE_COLUMN", trdm_format::TRAN_CODE_COLUMN)?;
+    // The pattern names the engine accepts: defined once, in trdm-format.
+    m.add(
+        "IMPORT_PATTERNS",
+        PyTuple::new(m.py(), trdm_format::ImportPattern::NAMES)?,
+    )?;
+    m.add(
+        "EXPORT_PATTERNS",
+        PyTuple::new(m.py(), trdm_format::ExportPattern::NAMES)?,
+    )?;
     error::register(m)?;
     m.add_class::<client::RawClient>()?;
     m.add_class::<sync::RawMemoryCatalog>()?;

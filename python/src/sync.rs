@@ -15,10 +15,9 @@ use pyo3::types::{PyDict, PyList};
 use pyo3_arrow::PyTable;
 use trdm_client::PollConfig;
 use trdm_sync::catalog::{BatchStream, Properties};
-use trdm_sync::codec::ImportPattern;
 use trdm_sync::{
-    Catalog, DownloadRequest, InMemoryCatalog, SyncEngine, TableRef, TableResult, UploadChecks,
-    UploadRequest,
+    Catalog, DownloadRequest, ExportPattern, ImportPattern, InMemoryCatalog, SyncEngine, TableRef,
+    TableResult, UploadChecks, UploadRequest,
 };
 
 use crate::catalog::PyCatalog;
@@ -158,8 +157,8 @@ impl RawSyncEngine {
 
     /// Downloads a domain's tables into `catalog.schema.{abbr}_{table}`; one result dict per table.
     #[pyo3(signature = (
-        branch_id, catalog, schema, domain, tables=None, incremental=false, high_water_mark=None,
-        include_history=false, correlation_code=None, poll_interval=2.0, max_wait=300.0
+        branch_id, catalog, schema, domain, tables=None, pattern="full", high_water_mark=None,
+        include_history=false, correlation_code=None, dry_run=false, poll_interval=2.0, max_wait=300.0
     ))]
     #[allow(clippy::too_many_arguments)]
     fn download<'py>(
@@ -170,24 +169,29 @@ impl RawSyncEngine {
         schema: String,
         domain: String,
         tables: Option<Vec<String>>,
-        incremental: bool,
+        pattern: &str,
         high_water_mark: Option<String>,
         include_history: bool,
         correlation_code: Option<String>,
+        dry_run: bool,
         poll_interval: f64,
         max_wait: f64,
     ) -> PyResult<Bound<'py, PyList>> {
+        let pattern = pattern
+            .parse::<ExportPattern>()
+            .map_err(|e| sync_error(e.into()))?;
         let request = DownloadRequest {
             branch_id,
             catalog,
             schema,
             domain,
             tables,
-            incremental,
+            pattern,
             high_water_mark,
             include_history,
             correlation_code,
             poll: poll(poll_interval, max_wait)?,
+            plan_only: dry_run,
         };
         let results = block_on(py, || self.inner.download(&request)).map_err(sync_error)?;
         results_list(py, &results)

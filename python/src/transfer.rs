@@ -4,11 +4,10 @@
 //!
 //! Each class keeps the server's latest view of its job in Rust and hands Python plain dicts of it (from the
 //! client's serde models, whose presigned URLs serialise redacted); the URLs themselves only leave Rust as
-//! [`RedactedUrl`]s. Export files are decoded with `trdm-sync`'s codec into Arrow, typed by the table's column
-//! definitions; uploads are validated and encoded by `encode_upload` into a temporary file before anything is
-//! sent, then streamed to the presigned URL.
+//! [`RedactedUrl`]s. The steps themselves are `trdm_sync::transfer`'s, the same the sync engine runs: export
+//! files decoded into Arrow, typed by the table's column definitions; uploads validated and encoded into a
+//! temporary file before anything is sent, then streamed to the presigned URL.
 
-use std::io::Write;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -18,14 +17,14 @@ use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
-use tokio_util::io::{StreamReader, SyncIoBridge};
 use trdm_client::{
-    Client, Export, ExportRequest, ExportStatus, Import, ImportRequest, ImportTable,
-    ImportTableRequest, PollConfig, SafeUrl, UploadBody,
+    Client, Export, ExportPattern, ExportStatus, Import, ImportRequest, ImportTable,
+    ImportTableRequest, PollConfig, SafeUrl,
 };
-use trdm_sync::codec::{self, CsvDecoder, encode_upload};
+use trdm_sync::codec;
 use trdm_sync::manifest::table_def;
 use trdm_sync::schema::{TableDef, export_schema};
+use trdm_sync::transfer;
 
 use crate::client::RawClient;
 use crate::convert::to_py;
@@ -34,9 +33,6 @@ use crate::error::{
     client_error, sync_error,
 };
 use crate::runtime::block_on;
-
-/// Rows per Arrow batch decoded from an export file.
-const BATCH_ROWS: usize = 8192;
 
 /// Locks a state mutex; a panic while it was held cannot leave the plain data inside inconsistent.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -226,28 +222,11 @@ impl RawDownload {
                 Some(utc)
             }
         };
-        let request = match (pattern, mark) {
-            ("full", None) => ExportRequest::full(branch_id, &table_definition_key),
-            ("full", Some(mark)) => {
-                // The server accepts a mark with `full` and ignores it; pass it on as the incumbent does.
-                let mut request = ExportRequest::full(branch_id, &table_definition_key);
-                request.high_water_mark = Some(mark);
-                request
-            }
-            ("incremental", Some(mark)) => {
-                ExportRequest::incremental(branch_id, &table_definition_key, mark)
-            }
-            ("incremental", None) => {
-                return Err(ValidationError::new_err(
-                    "an incremental export needs a high_water_mark",
-                ));
-            }
-            (other, _) => {
-                return Err(ValidationError::new_err(format!(
-                    "pattern must be 'full' or 'incremental', got {other:?}"
-                )));
-            }
-        };
+        let pattern = pattern
+            .parse::<ExportPattern>()
+            .map_err(|e| ValidationError::new_err(e.to_string()))?;
+        let request = transfer::export_request(branch_id, &table_definition_key, pattern, mark)
+            .map_err(sync_error)?;
         let mut request = request.with_history(include_history);
         if let Some(code) = given(correlation_code) {
             request = request.with_correlation_code(code);
@@ -355,15 +334,10 @@ impl RawDownload {
                 .download_export(&export)
                 .await
                 .map_err(ReadFailure::Client)?;
-            let reader = SyncIoBridge::new(StreamReader::new(bytes.map_err(std::io::Error::other)));
-            let decode_schema = schema.clone();
-            let batches = tokio::task::spawn_blocking(move || {
-                CsvDecoder::new(reader, &table, decode_schema, BATCH_ROWS)?
-                    .collect::<trdm_sync::Result<Vec<RecordBatch>>>()
-            })
-            .await
-            .map_err(|e| ReadFailure::Decode(trdm_sync::Error::Io(std::io::Error::other(e))))?
-            .map_err(ReadFailure::Decode)?;
+            let batches = transfer::decode_export(bytes, &table, schema.clone(), |_| {})
+                .try_collect::<Vec<RecordBatch>>()
+                .await
+                .map_err(ReadFailure::Decode)?;
             Ok::<_, ReadFailure>((schema, batches))
         });
         let (schema, batches) = read.map_err(|f| f.into_py(&shown_table))?;
@@ -604,12 +578,6 @@ impl RawTableUpload {
     fn send<'py>(&self, py: Python<'py>, data: PyTable) -> PyResult<Bound<'py, PyAny>> {
         let (batches, _) = data.into_inner();
         let slot = self.current();
-        let url = slot.signed_s3_url.clone().ok_or_else(|| {
-            UploadError::new_err(format!(
-                "import table {} has no presigned URL to upload to",
-                slot.id
-            ))
-        })?;
         let table = self.table.clone();
         let table_name = table.database_table_name.clone();
         let pattern = self.pattern;
@@ -618,17 +586,10 @@ impl RawTableUpload {
             let file = tempfile::NamedTempFile::new().map_err(|e| {
                 UploadError::new_err(format!("cannot create a temporary file: {e}"))
             })?;
-            let path = file.path().to_owned();
-            let summary = tokio::task::spawn_blocking(move || {
-                let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-                let summary =
-                    encode_upload(&table, pattern, batches.into_iter().map(Ok), &mut out)?;
-                out.flush()?;
-                Ok::<_, trdm_sync::Error>(summary)
-            })
-            .await
-            .map_err(|e| UploadError::new_err(format!("encoding the upload file failed: {e}")))?
-            .map_err(sync_error)?;
+            let data = Box::pin(futures_util::stream::iter(batches.into_iter().map(Ok)));
+            let summary = transfer::encode_upload_file(&table, pattern, data, file.path())
+                .await
+                .map_err(sync_error)?;
             if summary.rows == 0 && pattern == codec::ImportPattern::Full {
                 // The sync engine skips an empty table for the same reason.
                 return Err(ValidationError::new_err(format!(
@@ -637,10 +598,7 @@ impl RawTableUpload {
                      with trdm_tran_code 'd' under incremental_with_delete)"
                 )));
             }
-            if let Err(error) = client
-                .put_presigned(&url, &UploadBody::file(file.path()))
-                .await
-            {
+            if let Err(error) = transfer::put_file(client, &slot, file.path()).await {
                 let message = error.to_string();
                 // The transfer's error is the one raised; a failed report is only mentioned in it.
                 let reported = match client.upload_failed(slot.id, &message).await {

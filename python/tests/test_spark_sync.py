@@ -215,6 +215,44 @@ def test_incremental_download_merges_and_remembers_its_mark(spark, client):
     assert all((r["inserted"], r["updated"], r["deleted"]) == (0, 0, 0) for r in up), up
 
 
+def test_a_download_dry_run_plans_what_the_download_then_does_and_writes_nothing(spark, client):
+    branch = client.get_branch_by_name("dev")
+    sync = SparkSync(client, spark)
+    first = sync.download_sync_by_convention(branch.id, CAT, "rdmin_plan", "Clinics", **FAST)
+    assert all(r["status"] == "success" for r in first), first
+    delete = pa.table({"site_code": ["0001", "0002"], "trdm_tran_code": ["d", "d"]})
+    deleted = ConventionSync(client).upload_by_convention(
+        branch.id,
+        "Clinics",
+        {"clin_sites": delete},
+        table_names=["Site"],
+        pattern="incremental_with_delete",
+        **FAST,
+    )
+    assert deleted[0]["deleted"] == 2, deleted
+    table = f"{CAT}.rdmin_plan.clin_sites"
+    before = spark.table(table).count()
+
+    for pattern in ("full", "incremental"):
+        plan = sync.download_sync_by_convention(
+            branch.id, CAT, "rdmin_plan", "Clinics", pattern=pattern, dry_run=True, **FAST
+        )
+        assert all(r["status"] == "planned" for r in plan), plan
+        sites = by_table(plan)["sites"]["plan"]
+        counts = (sites["current"], sites["inserted"], sites["updated"], sites["deleted"])
+        assert counts == (before, 0, 0, 2), (pattern, sites)
+        assert {c["key"]["site_code"] for c in sites["changes"]} == {"0001", "0002"}, sites
+        others = [r["plan"] for r in plan if r["table"] != "sites"]
+        assert all(p["inserted"] + p["updated"] + p["deleted"] == 0 for p in others), others
+        assert spark.table(table).count() == before, "a dry run writes nothing"
+
+    done = sync.download_sync_by_convention(
+        branch.id, CAT, "rdmin_plan", "Clinics", pattern="incremental", **FAST
+    )
+    assert all(r["status"] == "success" for r in done), done
+    assert spark.table(table).count() == before - 2
+
+
 def test_a_failed_write_is_reported_as_that_tables_error(spark, client):
     """Incumbent bug: a failed saveAsTable left the table's status `success`."""
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CAT}.rdmin_blocked")

@@ -12,6 +12,8 @@ class ArrowStreamExportable(Protocol):
 __version__: str
 EXPORT_SYSTEM_COLUMNS: tuple[str, ...]
 TRAN_CODE_COLUMN: str
+IMPORT_PATTERNS: tuple[str, ...]
+EXPORT_PATTERNS: tuple[str, ...]
 
 class TitanRDMError(Exception): ...
 class AuthenticationError(TitanRDMError): ...
@@ -149,10 +151,11 @@ class RawSyncEngine:
         schema: str,
         domain: str,
         tables: list[str] | None = None,
-        incremental: bool = False,
+        pattern: Literal["full", "incremental"] = "full",
         high_water_mark: str | None = None,
         include_history: bool = False,
         correlation_code: str | None = None,
+        dry_run: bool = False,
         poll_interval: float = 2.0,
         max_wait: float = 300.0,
     ) -> list[SyncTableResult]: ...

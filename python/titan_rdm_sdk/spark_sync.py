@@ -30,7 +30,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from titan_rdm_sdk._frames import FrameKind, from_arrow, high_water_mark_text, to_arrow
-from titan_rdm_sdk._internal import RawMemoryCatalog, RawSyncEngine
+from titan_rdm_sdk._internal import (
+    EXPORT_PATTERNS,
+    IMPORT_PATTERNS,
+    RawMemoryCatalog,
+    RawSyncEngine,
+)
 from titan_rdm_sdk.exceptions import ValidationError
 from titan_rdm_sdk.models import SyncTableResult
 
@@ -45,13 +50,9 @@ _log = logging.getLogger("titan_rdm_sdk")
 _MEMORY_CATALOG = "memory"
 _MEMORY_SCHEMA = "convention"
 
-_DOWNLOAD_PATTERNS = ("full", "incremental")
-_UPLOAD_PATTERNS = (
-    "full",
-    "incremental_upsert_only",
-    "incremental_with_delete",
-    "incremental",
-)  # legacy alias
+# The engine's pattern names (for uploads also the legacy alias "incremental").
+_DOWNLOAD_PATTERNS = EXPORT_PATTERNS
+_UPLOAD_PATTERNS = IMPORT_PATTERNS
 
 
 def _text(name: str, value: object) -> str:
@@ -215,7 +216,7 @@ class ConventionSync:
             (_MEMORY_CATALOG, _MEMORY_SCHEMA, domain_name),
             branch_id=branch_id,
             tables=_names(table_names, "table_names"),
-            incremental=pattern == "incremental",
+            pattern=pattern,
             high_water_mark=mark,
             include_history=bool(include_history),
             correlation_code=correlation_code,
@@ -312,6 +313,8 @@ class SparkSync(ConventionSync):
         pattern: str = "full",
         high_water_mark: str | datetime | None = None,
         include_history: bool = False,
+        *,
+        dry_run: bool = False,
     ) -> list[SyncTableResult]:
         """Downloads the domain's deployed tables (optionally only ``source_table_names``, by display name)
         into ``{target_catalog}.{target_schema}.{abbreviation}_{table}``, creating the schema if needed.
@@ -319,6 +322,10 @@ class SparkSync(ConventionSync):
         ``pattern="full"`` replaces each table. ``pattern="incremental"`` merges the changes since
         ``high_water_mark`` (default: the mark the previous download stored in the table's properties; with
         none, a full download, said in the result) into the table by ``trdm_record_id``.
+
+        ``dry_run=True`` reads the exports but writes nothing: every table is ``planned``, and its result's
+        ``plan`` says how many rows the target would gain (``inserted``), change (``updated``) and lose
+        (``deleted``), with the first changes.
         """
         # Spark warms up while TitanRDM prepares the exports (see SparkCatalog.warm_up).
         warming = self._catalog.warm_up()
@@ -332,10 +339,11 @@ class SparkSync(ConventionSync):
                 ),
                 branch_id=branch_id,
                 tables=_names(source_table_names, "source_table_names"),
-                incremental=_pattern(pattern, _DOWNLOAD_PATTERNS) == "incremental",
+                pattern=_pattern(pattern, _DOWNLOAD_PATTERNS),
                 high_water_mark=high_water_mark_text(high_water_mark),
                 include_history=bool(include_history),
                 correlation_code=correlation_code,
+                dry_run=bool(dry_run),
                 poll_interval=poll_interval,
                 max_wait=max_wait,
             )

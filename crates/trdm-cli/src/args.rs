@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use trdm_emulator::{EndpointGroup, FaultKind};
-use trdm_sync::codec::ImportPattern;
+use trdm_sync::{ExportPattern, ImportPattern};
 
 /// Keep reference data in sync between TitanRDM and the lakehouse.
 #[derive(Debug, Parser)]
@@ -134,28 +134,23 @@ pub(crate) struct SyncArgs {
     pub(crate) no_progress: bool,
 }
 
-/// Download patterns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum DownloadPattern {
-    /// Every current record; the target is replaced.
-    Full,
-    /// Records changed after the high-water mark; merged into the target.
-    Incremental,
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct DownloadArgs {
     #[command(flatten)]
     pub(crate) sync: SyncArgs,
-    /// full or incremental.
-    #[arg(long, value_enum, default_value_t = DownloadPattern::Full)]
-    pub(crate) pattern: DownloadPattern,
+    /// full (the target is replaced) or incremental (the changes since the high-water mark are merged in).
+    #[arg(long, value_parser = PatternParser::<ExportPattern>::new(), default_value_t = ExportPattern::Full)]
+    pub(crate) pattern: ExportPattern,
     /// Incremental: changes strictly after this ISO 8601 instant. Default: the mark stored by the last sync.
     #[arg(long)]
     pub(crate) high_water_mark: Option<String>,
     /// Every version of every record rather than the current ones.
     #[arg(long)]
     pub(crate) include_history: bool,
+    /// Only show what the download would change in each target (rows gained, changed, lost, unchanged and
+    /// the first changes); the exports are read, nothing is written to the warehouse.
+    #[arg(long)]
+    pub(crate) plan: bool,
 }
 
 #[derive(Debug, Args)]
@@ -163,7 +158,7 @@ pub(crate) struct UploadArgs {
     #[command(flatten)]
     pub(crate) sync: SyncArgs,
     /// How the import applies each file (any case; the legacy incremental = incremental_upsert_only).
-    #[arg(long, value_parser = PatternParser, default_value_t = ImportPattern::Full)]
+    #[arg(long, value_parser = PatternParser::<ImportPattern>::new(), default_value_t = ImportPattern::Full)]
     pub(crate) pattern: ImportPattern,
     /// Import batch description.
     #[arg(long)]
@@ -240,33 +235,66 @@ pub(crate) struct DemoArgs {
     pub(crate) serve: bool,
 }
 
-/// Reads an import pattern with its own `FromStr` (trimmed, any case, the legacy `incremental`) and lists
-/// [`ImportPattern::ALL`] as the possible values in the help.
+/// Reads a pattern with its own `FromStr` (trimmed, any case; for imports also the legacy `incremental`) and
+/// lists its API names as the possible values in the help.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PatternParser;
+pub(crate) struct PatternParser<P>(std::marker::PhantomData<P>);
 
-impl TypedValueParser for PatternParser {
-    type Value = ImportPattern;
+impl<P> PatternParser<P> {
+    pub(crate) fn new() -> Self {
+        PatternParser(std::marker::PhantomData)
+    }
+}
+
+/// A pattern type's accepted values, for the help.
+pub(crate) trait Pattern: std::str::FromStr + Clone + Send + Sync + 'static {
+    fn possible_values() -> Vec<PossibleValue>;
+}
+
+impl Pattern for ImportPattern {
+    fn possible_values() -> Vec<PossibleValue> {
+        ImportPattern::ALL
+            .into_iter()
+            .map(|pattern| {
+                let value = PossibleValue::new(pattern.as_str());
+                if pattern == ImportPattern::IncrementalUpsertOnly {
+                    value.alias(ImportPattern::LEGACY_INCREMENTAL)
+                } else {
+                    value
+                }
+            })
+            .collect()
+    }
+}
+
+impl Pattern for ExportPattern {
+    fn possible_values() -> Vec<PossibleValue> {
+        ExportPattern::ALL
+            .into_iter()
+            .map(|pattern| PossibleValue::new(pattern.as_str()))
+            .collect()
+    }
+}
+
+impl<P> TypedValueParser for PatternParser<P>
+where
+    P: Pattern,
+    P::Err: std::error::Error + Send + Sync + 'static,
+{
+    type Value = P;
 
     fn parse_ref(
         &self,
         cmd: &clap::Command,
         arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
-    ) -> Result<ImportPattern, clap::Error> {
-        let parse = <ImportPattern as std::str::FromStr>::from_str;
+    ) -> Result<P, clap::Error> {
+        let parse = <P as std::str::FromStr>::from_str;
         parse.parse_ref(cmd, arg, value)
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
-        Some(Box::new(ImportPattern::ALL.into_iter().map(|pattern| {
-            let value = PossibleValue::new(pattern.as_str());
-            if pattern == ImportPattern::IncrementalUpsertOnly {
-                value.alias(ImportPattern::LEGACY_INCREMENTAL)
-            } else {
-                value
-            }
-        })))
+        Some(Box::new(P::possible_values().into_iter()))
     }
 }
 

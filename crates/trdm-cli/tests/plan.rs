@@ -1,11 +1,12 @@
-//! `trdm sync upload --plan` and the mass-delete guard, end to end: the plan says what TitanRDM then does,
-//! a plan and a refused upload change nothing on either side, and `--allow-mass-delete` lets it through.
+//! `trdm sync upload --plan`, `trdm sync download --plan` and the mass-delete guard, end to end: the plan
+//! says what TitanRDM (or the download) then does, a plan and a refused upload change nothing on either side,
+//! and `--allow-mass-delete` lets it through.
 
 mod common;
 mod support;
 
 use common::Server;
-use support::{Warehouse, server_state};
+use support::{Warehouse, server_state, snapshot};
 use trdm_sync::catalog::Properties;
 
 #[test]
@@ -130,4 +131,66 @@ fn a_plan_changes_nothing_the_guard_stops_a_mass_delete_and_allowing_it_applies_
     );
     assert!(report["import_id"].is_null());
     assert_eq!(server_state(&server.url, &["few"]).1, 1, "one batch in all");
+
+    // A download plan says what the download then does (the 135 tombstoned sites leave rdmin) and writes
+    // nothing to the warehouse.
+    let download = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "sync",
+            "download",
+            "--branch",
+            "prod",
+            "--catalog",
+            "dev",
+            "--domain",
+            "Clinics",
+            "--table",
+            "Site",
+            "--warehouse",
+            &wh,
+            "--schema",
+            "rdmin",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        v.extend(extra.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let files = snapshot(warehouse.path().as_ref());
+    let (code, report, out) = run(download(&["--plan", "--output", "json"]));
+    assert_eq!(code, 0, "{out}");
+    let site = &report["tables"][0];
+    assert_eq!(site["status"], "planned", "{report}");
+    let plan = &site["plan"];
+    assert_eq!(
+        (
+            plan["current"].as_u64(),
+            plan["inserted"].as_u64(),
+            plan["updated"].as_u64(),
+            plan["deleted"].as_u64(),
+            plan["unchanged"].as_u64()
+        ),
+        (Some(150), Some(0), Some(0), Some(135), Some(15)),
+        "{plan}"
+    );
+    assert_eq!(plan["changes"][0]["key"]["site_code"], "1255", "{plan}");
+    assert!(
+        plan["changes"][0]["key"]["trdm_record_id"].is_string(),
+        "{plan}"
+    );
+    let (code, _, text) = run(download(&["--plan"]));
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("Plan of downloading Clinics") && text.contains("would be +0 ~0 -135"),
+        "{text}"
+    );
+    assert_eq!(
+        snapshot(warehouse.path().as_ref()),
+        files,
+        "a download plan writes nothing"
+    );
+    let (code, report, out) = run(download(&["--output", "json"]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(report["tables"][0]["rows"], 15, "{report}");
 }

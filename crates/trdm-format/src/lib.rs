@@ -36,7 +36,7 @@ pub mod temporal;
 pub mod value;
 
 pub use csv::{CsvError, CsvReader, CsvWriter, Field, Record};
-pub use pattern::{ImportPattern, UnknownImportPattern};
+pub use pattern::{ExportPattern, ImportPattern, UnknownExportPattern, UnknownImportPattern};
 pub use value::{
     ColumnType, DataType, DateStyle, ParseOptions, UnknownDataType, Value, ValueError,
 };

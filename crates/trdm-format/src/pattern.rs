@@ -1,7 +1,8 @@
-//! How an import applies a file (protocol part B §7.2): the one list of import pattern names.
+//! The one list of pattern names: how an import applies a file ([`ImportPattern`], protocol part B §7.2) and
+//! what an export selects ([`ExportPattern`], §7.3).
 //!
-//! The emulator validates the pattern of each table file, the client sends it, the sync engine encodes
-//! files for it, and the CLI and Python bindings read it from users; all of them use [`ImportPattern`].
+//! The emulator validates them, the client sends them, the sync engine acts on them, and the CLI and Python
+//! bindings read them from users; all of them use these two types.
 
 use std::fmt::{self, Display};
 use std::str::FromStr;
@@ -91,24 +92,103 @@ const MAX_SHOWN_CHARS: usize = 100;
 
 impl Display for UnknownImportPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = &self.0;
-        match text.char_indices().nth(MAX_SHOWN_CHARS) {
-            None => write!(f, "unknown import pattern {text:?}")?,
-            Some((cut, _)) => write!(
-                f,
-                "unknown import pattern {:?}… ({} characters)",
-                &text[..cut],
-                text.chars().count()
-            )?,
+        write_unknown(f, "import", &self.0, &ImportPattern::NAMES)
+    }
+}
+
+/// `unknown {what} pattern "…" (expected a, b or c)`, the name cut at [`MAX_SHOWN_CHARS`].
+fn write_unknown(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    text: &str,
+    names: &[&str],
+) -> fmt::Result {
+    match text.char_indices().nth(MAX_SHOWN_CHARS) {
+        None => write!(f, "unknown {what} pattern {text:?}")?,
+        Some((cut, _)) => write!(
+            f,
+            "unknown {what} pattern {:?}… ({} characters)",
+            &text[..cut],
+            text.chars().count()
+        )?,
+    }
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => {
+            write!(f, " (expected {} or {last})", rest.join(", "))
         }
-        let (last, rest) = ImportPattern::NAMES
-            .split_last()
-            .expect("there are import pattern names");
-        write!(f, " (expected {} or {last})", rest.join(", "))
+        Some((last, _)) => write!(f, " (expected {last})"),
+        None => Ok(()),
     }
 }
 
 impl std::error::Error for UnknownImportPattern {}
+
+/// What an export selects: every current record, or the records changed after a high-water mark (with
+/// `include_history`, every version instead of the current one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ExportPattern {
+    /// Every record; a download replaces its target.
+    #[default]
+    Full,
+    /// Records changed after the high-water mark; a download merges them into its target.
+    Incremental,
+}
+
+impl ExportPattern {
+    /// Every pattern, in declaration order.
+    pub const ALL: [ExportPattern; 2] = [ExportPattern::Full, ExportPattern::Incremental];
+
+    /// Every accepted name, the API names of [`ExportPattern::ALL`].
+    pub const NAMES: [&'static str; 2] = [
+        ExportPattern::ALL[0].as_str(),
+        ExportPattern::ALL[1].as_str(),
+    ];
+
+    /// The name the API uses.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            ExportPattern::Full => "full",
+            ExportPattern::Incremental => "incremental",
+        }
+    }
+
+    /// The pattern `name` denotes when spelled exactly as the API spells it (as the service reads it);
+    /// [`FromStr`] is the liberal reading for users.
+    pub fn from_name(name: &str) -> Option<ExportPattern> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+impl Display for ExportPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ExportPattern {
+    type Err = UnknownExportPattern;
+
+    /// The API names, trimmed and case-insensitive.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownExportPattern(s.to_owned()))
+    }
+}
+
+/// A name that is none of [`ExportPattern::NAMES`] (trimmed); the message lists the accepted names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownExportPattern(pub String);
+
+impl Display for UnknownExportPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_unknown(f, "export", &self.0, &ExportPattern::NAMES)
+    }
+}
+
+impl std::error::Error for UnknownExportPattern {}
 
 #[cfg(test)]
 mod tests {
@@ -179,5 +259,22 @@ mod tests {
         assert!(ImportPattern::IncrementalWithDelete.uses_tran_code());
         assert!(!ImportPattern::Full.uses_tran_code());
         assert!(!ImportPattern::IncrementalUpsertOnly.uses_tran_code());
+    }
+
+    #[test]
+    fn export_patterns_read_liberally_and_list_the_names() {
+        for pattern in ExportPattern::ALL {
+            assert_eq!(pattern.as_str().parse::<ExportPattern>(), Ok(pattern));
+            assert_eq!(ExportPattern::from_name(pattern.as_str()), Some(pattern));
+        }
+        assert_eq!(
+            " Incremental ".parse::<ExportPattern>(),
+            Ok(ExportPattern::Incremental)
+        );
+        assert_eq!(ExportPattern::from_name("FULL"), None);
+        assert_eq!(
+            "history".parse::<ExportPattern>().unwrap_err().to_string(),
+            "unknown export pattern \"history\" (expected full or incremental)"
+        );
     }
 }

@@ -43,5 +43,12 @@ impl From<trdm_format::UnknownImportPattern> for Error {
     }
 }
 
+/// An unknown export pattern name is invalid input, reported in the parser's words.
+impl From<trdm_format::UnknownExportPattern> for Error {
+    fn from(e: trdm_format::UnknownExportPattern) -> Self {
+        Error::Invalid(e.to_string())
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

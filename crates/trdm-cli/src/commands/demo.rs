@@ -12,7 +12,7 @@ use trdm_client::{ClientBuilder, PollConfig};
 use trdm_emulator::EmulatorConfig;
 use trdm_sync::catalog::{BatchStream, Catalog, Properties, TableRef};
 use trdm_sync::codec::ImportPattern;
-use trdm_sync::{DownloadRequest, SyncEngine, UploadRequest};
+use trdm_sync::{DownloadRequest, ExportPattern, SyncEngine, UploadRequest};
 
 use super::ExitStatus;
 use super::emulator::{Shutdown, start};
@@ -61,11 +61,12 @@ pub(super) async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         schema: "rdmin".into(),
         domain: "Clinics".into(),
         tables: None,
-        incremental: false,
+        pattern: ExportPattern::Full,
         high_water_mark: None,
         include_history: false,
         correlation_code: None,
         poll: poll.clone(),
+        plan_only: false,
     };
     let downloaded = engine.download(&download).await.map_err(|e| fail(&e))?;
     results_text(&downloaded).iter().for_each(|l| line(l));
@@ -147,7 +148,7 @@ pub(super) async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
     line("4. The versions TitanRDM created (an incremental history download since step 1)");
     let changes = DownloadRequest {
         schema: "rdmchanges".into(),
-        incremental: true,
+        pattern: ExportPattern::Incremental,
         include_history: true,
         high_water_mark: mark,
         ..download.clone()

@@ -8,7 +8,7 @@ use trdm_client::PollConfig;
 use trdm_sync::{DownloadRequest, Reporter, SyncEngine, TableResult, UploadChecks, UploadRequest};
 
 use super::{ExitStatus, branch_id, connect};
-use crate::args::{DownloadArgs, DownloadPattern, OutputFormat, SyncArgs, UploadArgs};
+use crate::args::{DownloadArgs, OutputFormat, SyncArgs, UploadArgs};
 use crate::error::CliError;
 use crate::output::{Bars, line, result_json, results_text};
 
@@ -52,11 +52,12 @@ pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, CliError>
         schema: args.sync.schema.clone(),
         domain: args.sync.domain.clone(),
         tables: tables(&args.sync),
-        incremental: args.pattern == DownloadPattern::Incremental,
+        pattern: args.pattern,
         high_water_mark: args.high_water_mark.clone(),
         include_history: args.include_history,
         correlation_code: args.sync.correlation_code.clone(),
         poll: poll(&args.sync),
+        plan_only: args.plan,
     };
     let results = engine.download(&request).await?;
     match args.sync.connect.output {
@@ -71,8 +72,18 @@ pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, CliError>
             .expect("json"),
         ),
         OutputFormat::Text => {
+            let what = if args.plan {
+                "Plan of downloading"
+            } else {
+                "Downloaded"
+            };
+            let written = if args.plan {
+                " (nothing was written)"
+            } else {
+                ""
+            };
             line(&format!(
-                "Downloaded {} from branch {branch} into {}:",
+                "{what} {} from branch {branch} into {}{written}:",
                 args.sync.domain,
                 args.sync.warehouse.display()
             ));

@@ -2,18 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{null_default, opt_key, string_enum};
-use crate::redact::SafeUrl;
+pub use trdm_format::ExportPattern;
 
-string_enum! {
-    /// What an export selects (with `include_history`, see protocol B §7.3).
-    ExportPattern {
-        /// Current version of every record (every version with history).
-        Full = "full",
-        /// Records changed after the high-water mark.
-        Incremental = "incremental",
-    }
-}
+use super::{null_default, opt_key, opt_pattern, opt_pattern_name, pattern_name, string_enum};
+use crate::redact::SafeUrl;
 
 string_enum! {
     /// Where an export is: `created` → `started` → `completed` | `failed`.
@@ -45,6 +37,7 @@ pub struct ExportRequest {
     /// The table's key.
     pub table_definition_key: String,
     /// `full` or `incremental`.
+    #[serde(serialize_with = "pattern_name")]
     pub pattern: ExportPattern,
     /// Every version instead of the current one.
     pub include_history: bool,
@@ -114,8 +107,12 @@ pub struct Export {
     /// The table's key.
     #[serde(default, deserialize_with = "opt_key")]
     pub table_definition_key: Option<String>,
-    /// Pattern.
-    #[serde(default)]
+    /// Pattern (`None` also for a name this client does not know).
+    #[serde(
+        default,
+        deserialize_with = "opt_pattern",
+        serialize_with = "opt_pattern_name"
+    )]
     pub pattern: Option<ExportPattern>,
     /// Whether every version is exported.
     #[serde(default, deserialize_with = "null_default")]

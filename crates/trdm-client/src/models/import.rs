@@ -1,29 +1,10 @@
 //! Imports and import tables (protocol B §4.8, §4.9, §5.2, §5.3, §7.2).
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 pub use trdm_format::ImportPattern;
 
-use super::{Ref, null_default, opt_key, string_enum};
+use super::{Ref, null_default, opt_key, opt_pattern, opt_pattern_name, pattern_name, string_enum};
 use crate::redact::SafeUrl;
-
-/// A pattern is sent by its API name.
-fn pattern_name<S: Serializer>(pattern: &ImportPattern, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(pattern.as_str())
-}
-
-/// A reported pattern is written back by its API name.
-fn opt_pattern_name<S: Serializer>(
-    pattern: &Option<ImportPattern>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    pattern.map(|p| p.as_str()).serialize(s)
-}
-
-/// A reported pattern, tolerantly: a name this client does not know (from a newer service) reads as `None`
-/// rather than failing the whole response.
-fn opt_pattern<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ImportPattern>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.and_then(|name| name.parse().ok()))
-}
 
 string_enum! {
     /// Where an import batch is: `created` → `processing` → `completed` | `completed_with_errors` | `failed`.

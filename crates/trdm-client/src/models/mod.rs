@@ -20,7 +20,7 @@ pub use import::{
 };
 pub use table::{DeployedColumnDefinition, DeployedTableDefinition, ImportMapping};
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// `{id, name}`-style reference as nested objects carry it.
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +41,30 @@ pub(crate) fn opt_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>,
         Some(serde_json::Value::String(s)) => Some(s),
         Some(other) => Some(other.to_string()),
     })
+}
+
+/// A pattern ([`ImportPattern`], [`ExportPattern`]) is sent by its API name.
+pub(crate) fn pattern_name<S: Serializer, P: std::fmt::Display>(
+    pattern: &P,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(pattern)
+}
+
+/// A reported pattern is written back by its API name.
+pub(crate) fn opt_pattern_name<S: Serializer, P: std::fmt::Display>(
+    pattern: &Option<P>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    pattern.as_ref().map(ToString::to_string).serialize(s)
+}
+
+/// A reported pattern, tolerantly: a name this client does not know (from a newer service) reads as `None`
+/// rather than failing the whole response.
+pub(crate) fn opt_pattern<'de, D: Deserializer<'de>, P: std::str::FromStr>(
+    d: D,
+) -> Result<Option<P>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.and_then(|name| name.parse().ok()))
 }
 
 /// `null` read as the type's default (the server may send `null` for lists and flags).

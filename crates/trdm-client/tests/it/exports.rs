@@ -39,7 +39,7 @@ async fn full_incremental_and_history_exports_download_as_streams() {
     let done = c.wait_for_export(created.id, &poll()).await.unwrap();
     assert_eq!(done.status, ExportStatus::Completed);
     assert_eq!(
-        (done.files_exported, done.compressed, done.pattern.clone()),
+        (done.files_exported, done.compressed, done.pattern),
         (Some(1), false, Some(ExportPattern::Full))
     );
     assert!(done.complete_datetime.is_some() && done.download_url.is_some());

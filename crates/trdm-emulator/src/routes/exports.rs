@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value as JsonValue;
+use trdm_format::ExportPattern;
 
 use super::{Body, Path, Query, created, now_secs, origin, path_id};
 use crate::decisions::export_status;
@@ -50,29 +51,29 @@ pub(super) async fn create(
     let pattern = body
         .text("pattern")?
         .ok_or_else(|| ApiError::BadRequest("pattern is required".into()))?;
-    if pattern != "full" && pattern != "incremental" {
+    let Some(pattern) = ExportPattern::from_name(&pattern) else {
         return Err(ApiError::BadRequest(format!(
             "pattern must be full or incremental, got {pattern:?}"
         )));
-    }
+    };
     let include_history = body.flag("include_history")?.unwrap_or(false);
     let high_water_mark = body
         .text("high_water_mark")?
         .filter(|s| !s.trim().is_empty());
-    let hwm_micros = match (&pattern[..], &high_water_mark) {
-        ("incremental", None) => {
+    let hwm_micros = match (pattern, &high_water_mark) {
+        (ExportPattern::Incremental, None) => {
             return Err(ApiError::BadRequest(
                 "high_water_mark is required with the incremental pattern".into(),
             ));
         }
-        ("incremental", Some(text)) => Some(
+        (ExportPattern::Incremental, Some(text)) => Some(
             trdm_format::temporal::parse_timestamptz(text.trim()).ok_or_else(|| {
                 ApiError::BadRequest(format!(
                     "high_water_mark must be an ISO 8601 date-time, got {text:?}"
                 ))
             })?,
         ),
-        _ => None,
+        (ExportPattern::Full, _) => None,
     };
     let correlation_code = body.text("correlation_code")?;
     let export = state
@@ -86,7 +87,7 @@ pub(super) async fn create(
                     branch_id,
                     table_id: table.id,
                     table_definition_key: &key,
-                    pattern: &pattern,
+                    pattern: pattern.as_str(),
                     include_history,
                     high_water_mark: high_water_mark.as_deref(),
                     hwm_micros,

@@ -9,7 +9,7 @@ use trdm_client::{Client, ClientBuilder, PollConfig};
 use trdm_emulator::{Emulator, EmulatorConfig};
 use trdm_sync::catalog::{Catalog, InMemoryCatalog, TableRef};
 use trdm_sync::codec::ImportPattern;
-use trdm_sync::{DownloadRequest, SyncEngine, UploadChecks, UploadRequest};
+use trdm_sync::{DownloadRequest, ExportPattern, SyncEngine, UploadChecks, UploadRequest};
 
 pub struct Setup {
     pub emulator: Emulator,
@@ -62,11 +62,12 @@ pub fn download(branch_id: i64, schema: &str) -> DownloadRequest {
         schema: schema.into(),
         domain: "Clinics".into(),
         tables: None,
-        incremental: false,
+        pattern: ExportPattern::Full,
         high_water_mark: None,
         include_history: false,
         correlation_code: None,
         poll: fast_poll(),
+        plan_only: false,
     }
 }
 

@@ -8,7 +8,7 @@ use trdm_sync::catalog::{Catalog, Properties, TableRef};
 use trdm_sync::engine::property;
 use trdm_sync::manifest::manifest;
 use trdm_sync::schema::{export_schema, schema_fingerprint};
-use trdm_sync::{DownloadRequest, Error, TableStatus};
+use trdm_sync::{DownloadRequest, Error, ExportPattern, TableStatus};
 
 use crate::common::*;
 
@@ -143,7 +143,7 @@ async fn incremental_downloads_merge_changes_and_deletes_and_are_idempotent() {
     )
     .await;
 
-    request.incremental = true;
+    request.pattern = ExportPattern::Incremental;
     let results = s.engine.download(&request).await.unwrap();
     assert_eq!(results[0].status, TableStatus::Success, "{results:?}");
     assert_eq!(results[0].rows, 3, "only the changed records travel");
@@ -248,7 +248,7 @@ async fn incremental_history_downloads_close_the_versions_they_supersede() {
         "centre_code,centre_name,trdm_tran_code\nDC001,V2,u\nDC002,x,d\n",
     )
     .await;
-    request.incremental = true;
+    request.pattern = ExportPattern::Incremental;
     let results = s.engine.download(&request).await.unwrap();
     assert_eq!(results[0].rows, 2, "{results:?}");
     let data = batches(&s.catalog, &target).await;
@@ -276,7 +276,7 @@ async fn incremental_history_downloads_close_the_versions_they_supersede() {
         .engine
         .download(&DownloadRequest {
             schema: "hist2".into(),
-            incremental: false,
+            pattern: ExportPattern::Full,
             ..request.clone()
         })
         .await
@@ -379,7 +379,7 @@ async fn an_incremental_download_into_a_table_without_sync_state_merges_from_the
     )
     .await;
 
-    request.incremental = true;
+    request.pattern = ExportPattern::Incremental;
     request.high_water_mark = Some(mark);
     let results = s.engine.download(&request).await.unwrap();
     assert_eq!(results[0].status, TableStatus::Success, "{results:?}");
@@ -400,7 +400,7 @@ async fn an_incremental_download_with_no_mark_anywhere_replaces_the_table_and_sa
     let before = rows(&s.catalog, &target).await;
     rewrite(&s, &target, &[], Properties::new()).await;
 
-    request.incremental = true;
+    request.pattern = ExportPattern::Incremental;
     let results = s.engine.download(&request).await.unwrap();
     assert_eq!(results[0].status, TableStatus::Success, "{results:?}");
     assert_eq!(results[0].rows as usize, before);
@@ -429,7 +429,7 @@ async fn an_incremental_download_over_another_branchs_table_replaces_it_and_keep
     let prod_alone = s.engine.download(&from_prod).await.unwrap();
 
     from_prod.schema = "rdmin".into();
-    from_prod.incremental = true;
+    from_prod.pattern = ExportPattern::Incremental;
     let results = s.engine.download(&from_prod).await.unwrap();
     assert_eq!(results[0].status, TableStatus::Success, "{results:?}");
     let note = results[0].note.clone().unwrap_or_default();
@@ -469,7 +469,7 @@ async fn an_incremental_download_after_the_columns_changed_replaces_the_table_wi
     )
     .await;
 
-    request.incremental = true;
+    request.pattern = ExportPattern::Incremental;
     let results = s.engine.download(&request).await.unwrap();
     assert_eq!(results[0].status, TableStatus::Success, "{results:?}");
     let note = results[0].note.clone().unwrap_or_default();
@@ -499,4 +499,152 @@ async fn a_branch_that_does_not_exist_is_an_error_not_an_empty_sync() {
     );
     let err = s.engine.upload(&upload(9999, "rdmout")).await.unwrap_err();
     assert_eq!(err.to_string(), "branch 9999 does not exist");
+}
+
+/// Every row of `table` by `trdm_record_id`, as display text (absent table: empty).
+async fn snapshot(s: &Setup, table: &TableRef) -> std::collections::BTreeMap<i64, String> {
+    use arrow_array::{Array, Int64Array};
+    use arrow_cast::display::{ArrayFormatter, FormatOptions};
+    let Ok((_, stream)) = s.catalog.read(table).await else {
+        return Default::default();
+    };
+    let data: Vec<RecordBatch> = futures_util::TryStreamExt::try_collect(stream)
+        .await
+        .unwrap();
+    let mut rows = std::collections::BTreeMap::new();
+    for b in &data {
+        let ids = b
+            .column_by_name("trdm_record_id")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        let options = FormatOptions::default().with_null("<null>");
+        // Instants as their microseconds (formatting a named zone would need a time-zone database).
+        let columns: Vec<_> = b
+            .columns()
+            .iter()
+            .map(|c| match c.data_type() {
+                arrow_schema::DataType::Timestamp(_, Some(_)) => {
+                    arrow_cast::cast(c, &arrow_schema::DataType::Int64).unwrap()
+                }
+                _ => c.clone(),
+            })
+            .collect();
+        let formatters: Vec<_> = columns
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
+        for i in 0..b.num_rows() {
+            let text: Vec<String> = formatters.iter().map(|f| f.value(i).to_string()).collect();
+            rows.insert(ids.value(i), text.join("|"));
+        }
+    }
+    rows
+}
+
+/// Rows gained, changed and lost from `before` to `after`.
+fn difference(
+    before: &std::collections::BTreeMap<i64, String>,
+    after: &std::collections::BTreeMap<i64, String>,
+) -> (u64, u64, u64) {
+    let gained = after.keys().filter(|k| !before.contains_key(k)).count();
+    let lost = before.keys().filter(|k| !after.contains_key(k)).count();
+    let changed = after
+        .iter()
+        .filter(|(k, v)| before.get(k).is_some_and(|b| b != *v))
+        .count();
+    (gained as u64, changed as u64, lost as u64)
+}
+
+#[tokio::test]
+async fn a_download_plan_counts_exactly_what_the_download_then_does_and_writes_nothing() {
+    let s = setup().await;
+    let dev = branch(&s.client, "dev").await;
+    let target = TableRef::new("dev", "rdmin", "clin_delivery_centre");
+    let mut request = download(dev, "rdmin");
+    request.tables = Some(vec!["Delivery Centre".into()]);
+
+    // Into a table that does not exist: every row is gained, and not even the schema is created.
+    let planned = s
+        .engine
+        .download(&DownloadRequest {
+            plan_only: true,
+            ..request.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(planned[0].status, TableStatus::Planned, "{planned:?}");
+    let plan = planned[0].plan.clone().unwrap();
+    assert_eq!((plan.current, plan.inserted, plan.deleted), (0, 30, 0));
+    assert!(matches!(
+        s.catalog.read(&target).await,
+        Err(Error::TableNotFound { .. })
+    ));
+    s.engine.download(&request).await.unwrap();
+
+    let cases = [
+        (
+            ExportPattern::Incremental,
+            "centre_code,centre_name,trdm_tran_code\nDC001,Renamed,u\nDC002,x,d\nDC800,Fresh,i\n",
+        ),
+        (
+            ExportPattern::Full,
+            "centre_code,centre_name,trdm_tran_code\nDC003,Again,u\nDC004,x,d\nDC005,x,d\nDC801,New,i\n",
+        ),
+    ];
+    for (pattern, edits) in cases {
+        import(
+            &s,
+            "delivery_centre",
+            trdm_client::ImportPattern::IncrementalWithDelete,
+            edits,
+        )
+        .await;
+        request.pattern = pattern;
+        let before = snapshot(&s, &target).await;
+        let properties = s.catalog.properties(&target).await.unwrap();
+        let planned = s
+            .engine
+            .download(&DownloadRequest {
+                plan_only: true,
+                ..request.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(planned[0].status, TableStatus::Planned, "{planned:?}");
+        assert_eq!(
+            snapshot(&s, &target).await,
+            before,
+            "{pattern}: a plan writes nothing"
+        );
+        assert_eq!(s.catalog.properties(&target).await.unwrap(), properties);
+        let plan = planned[0].plan.clone().unwrap();
+
+        let done = s.engine.download(&request).await.unwrap();
+        assert_eq!(done[0].status, TableStatus::Success, "{done:?}");
+        let after = snapshot(&s, &target).await;
+        assert_eq!(
+            (plan.inserted, plan.updated, plan.deleted),
+            difference(&before, &after),
+            "{pattern}: {plan:?}"
+        );
+        assert_eq!(plan.current, before.len() as u64);
+        assert!(plan.inserted + plan.updated + plan.deleted > 0);
+        // The renamed centre is shown with its old and new name (other rows change only system columns).
+        let renamed = plan
+            .changes
+            .iter()
+            .find(|c| {
+                c.change == trdm_sync::plan::ChangeKind::Update
+                    && c.columns
+                        .iter()
+                        .any(|c| c.column == "centre_name" && c.old != c.new)
+            })
+            .unwrap_or_else(|| panic!("{pattern}: the rename is shown: {plan:?}"));
+        assert!(
+            renamed.key.iter().any(|(k, _)| k == "centre_code")
+                && renamed.key.iter().any(|(k, _)| k == "trdm_record_id")
+        );
+    }
 }

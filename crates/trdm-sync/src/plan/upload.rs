@@ -1,100 +1,17 @@
-//! What an upload would change, computed before anything is written: the plan behind `--plan`, the
-//! mass-delete guard and the skipping of unchanged tables.
-//!
-//! The branch's current records come from a full export (taken while the source is read); the other side
-//! is the very file the upload would send. They are joined by primary key with a hash table: one pass over
-//! the export keeps each record's key and a 64-bit digest of its values (a few dozen bytes a record), one
-//! pass over the upload file probes it, and a second pass over the export fetches the old values of the
-//! first changes shown. A sort-merge join would bound memory by a constant, but only after sorting both
-//! files on disk; reference tables hold at most millions of records, where hashing is faster and small.
-//! Values compare as TitanRDM compares them: parsed by the column's type, in their canonical text.
+//! The plan of an upload: the branch's current records (a full export, taken while the source is read)
+//! against the very file the upload would send, joined by primary key. Values compare as TitanRDM compares
+//! them: parsed by the column's type, in their canonical text.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hasher};
 use std::path::Path;
 
-use serde::Serialize;
 use trdm_format::value::{ColumnType, ParseOptions};
 use trdm_format::{CsvReader, ImportPattern, Record, TRAN_CODE_COLUMN};
 
+use super::{ChangeKind, ColumnChange, PlannedChange, TablePlan};
 use crate::error::{Error, Result};
 use crate::schema::TableDef;
-
-/// How many changes a plan shows by default.
-pub const SAMPLE_CHANGES: usize = 10;
-
-/// What one table's upload would do to the branch's current records.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct TablePlan {
-    /// Current (live) records before the upload.
-    pub current: u64,
-    /// Records the upload would create.
-    pub inserted: u64,
-    /// Records it would give a new version.
-    pub updated: u64,
-    /// Records it would tombstone.
-    pub deleted: u64,
-    /// Records of the upload equal to the current ones (no version is made).
-    pub unchanged: u64,
-    /// The first changes, in file order: inserts and updates as the upload file has them, then deletes.
-    pub changes: Vec<PlannedChange>,
-    /// Columns of the definition the upload file does not carry.
-    pub missing_columns: Vec<String>,
-}
-
-impl TablePlan {
-    /// Whether applying the upload would change anything.
-    pub fn changes_anything(&self) -> bool {
-        self.inserted + self.updated + self.deleted > 0
-    }
-}
-
-/// One change of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PlannedChange {
-    /// `insert`, `update` or `delete`.
-    pub change: ChangeKind,
-    /// The primary key's values, in the definition's column order (serialised as an object).
-    #[serde(serialize_with = "as_object")]
-    pub key: Vec<(String, Option<String>)>,
-    /// For updates the columns that differ, old → new; for inserts every value (old is `None`).
-    pub columns: Vec<ColumnChange>,
-}
-
-fn as_object<S: serde::Serializer>(
-    pairs: &[(String, Option<String>)],
-    serializer: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = serializer.serialize_map(Some(pairs.len()))?;
-    for (k, v) in pairs {
-        map.serialize_entry(k, v)?;
-    }
-    map.end()
-}
-
-/// The kind of a [`PlannedChange`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
-    /// A new record.
-    Insert,
-    /// A new version of a record.
-    Update,
-    /// A tombstone.
-    Delete,
-}
-
-/// One column of a [`PlannedChange`], as canonical text (`None` is NULL).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ColumnChange {
-    /// The column.
-    pub column: String,
-    /// Its current value.
-    pub old: Option<String>,
-    /// The value the upload carries.
-    pub new: Option<String>,
-}
 
 /// A record of the current export, as the join keeps it.
 struct Current {
