@@ -267,6 +267,32 @@ impl SyncEngine {
         result
     }
 
+    /// The completed export's file as a stream of decoded batches, with the tally it keeps (rows, bytes, the
+    /// largest `trdm_created_at`, starting from `mark`).
+    async fn open_export(
+        &self,
+        t: &ManifestTable,
+        target: &TableRef,
+        export: &Export,
+        mark: i64,
+    ) -> std::result::Result<(arrow_schema::SchemaRef, Arc<Tally>, BatchStream), Failure> {
+        let name = target.to_string();
+        self.reporter.phase(&name, Phase::Transferring);
+        let bytes = self.client.download_export(export).await?;
+        let schema = export_schema(&t.table);
+        let tally = Arc::new(Tally::default());
+        tally.max_created.store(mark, Ordering::Relaxed);
+        let data = decode_stream(
+            bytes,
+            &t.table,
+            schema.clone(),
+            tally.clone(),
+            self.reporter.clone(),
+            name,
+        );
+        Ok((schema, tally, data))
+    }
+
     /// The plan of writing the export into `target`: what [`download_into`](Self::download_into) would do.
     async fn plan_into(
         &self,
@@ -277,19 +303,7 @@ impl SyncEngine {
         plan: &WritePlan,
         result: &mut TableResult,
     ) -> std::result::Result<(), Failure> {
-        let name = target.to_string();
-        self.reporter.phase(&name, Phase::Transferring);
-        let bytes = self.client.download_export(&export).await?;
-        let schema = export_schema(&t.table);
-        let tally = Arc::new(Tally::default());
-        let data = decode_stream(
-            bytes,
-            &t.table,
-            schema.clone(),
-            tally.clone(),
-            self.reporter.clone(),
-            name,
-        );
+        let (schema, tally, data) = self.open_export(t, target, &export, i64::MIN).await?;
         let merge = plan.since.is_some();
         let spec = DownloadPlanSpec {
             key_column: if request.include_history {
@@ -343,29 +357,16 @@ impl SyncEngine {
         plan: &WritePlan,
         result: &mut TableResult,
     ) -> std::result::Result<(), Failure> {
-        let name = target.to_string();
-        self.reporter.phase(&name, Phase::Transferring);
-        let bytes = self.client.download_export(&export).await?;
-        let schema = export_schema(&t.table);
-        let tally = Arc::new(Tally::default());
         // A merge keeps what the table held up to the export's mark, so the new mark is at least that one;
         // a replaced table holds only what this export carried.
         let since = plan
             .since
             .as_deref()
             .and_then(trdm_format::temporal::parse_timestamptz);
-        tally
-            .max_created
-            .store(since.unwrap_or(i64::MIN), Ordering::Relaxed);
+        let (schema, tally, data) = self
+            .open_export(t, target, &export, since.unwrap_or(i64::MIN))
+            .await?;
         let merge = plan.since.is_some();
-        let data = decode_stream(
-            bytes,
-            &t.table,
-            schema.clone(),
-            tally.clone(),
-            self.reporter.clone(),
-            name.clone(),
-        );
 
         let properties = {
             let tally = tally.clone();

@@ -253,16 +253,7 @@ pub async fn plan_download(
                         plan.changes.push(PlannedChange {
                             change: ChangeKind::Insert,
                             key: key_of(&columns, &compared.names, i)?,
-                            columns: compared
-                                .names
-                                .iter()
-                                .zip(values)
-                                .map(|(n, v)| ColumnChange {
-                                    column: n.clone(),
-                                    old: None,
-                                    new: v,
-                                })
-                                .collect(),
+                            columns: ColumnChange::inserted(&compared.names, values),
                         });
                     }
                 }
@@ -323,17 +314,7 @@ pub async fn plan_download(
     }
     for (key, index, new) in updates {
         if let Some(before) = old.get(&key) {
-            plan.changes[index].columns = compared
-                .names
-                .iter()
-                .zip(before.iter().zip(&new))
-                .filter(|(_, (o, n))| o != n)
-                .map(|(name, (o, n))| ColumnChange {
-                    column: name.clone(),
-                    old: o.clone(),
-                    new: n.clone(),
-                })
-                .collect();
+            plan.changes[index].columns = ColumnChange::differences(&compared.names, before, &new);
         }
     }
     plan.changes.extend(lost);

@@ -94,3 +94,36 @@ pub struct ColumnChange {
     /// The value the sync would write.
     pub new: Option<String>,
 }
+
+impl ColumnChange {
+    /// Every value of an inserted record (`old` is `None`).
+    fn inserted(names: &[String], values: Vec<Option<String>>) -> Vec<ColumnChange> {
+        names
+            .iter()
+            .zip(values)
+            .map(|(n, v)| ColumnChange {
+                column: n.clone(),
+                old: None,
+                new: v,
+            })
+            .collect()
+    }
+
+    /// The columns whose value differs between `old` and `new`.
+    fn differences(
+        names: &[String],
+        old: &[Option<String>],
+        new: &[Option<String>],
+    ) -> Vec<ColumnChange> {
+        names
+            .iter()
+            .zip(old.iter().zip(new))
+            .filter(|(_, (o, n))| o != n)
+            .map(|(name, (o, n))| ColumnChange {
+                column: name.clone(),
+                old: o.clone(),
+                new: n.clone(),
+            })
+            .collect()
+    }
+}

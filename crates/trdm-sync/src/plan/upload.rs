@@ -196,16 +196,7 @@ pub fn plan_table(
                     plan.changes.push(PlannedChange {
                         change: ChangeKind::Insert,
                         key: l.key_values(&values),
-                        columns: l
-                            .names
-                            .iter()
-                            .zip(&values)
-                            .map(|(n, v)| ColumnChange {
-                                column: n.clone(),
-                                old: None,
-                                new: v.clone(),
-                            })
-                            .collect(),
+                        columns: ColumnChange::inserted(&l.names, values.clone()),
                     });
                 }
             }
@@ -272,16 +263,7 @@ pub fn plan_table(
     let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
     for (key, index, new) in updates {
         if let Some(before) = old.get(&key) {
-            plan.changes[index].columns = names
-                .iter()
-                .zip(before.iter().zip(&new))
-                .filter(|(_, (o, n))| o != n)
-                .map(|(name, (o, n))| ColumnChange {
-                    column: name.clone(),
-                    old: o.clone(),
-                    new: n.clone(),
-                })
-                .collect();
+            plan.changes[index].columns = ColumnChange::differences(&names, before, &new);
         }
     }
     plan.changes.extend(deletes);
