@@ -220,7 +220,7 @@ def test_a_download_dry_run_plans_what_the_download_then_does_and_writes_nothing
     sync = SparkSync(client, spark)
     first = sync.download_sync_by_convention(branch.id, CAT, "rdmin_plan", "Clinics", **FAST)
     assert all(r["status"] == "success" for r in first), first
-    delete = pa.table({"site_code": ["0001", "0002"], "trdm_tran_code": ["d", "d"]})
+    delete = pa.table({"site_code": ["0001", "0047"], "trdm_tran_code": ["d", "d"]})
     deleted = ConventionSync(client).upload_by_convention(
         branch.id,
         "Clinics",
@@ -241,7 +241,7 @@ def test_a_download_dry_run_plans_what_the_download_then_does_and_writes_nothing
         sites = by_table(plan)["sites"]["plan"]
         counts = (sites["current"], sites["inserted"], sites["updated"], sites["deleted"])
         assert counts == (before, 0, 0, 2), (pattern, sites)
-        assert {c["key"]["site_code"] for c in sites["changes"]} == {"0001", "0002"}, sites
+        assert {c["key"]["site_code"] for c in sites["changes"]} == {"0001", "0047"}, sites
         others = [r["plan"] for r in plan if r["table"] != "sites"]
         assert all(p["inserted"] + p["updated"] + p["deleted"] == 0 for p in others), others
         assert spark.table(table).count() == before, "a dry run writes nothing"

@@ -52,7 +52,7 @@ def test_download_incremental_and_upload_through_a_python_catalog(client):
 
     # Incremental: merged in Rust, written back through `overwrite`.
     again = sync.download(
-        branch.id, "dev", "rdmin", "Clinics", incremental=True, poll_interval=0.05, max_wait=60
+        branch.id, "dev", "rdmin", "Clinics", pattern="incremental", poll_interval=0.05, max_wait=60
     )
     assert all(r["status"] == "success" for r in again), again
     assert catalog.tables[("dev", "rdmin", "clin_sites")].num_rows == sites.num_rows
@@ -108,7 +108,7 @@ def test_incremental_downloads_use_the_catalogs_own_merge_unless_it_declines(cli
     catalog.calls.clear()
 
     again = sync.download(
-        branch.id, "dev", "rdmin", "Clinics", incremental=True, poll_interval=0.05, max_wait=60
+        branch.id, "dev", "rdmin", "Clinics", pattern="incremental", poll_interval=0.05, max_wait=60
     )
     assert all(r["status"] == "success" for r in again), again
     assert sorted(m[0] for m in catalog.merges) == ["clin_delivery_centre", "clin_org_unit", "clin_sites"]
