@@ -140,6 +140,18 @@ struct Tally {
     max_created: AtomicI64,
     decode_error: Mutex<Option<String>>,
 }
+
+impl Tally {
+    /// Why the export file could not be decoded, if it could not: a write that failed because its input
+    /// stopped is reported as that, not as a write error.
+    fn decode_failure(&self, table: &str) -> Option<Failure> {
+        let decode = self.decode_error.lock().expect("tally").take()?;
+        Some(Failure::Remote(format!(
+            "the export file of {table} is invalid: {decode}"
+        )))
+    }
+}
+
 impl SyncEngine {
     /// Downloads a domain. Per-table failures are in the results; `Err` means nothing could start (e.g. the
     /// domain or a table name does not exist).
@@ -332,11 +344,8 @@ impl SyncEngine {
             SAMPLE_CHANGES,
         )
         .await;
-        if let Some(decode) = tally.decode_error.lock().expect("tally").take() {
-            return Err(Failure::Remote(format!(
-                "the export file of {} is invalid: {decode}",
-                t.definition.name
-            )));
+        if let Some(failure) = tally.decode_failure(&t.definition.name) {
+            return Err(failure);
         }
         let table_plan = planned.map_err(|e| Failure::Write(format!("cannot plan: {e}")))?;
         result.rows = tally.rows.load(Ordering::Relaxed);
@@ -407,11 +416,8 @@ impl SyncEngine {
                 match close_superseded(self.catalog.as_ref(), target, data).await {
                     Ok(data) => data,
                     Err(e) => {
-                        if let Some(decode) = tally.decode_error.lock().expect("tally").take() {
-                            return Err(Failure::Remote(format!(
-                                "the export file of {} is invalid: {decode}",
-                                t.definition.name
-                            )));
+                        if let Some(failure) = tally.decode_failure(&t.definition.name) {
+                            return Err(failure);
                         }
                         return Err(Failure::Write(e.to_string()));
                     }
@@ -428,11 +434,8 @@ impl SyncEngine {
                 .await
         };
         if let Err(e) = written {
-            if let Some(decode) = tally.decode_error.lock().expect("tally").take() {
-                return Err(Failure::Remote(format!(
-                    "the export file of {} is invalid: {decode}",
-                    t.definition.name
-                )));
+            if let Some(failure) = tally.decode_failure(&t.definition.name) {
+                return Err(failure);
             }
             return Err(Failure::Write(e.to_string()));
         }
