@@ -1,177 +1,26 @@
-//! What the benchmarks share: the 12-column mixed-type fixture and its CSV, a `trdm emulator` child process,
-//! and the few protocol calls (token, import, export, download) made with plain HTTP.
+//! What the benchmarks share: the wide fixture and a `trdm emulator` child process (both from
+//! `trdm-testkit`, which the tests share too), and the few protocol calls (token, import, export, download)
+//! made with plain HTTP.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use trdm_format::csv::CsvWriter;
+use trdm_testkit::EmulatorProcess;
+use trdm_testkit::process::emulator_command;
 
-/// The emulator fixture: one OAuth application `bench`/`bench-secret`, branch `prod`, domain `Bench`
-/// (abbreviation `b`) with one table `Wide` of 12 mixed-type columns.
-pub const FIXTURE: &str = r#"
-[[oauth_applications]]
-name = "bench"
-client_id = "bench"
-client_secret = "bench-secret"
+pub use trdm_testkit::fixture::wide::{CLIENT_ID, CLIENT_SECRET, FIXTURE, write_csv};
+pub use trdm_testkit::process::peak_rss_mib;
 
-[[branches]]
-name = "prod"
-
-[[domains]]
-name = "Bench"
-abbreviation = "b"
-
-[[tables]]
-domain = "Bench"
-name = "Wide"
-branches = ["prod"]
-columns = [
-  { name = "code", data_type = "varchar", length = 12, primary_key = true },
-  { name = "name", data_type = "varchar", length = 80, required = true },
-  { name = "notes", data_type = "text" },
-  { name = "qty", data_type = "integer" },
-  { name = "population", data_type = "bigint" },
-  { name = "amount", data_type = "decimal", precision = 14, scale = 2 },
-  { name = "ratio", data_type = "double" },
-  { name = "active", data_type = "boolean" },
-  { name = "opened", data_type = "date" },
-  { name = "seen_at", data_type = "timestamptz" },
-  { name = "grade", data_type = "smallint" },
-  { name = "local_time", data_type = "timestamp" },
-]
-"#;
-
-/// OAuth client id of the fixture's application.
-pub const CLIENT_ID: &str = "bench";
-/// OAuth client secret of the fixture's application.
-pub const CLIENT_SECRET: &str = "bench-secret";
-
-/// Writes the import CSV of `rows` rows of the fixture's table; returns its size in bytes.
-pub fn write_csv(path: &Path, rows: u64) -> std::io::Result<u64> {
-    let file = std::fs::File::create(path)?;
-    let mut w = CsvWriter::new(file);
-    w.write_record(
-        [
-            "code",
-            "name",
-            "notes",
-            "qty",
-            "population",
-            "amount",
-            "ratio",
-            "active",
-            "opened",
-            "seen_at",
-            "grade",
-            "local_time",
-        ]
-        .map(Some),
-    )?;
-    let mut fields: Vec<String> = vec![String::new(); 12];
-    for i in 0..rows {
-        fields[0] = format!("{i:08}");
-        fields[1] = format!("Site number {i}");
-        fields[2] = if i % 7 == 0 {
-            String::new()
-        } else {
-            format!("note, with \"quotes\" {}", i % 1000)
-        };
-        fields[3] = (i % 5000).to_string();
-        fields[4] = (3_000_000_000 + i).to_string();
-        fields[5] = format!("{}.{:02}", i % 1_000_000, i % 100);
-        fields[6] = format!("{}", (i as f64) / 7.0);
-        fields[7] = if i % 2 == 0 {
-            "true".into()
-        } else {
-            "false".into()
-        };
-        fields[8] = format!("20{:02}-{:02}-{:02}", i % 25, i % 12 + 1, i % 28 + 1);
-        fields[9] = format!(
-            "2024-{:02}-{:02}T{:02}:{:02}:00+00",
-            i % 12 + 1,
-            i % 28 + 1,
-            i % 24,
-            i % 60
-        );
-        fields[10] = (i % 100).to_string();
-        fields[11] = format!("2023-01-{:02}T08:30:00", i % 28 + 1);
-        w.write_record(fields.iter().enumerate().map(|(k, f)| {
-            if k == 3 && i % 11 == 0 {
-                None
-            } else {
-                Some(f.as_str())
-            }
-        }))?;
-    }
-    w.flush()?;
-    Ok(w.bytes_written())
-}
-
-/// Peak resident set size (`VmHWM`) of a live process so far, in MiB; NaN once it has exited.
-pub fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
-
-/// A `trdm emulator` child process serving [`FIXTURE`] (written to `dir/bench.toml` by [`Server::start`])
-/// with uploads of up to 4 GB allowed; killed on drop.
-pub struct Server {
-    child: Child,
-    /// Base URL, e.g. `http://127.0.0.1:40123`.
-    pub url: String,
-}
-
-impl Server {
-    /// Writes the fixture into `dir` and starts the emulator on a free port, its database in `dir`.
-    pub fn start(trdm: &Path, dir: &Path) -> Server {
-        std::fs::write(dir.join("bench.toml"), FIXTURE).unwrap();
-        let mut child = Command::new(trdm)
-            .args([
-                "emulator",
-                "--listen",
-                "127.0.0.1:0",
-                "--max-upload-size",
-                "4000000000",
-                "--fixture",
-            ])
-            .arg(dir.join("bench.toml"))
-            .arg("--db")
-            .arg(dir.join("emulator.db"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start trdm emulator (build it with --release first)");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("emulator exited").unwrap();
-            if let Some(url) = line.strip_prefix("listening on ") {
-                break url.to_owned();
-            }
-        };
-        // Keep draining stdout so the server never writes into a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, url }
-    }
-
-    /// Peak resident set size of the server process so far, in MiB.
-    pub fn peak_rss_mib(&self) -> f64 {
-        peak_rss_mib(self.child.id())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A `trdm emulator` child process serving [`FIXTURE`] (written to `dir/bench.toml`) with uploads of up to
+/// 4 GB allowed, its database in `dir`; killed on drop. `url` and `peak_rss_mib()` are what the benchmarks read.
+pub fn start_server(trdm: &Path, dir: &Path) -> EmulatorProcess {
+    std::fs::write(dir.join("bench.toml"), FIXTURE).unwrap();
+    let mut command = emulator_command(trdm, &dir.join("bench.toml"), &dir.join("emulator.db"));
+    command.args(["--max-upload-size", "4000000000"]);
+    EmulatorProcess::start(command)
 }
 
 /// The release `trdm` binary beside the running benchmark binary (`target/release/trdm`).

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use trdm_bench::{Api, Server, trdm_binary, write_csv};
+use trdm_bench::{Api, start_server, trdm_binary, write_csv};
 use trdm_format::csv::{CsvReader, CsvWriter, Record};
 
 struct Measured {
@@ -32,7 +32,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("data.csv");
     let bytes = write_csv(&csv, rows).unwrap();
-    let server = Server::start(trdm, dir.path());
+    let server = start_server(trdm, dir.path());
     let api = Api::connect(&server.url).await;
     let table = api.table().await;
     let slot = api.start_import(&table).await;

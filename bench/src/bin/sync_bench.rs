@@ -38,7 +38,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use serde_json::Value;
-use trdm_bench::{Api, CLIENT_ID, CLIENT_SECRET, Server, peak_rss_mib, trdm_binary, write_csv};
+use trdm_bench::{
+    Api, CLIENT_ID, CLIENT_SECRET, peak_rss_mib, start_server, trdm_binary, write_csv,
+};
 
 /// Timed repetitions of each side; the median is reported.
 const RUNS: usize = 3;
@@ -244,7 +246,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("data.csv");
     write_csv(&csv, rows).unwrap();
-    let server = Server::start(trdm, dir.path());
+    let server = start_server(trdm, dir.path());
     let api = Api::connect(&server.url).await;
     let table = api.table().await;
     eprintln!("  importing {rows} rows …");

@@ -8,13 +8,14 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use deltalake::kernel::{DataType as DeltaType, PrimitiveType};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use trdm_sync::catalog::conformance;
+use trdm_testkit::TempWarehouse;
 
 use super::*;
 
 #[tokio::test]
 async fn conformance_suite() {
-    let dir = tempfile::tempdir().unwrap();
-    conformance::run_all(&DeltaCatalog::new(dir.path()), "conformance.delta").await;
+    let dir = TempWarehouse::new();
+    conformance::run_all(&DeltaCatalog::new(dir.root()), "conformance.delta").await;
 }
 
 fn stream(batches: Vec<RecordBatch>) -> BatchStream {
@@ -25,8 +26,8 @@ fn stream(batches: Vec<RecordBatch>) -> BatchStream {
 /// write, column comments and properties where Spark looks for them, odd types stored as documented.
 #[tokio::test]
 async fn writes_a_valid_delta_table() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = DeltaCatalog::new(dir.path());
+    let dir = TempWarehouse::new();
+    let catalog = DeltaCatalog::new(dir.root());
     let table = TableRef::new("dev", "rdmin", "clin_sites");
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false)
@@ -58,7 +59,7 @@ async fn writes_a_valid_delta_table() {
         .unwrap();
 
     let path = catalog.table_path(&table).unwrap();
-    assert_eq!(path, dir.path().join("dev/rdmin/clin_sites"));
+    assert_eq!(path, dir.root().join("dev/rdmin/clin_sites"));
     assert!(path.join("_delta_log/00000000000000000000.json").is_file());
 
     let opened = deltalake::open_table(ensure_table_uri(path.to_str().unwrap()).unwrap())
@@ -194,8 +195,8 @@ async fn writes_a_valid_delta_table() {
 /// The writer refuses what it cannot store, before touching the disk, and rejects bad names.
 #[tokio::test]
 async fn rejects_unstorable_types_and_bad_names() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = DeltaCatalog::new(dir.path());
+    let dir = TempWarehouse::new();
+    let catalog = DeltaCatalog::new(dir.root());
     let table = TableRef::new("c", "s", "t");
     let schema = Arc::new(Schema::new(vec![Field::new(
         "i",
@@ -207,7 +208,7 @@ async fn rejects_unstorable_types_and_bad_names() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Invalid(_)), "{err}");
-    assert!(!dir.path().join("c").exists());
+    assert!(!dir.root().join("c").exists());
 
     for bad in ["", ".", "..", "a/b", "a\\b"] {
         let table = TableRef::new("c", "s", bad);
@@ -229,8 +230,8 @@ async fn rejects_unstorable_types_and_bad_names() {
 /// dropping the first writer's rows.
 #[tokio::test]
 async fn a_write_based_on_a_stale_version_conflicts() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = DeltaCatalog::new(dir.path());
+    let dir = TempWarehouse::new();
+    let catalog = DeltaCatalog::new(dir.root());
     let table = TableRef::new("c", "s", "t");
     let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
     let rows = |ids: Vec<i64>| {
@@ -302,8 +303,8 @@ fn arrow_select_concat(batches: &[RecordBatch]) -> RecordBatch {
 /// tables written when the catalog prefixed them once more read back under the same keys.
 #[tokio::test]
 async fn properties_are_stored_under_their_own_keys_and_legacy_keys_read_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = DeltaCatalog::new(dir.path());
+    let dir = TempWarehouse::new();
+    let catalog = DeltaCatalog::new(dir.root());
     let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
     let batch =
         RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1]))]).unwrap();

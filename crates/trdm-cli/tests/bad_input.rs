@@ -241,7 +241,7 @@ fn every_bad_input_is_a_clear_error_that_changes_nothing_on_either_side() {
     ];
 
     let schemas = ["rdmin", "nowhere", "no_phone", "bool_beds"];
-    let warehouse_before = snapshot(warehouse.dir.path());
+    let warehouse_before = snapshot(warehouse.dir.root());
     let server_before = server_state(&server.url, &schemas);
     assert_eq!(server_before.1, 0);
     for case in &cases {
@@ -261,7 +261,7 @@ fn every_bad_input_is_a_clear_error_that_changes_nothing_on_either_side() {
         );
         assert!(!out.contains("panicked"), "{name}: a panic\n{out}");
         assert!(
-            snapshot(warehouse.dir.path()) == warehouse_before,
+            snapshot(warehouse.dir.root()) == warehouse_before,
             "{name}: the warehouse changed"
         );
     }

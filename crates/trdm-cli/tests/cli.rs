@@ -5,12 +5,12 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, spawn_emulator};
+use common::{Server, emulator_command};
 
 #[test]
 fn emulator_prints_ready_line_and_credentials_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, mut lines) = spawn_emulator(dir.path());
+    let (mut child, mut lines) = trdm_testkit::process::spawn(&mut emulator_command(dir.path()));
     let first = lines.next().unwrap().unwrap();
     let url = first
         .strip_prefix("listening on http://")

@@ -128,7 +128,7 @@ fn a_download_killed_at_any_moment_leaves_each_table_old_or_new_and_the_rerun_co
     let base = Warehouse::new();
     let wh = base.path().to_owned();
     run(&server, &sync_args("download", "rdmin", &wh));
-    let old = tables(base.dir.path(), "rdmin");
+    let old = tables(base.dir.root(), "rdmin");
     // TitanRDM changes: a tenth of each table renamed through an upload.
     edited_sources(&base, "rdmout", "Renamed while nobody looked");
     let mut upload = sync_args("upload", "rdmout", &wh);
@@ -150,7 +150,7 @@ fn a_download_killed_at_any_moment_leaves_each_table_old_or_new_and_the_rerun_co
     for _ in 0..3 {
         let _ = std::fs::remove_dir_all(reference.path());
         std::fs::create_dir_all(reference.path()).unwrap();
-        copy_dir(base.dir.path(), reference.path());
+        copy_dir(base.dir.root(), reference.path());
         let args = incremental(reference.path().to_str().unwrap());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         uninterrupted = uninterrupted.min(timed(&server, &args));
@@ -162,7 +162,7 @@ fn a_download_killed_at_any_moment_leaves_each_table_old_or_new_and_the_rerun_co
     let mut killed = 0;
     for point in 0..POINTS {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(base.dir.path(), dir.path());
+        copy_dir(base.dir.root(), dir.path());
         let args = incremental(dir.path().to_str().unwrap());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let after = uninterrupted.mul_f64(seeded.next_fraction() * 1.2);

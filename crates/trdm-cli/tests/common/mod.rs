@@ -1,43 +1,27 @@
-//! What the CLI's test binaries share: the Clinics fixture and a `trdm emulator` child process.
+//! What the CLI's test binaries share: a `trdm emulator` child process serving the Clinics fixture, and the
+//! `trdm` binary run against it.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-pub fn fixture() -> String {
-    format!("{}/../../fixtures/clinics.toml", env!("CARGO_MANIFEST_DIR"))
-}
+use trdm_testkit::process::{self, EmulatorProcess};
+use trdm_testkit::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, fixture};
 
-/// Starts `trdm emulator` with the Clinics fixture, its database in `dir`, on a free port; returns the child
-/// and its stdout lines.
-pub fn spawn_emulator(
-    dir: &std::path::Path,
-) -> (
-    std::process::Child,
-    std::io::Lines<BufReader<std::process::ChildStdout>>,
-) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trdm"))
-        .args([
-            "emulator",
-            "--fixture",
-            &fixture(),
-            "--listen",
-            "127.0.0.1:0",
-            "--db",
-        ])
-        .arg(dir.join("e.db"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    (child, lines)
+/// `trdm emulator` with the Clinics fixture, its database in `dir`, on a free port (stderr discarded).
+pub fn emulator_command(dir: &std::path::Path) -> Command {
+    let mut command = process::emulator_command(
+        env!("CARGO_BIN_EXE_trdm").as_ref(),
+        &fixture::clinics(),
+        &dir.join("e.db"),
+    );
+    command.stderr(Stdio::null());
+    command
 }
 
 /// A running `trdm emulator` child process; killed on drop.
 pub struct Server {
-    pub child: std::process::Child,
+    pub process: EmulatorProcess,
     pub url: String,
     _dir: tempfile::TempDir,
 }
@@ -45,18 +29,10 @@ pub struct Server {
 impl Server {
     pub fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let (child, mut lines) = spawn_emulator(dir.path());
-        let url = lines
-            .next()
-            .unwrap()
-            .unwrap()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
-        std::thread::spawn(move || lines.for_each(drop));
+        let process = EmulatorProcess::start(emulator_command(dir.path()));
         Server {
-            child,
-            url,
+            url: process.url.clone(),
+            process,
             _dir: dir,
         }
     }
@@ -65,8 +41,8 @@ impl Server {
         let out = Command::new(env!("CARGO_BIN_EXE_trdm"))
             .args(args)
             .env("TITAN_URL", &self.url)
-            .env("TITAN_CLIENT_ID", "demo-client")
-            .env("TITAN_CLIENT_SECRET", "demo-secret")
+            .env("TITAN_CLIENT_ID", DEMO_CLIENT_ID)
+            .env("TITAN_CLIENT_SECRET", DEMO_CLIENT_SECRET)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -76,12 +52,5 @@ impl Server {
             json,
             String::from_utf8_lossy(&out.stderr).into_owned() + &stdout,
         )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

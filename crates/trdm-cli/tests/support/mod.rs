@@ -1,10 +1,9 @@
 //! Test support for the CLI tests that look inside a Delta warehouse and at TitanRDM's data: snapshots of
 //! both sides, and source tables edited the ways users edit them.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
@@ -13,32 +12,11 @@ use futures_util::TryStreamExt;
 use trdm_catalog_delta::DeltaCatalog;
 use trdm_client::{ClientBuilder, ExportRequest, PollConfig};
 use trdm_sync::catalog::{Catalog, Properties, TableRef};
+use trdm_testkit::TempWarehouse;
 
-pub const SECRET: &str = "demo-secret";
+pub use trdm_testkit::DEMO_CLIENT_SECRET as SECRET;
 
-/// Every file under `root` with its bytes.
-pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                out.insert(path.strip_prefix(root).unwrap().to_owned(), Vec::new());
-                walk(&path, root, out);
-            } else {
-                out.insert(
-                    path.strip_prefix(root).unwrap().to_owned(),
-                    std::fs::read(&path).unwrap(),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
+pub use trdm_testkit::warehouse::{copy_dir, snapshot};
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -97,22 +75,22 @@ pub fn server_state(url: &str, schemas: &[&str]) -> (Vec<(String, Vec<u8>)>, usi
 
 /// A warehouse with `dev.rdmin` downloaded from prod, and `dev.{schema}` copies of it edited by `edit`.
 pub struct Warehouse {
-    pub dir: tempfile::TempDir,
+    pub dir: TempWarehouse,
 }
 
 impl Warehouse {
     pub fn new() -> Warehouse {
         Warehouse {
-            dir: tempfile::tempdir().unwrap(),
+            dir: TempWarehouse::new(),
         }
     }
 
     pub fn path(&self) -> &str {
-        self.dir.path().to_str().unwrap()
+        self.dir.path()
     }
 
     pub fn catalog(&self) -> DeltaCatalog {
-        DeltaCatalog::new(self.dir.path())
+        DeltaCatalog::new(self.dir.root())
     }
 
     /// Copies `dev.rdmin.{table}` to `dev.{schema}.{table}`, passing its batches through `edit`, with
@@ -168,7 +146,7 @@ pub fn replaced(batch: RecordBatch, column: &str, array: ArrayRef) -> RecordBatc
 /// A client of the server at `url` (the fixture's demo application).
 pub async fn client(url: &str) -> trdm_client::Client {
     ClientBuilder::new(url)
-        .with_client_credentials("demo-client", SECRET)
+        .with_client_credentials(trdm_testkit::DEMO_CLIENT_ID, SECRET)
         .connect()
         .await
         .unwrap()
@@ -208,20 +186,6 @@ pub fn history(url: &str) -> Vec<(String, Vec<String>)> {
         }
         out
     })
-}
-
-/// Copies a directory tree.
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Each table of `dev.{schema}` in the warehouse at `root`: its rows as sorted lines and its high-water

@@ -16,10 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use trdm_client::{Client, ClientBuilder, DeployedTableDefinition, PollConfig, RetryConfig};
 use trdm_emulator::{Emulator, EmulatorConfig};
-
-pub fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/clinics.toml")
-}
+use trdm_testkit::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, TestEmulator};
 
 /// Retries fast enough for tests.
 pub fn fast_retry() -> RetryConfig {
@@ -54,16 +51,7 @@ impl Env {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut EmulatorConfig)) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = EmulatorConfig {
-            db_path: Some(dir.path().join("emulator.db")),
-            fixture: Some(fixture()),
-            ..EmulatorConfig::default()
-        };
-        tune(&mut config);
-        let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let TestEmulator { emulator, dir } = TestEmulator::start_with(tune).await;
         let client = builder(emulator.url()).build().unwrap();
         Env {
             emulator,
@@ -88,7 +76,7 @@ impl Env {
 
 pub fn builder(url: &str) -> ClientBuilder {
     ClientBuilder::new(url)
-        .with_client_credentials("demo-client", "demo-secret")
+        .with_client_credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
         .with_retry(fast_retry())
 }
 

@@ -5,7 +5,7 @@
 //! every table, selection and stored value.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
@@ -132,10 +132,6 @@ fn reference_export(
     Ok((count, bytes))
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// A fresh database loaded from the fixture at `path`.
 fn open(dir: &Path, fixture: &Path) -> Db {
     let fixture = Fixture::read(fixture).expect("fixture");
@@ -244,7 +240,7 @@ fn assert_exports_match(conn: &Connection, table: &Table) -> usize {
 #[test]
 fn exports_of_the_clinics_fixture_match_the_reference_writer() {
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path(), &repo_root().join("fixtures/clinics.toml"));
+    let db = open(dir.path(), &trdm_testkit::fixture::clinics());
     let tables = all_tables(&db);
     assert!(tables.len() >= 3);
     let mut conn = db.records_now().unwrap();
@@ -942,7 +938,7 @@ fn imports_match_the_reference_applier() {
 
 #[test]
 fn imports_with_mappings_and_delimiters_match_the_reference_applier() {
-    let mut twin = Twin::new(None, Some(&repo_root().join("fixtures/clinics.toml")));
+    let mut twin = Twin::new(None, Some(&trdm_testkit::fixture::clinics()));
     for t in 0..twin.tables[0].len() {
         let table = twin.tables[0][t].clone();
         let mut current = Vec::new();
@@ -1086,11 +1082,11 @@ fn timing() {
     let sink = std::env::var_os("TRDM_TIMING_SINK").is_some();
     let dir = tempfile::tempdir().unwrap();
     let fixture = dir.path().join("bench.toml");
-    std::fs::write(&fixture, trdm_bench::FIXTURE).unwrap();
+    std::fs::write(&fixture, trdm_testkit::fixture::wide::FIXTURE).unwrap();
     let db = open(dir.path(), &fixture);
     let table = all_tables(&db).remove(0);
     let csv = dir.path().join("data.csv");
-    trdm_bench::write_csv(&csv, rows).unwrap();
+    trdm_testkit::fixture::wide::write_csv(&csv, rows).unwrap();
     let mut conn = db.records_now().unwrap();
     // Connection settings to try, e.g. `PRAGMA mmap_size = 1000000000`.
     if let Ok(pragmas) = std::env::var("TRDM_TIMING_PRAGMAS") {

@@ -3,16 +3,14 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use trdm_emulator::{Emulator, EmulatorConfig};
+use trdm_testkit::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, TestEmulator};
 
-pub fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/clinics.toml")
-}
+pub use trdm_testkit::fixture::clinics as fixture;
 
 /// One running emulator with its own database directory and a token of the demo application.
 pub struct Harness {
@@ -28,20 +26,14 @@ impl Harness {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut EmulatorConfig)) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = EmulatorConfig {
-            db_path: Some(dir.path().join("emulator.db")),
-            fixture: Some(fixture()),
-            ..EmulatorConfig::default()
-        };
-        tune(&mut config);
-        Harness::start_in(dir, config).await
+        Harness::connect(TestEmulator::start_with(tune).await).await
     }
 
     pub async fn start_in(dir: tempfile::TempDir, config: EmulatorConfig) -> Harness {
-        let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        Harness::connect(TestEmulator::start_in(dir, config).await).await
+    }
+
+    async fn connect(TestEmulator { emulator, dir }: TestEmulator) -> Harness {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -53,7 +45,7 @@ impl Harness {
             dir,
         };
         h.token = h
-            .token_for("demo-client", "demo-secret", None)
+            .token_for(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, None)
             .await
             .unwrap();
         h

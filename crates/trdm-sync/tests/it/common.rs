@@ -10,6 +10,7 @@ use trdm_emulator::{Emulator, EmulatorConfig};
 use trdm_sync::catalog::{Catalog, InMemoryCatalog, TableRef};
 use trdm_sync::codec::ImportPattern;
 use trdm_sync::{DownloadRequest, ExportPattern, SyncEngine, UploadChecks, UploadRequest};
+use trdm_testkit::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, TestEmulator};
 
 pub struct Setup {
     pub emulator: Emulator,
@@ -23,20 +24,12 @@ pub async fn setup() -> Setup {
     setup_with(|_| {}).await
 }
 
-/// [`setup`] with the emulator's configuration changed by `configure`; its database is `_dir/e.db`.
+/// [`setup`] with the emulator's configuration changed by `configure`; its database is
+/// `_dir/emulator.db`.
 pub async fn setup_with(configure: impl FnOnce(&mut EmulatorConfig)) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = EmulatorConfig {
-        db_path: Some(dir.path().join("e.db")),
-        fixture: Some(format!("{}/../../fixtures/clinics.toml", env!("CARGO_MANIFEST_DIR")).into()),
-        ..EmulatorConfig::default()
-    };
-    configure(&mut config);
-    let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let TestEmulator { emulator, dir } = TestEmulator::start_with(configure).await;
     let client = ClientBuilder::new(emulator.url())
-        .with_client_credentials("demo-client", "demo-secret")
+        .with_client_credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
         .connect()
         .await
         .unwrap();

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use trdm_client::{Client, ClientBuilder};
-use trdm_emulator::{Emulator, EmulatorConfig, FaultConfig};
+use trdm_emulator::{Emulator, FaultConfig};
 use trdm_sync::catalog::{Catalog, InMemoryCatalog, Properties, TableRef};
 use trdm_sync::codec::ImportPattern;
 use trdm_sync::{SyncEngine, TableStatus};
+use trdm_testkit::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, TestEmulator};
 
 use crate::common::*;
 
@@ -25,19 +26,13 @@ struct Side {
 }
 
 async fn side(faults: FaultConfig, token_ttl: Duration) -> Side {
-    let dir = tempfile::tempdir().unwrap();
-    let config = EmulatorConfig {
-        db_path: Some(dir.path().join("e.db")),
-        fixture: Some(format!("{}/../../fixtures/clinics.toml", env!("CARGO_MANIFEST_DIR")).into()),
-        token_ttl,
-        faults,
-        ..EmulatorConfig::default()
-    };
-    let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let TestEmulator { emulator, dir } = TestEmulator::start_with(|config| {
+        config.token_ttl = token_ttl;
+        config.faults = faults;
+    })
+    .await;
     let client = ClientBuilder::new(emulator.url())
-        .with_client_credentials("demo-client", "demo-secret")
+        .with_client_credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
         // Refresh only when the token is about to expire, so expiry itself is exercised.
         .with_token_min_ttl(Duration::from_millis(200))
         .connect()

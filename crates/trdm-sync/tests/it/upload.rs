@@ -10,6 +10,7 @@ use trdm_sync::catalog::{Catalog, TableRef};
 use trdm_sync::codec::{CsvDecoder, ImportPattern};
 use trdm_sync::manifest::manifest;
 use trdm_sync::schema::user_schema;
+use trdm_testkit::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, TestEmulator};
 
 use crate::common::*;
 
@@ -261,23 +262,17 @@ async fn a_read_error_is_an_error_never_a_skip() {
 #[tokio::test]
 async fn when_every_file_upload_fails_the_batch_is_left_uncompleted() {
     // An emulator whose presigned uploads always drop the connection.
-    let dir = tempfile::tempdir().unwrap();
-    let config = trdm_emulator::EmulatorConfig {
-        db_path: Some(dir.path().join("e.db")),
-        fixture: Some(format!("{}/../../fixtures/clinics.toml", env!("CARGO_MANIFEST_DIR")).into()),
-        faults: trdm_emulator::FaultConfig {
+    let TestEmulator { emulator, dir } = TestEmulator::start_with(|config| {
+        config.faults = trdm_emulator::FaultConfig {
             rate: 1.0,
             kinds: vec![trdm_emulator::FaultKind::Unavailable],
             groups: vec![trdm_emulator::EndpointGroup::Blobs],
             ..trdm_emulator::FaultConfig::default()
-        },
-        ..trdm_emulator::EmulatorConfig::default()
-    };
-    let emulator = trdm_emulator::Emulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+        };
+    })
+    .await;
     let client = trdm_client::ClientBuilder::new(emulator.url())
-        .with_client_credentials("demo-client", "demo-secret")
+        .with_client_credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
         .with_retry(trdm_client::RetryConfig {
             max_retries: 1,
             ..trdm_client::RetryConfig::default()
@@ -796,7 +791,7 @@ async fn when_a_later_table_fails_on_the_server_the_results_name_what_was_applie
     request.pattern = ImportPattern::IncrementalUpsertOnly;
 
     // The org unit file disappears from the server's store once it is there: its job fails.
-    let uploads = s._dir.path().join("e.db.blobs").join("uploads");
+    let uploads = s._dir.path().join("emulator.db.blobs").join("uploads");
     let sabotage = async {
         let started = std::time::Instant::now();
         while started.elapsed() < std::time::Duration::from_secs(30) {
@@ -869,11 +864,8 @@ impl Rng {
 /// The fixture's sites with random edits for `pattern`: about a tenth renamed, a tenth dropped (under
 /// `incremental_with_delete`: coded `d`), and a few new sites.
 fn edited_sites(seed: u64, pattern: ImportPattern) -> String {
-    let fixture = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/clinics/sites.csv"
-    ))
-    .unwrap();
+    let fixture =
+        std::fs::read_to_string(trdm_testkit::fixture::clinics_seed("sites.csv")).unwrap();
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let coded = pattern == ImportPattern::IncrementalWithDelete;
     let mut lines = fixture.lines();
@@ -1027,12 +1019,9 @@ async fn an_unchanged_domain_creates_no_batch_and_only_changed_tables_are_sent()
     put(
         &s,
         "delivery_centre",
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../fixtures/clinics/delivery_centre.csv"
-        ))
-        .unwrap()
-        .replacen("DC001,", "DC001,Renamed ", 1),
+        &std::fs::read_to_string(trdm_testkit::fixture::clinics_seed("delivery_centre.csv"))
+            .unwrap()
+            .replacen("DC001,", "DC001,Renamed ", 1),
     )
     .await;
     // The copy of rdmin has system columns; the hand-made table has the user columns only.
