@@ -40,7 +40,7 @@ fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transfer::RawTableUpload>()?;
     // Private, for tests: trdm-sync's catalog conformance suite against a catalog written in Python.
     m.add_function(wrap_pyfunction!(conformance::_catalog_conformance, m)?)?;
-    let checks = pyo3::types::PyTuple::new(m.py(), conformance::CHECKS)?;
+    let checks = pyo3::types::PyTuple::new(m.py(), trdm_sync::catalog::conformance::CHECKS)?;
     m.add("CATALOG_CONFORMANCE_CHECKS", checks)?;
     Ok(())
 }

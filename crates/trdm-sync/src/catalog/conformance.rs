@@ -34,20 +34,45 @@ use futures_util::{StreamExt, TryStreamExt};
 use super::{BatchStream, Catalog, MergeSpec, Properties, TableRef, WriteSummary};
 use crate::error::Error;
 
+/// Names the checks once: [`CHECKS`] and [`run_check`] come from the same list, so a runner in another
+/// language (the Python package runs the suite against its Spark catalog) selects them by name.
+macro_rules! checks {
+    ($($check:ident),* $(,)?) => {
+        /// Every check, by name, in the order [`run_all`] runs them.
+        pub const CHECKS: &[&str] = &[$(stringify!($check)),*];
+
+        /// Runs the check called `name` (one of [`CHECKS`]) against `catalog`; false when there is no such
+        /// check.
+        pub async fn run_check(name: &str, catalog: &dyn Catalog, unique_prefix: &str) -> bool {
+            match name {
+                $(stringify!($check) => $check(catalog, unique_prefix).await,)*
+                _ => return false,
+            }
+            true
+        }
+    };
+}
+
+checks!(
+    create_schema_is_idempotent,
+    missing_table_is_table_not_found,
+    names_are_exact,
+    overwrite_creates_and_replaces_content_and_schema,
+    schema_and_values_round_trip,
+    properties_are_replaced_by_each_write,
+    merge_upserts_and_deletes_by_key,
+    merge_creates_missing_table,
+    merge_rejects_schema_mismatch,
+    failed_write_leaves_old_table,
+    empty_table_reads_schema_and_no_rows,
+);
+
 /// Runs every check below against `catalog`, one after the other. See the [module docs](self) for what
 /// `unique_prefix` means.
 pub async fn run_all(catalog: &dyn Catalog, unique_prefix: &str) {
-    create_schema_is_idempotent(catalog, unique_prefix).await;
-    missing_table_is_table_not_found(catalog, unique_prefix).await;
-    names_are_exact(catalog, unique_prefix).await;
-    overwrite_creates_and_replaces_content_and_schema(catalog, unique_prefix).await;
-    schema_and_values_round_trip(catalog, unique_prefix).await;
-    properties_are_replaced_by_each_write(catalog, unique_prefix).await;
-    merge_upserts_and_deletes_by_key(catalog, unique_prefix).await;
-    merge_creates_missing_table(catalog, unique_prefix).await;
-    merge_rejects_schema_mismatch(catalog, unique_prefix).await;
-    failed_write_leaves_old_table(catalog, unique_prefix).await;
-    empty_table_reads_schema_and_no_rows(catalog, unique_prefix).await;
+    for name in CHECKS {
+        run_check(name, catalog, unique_prefix).await;
+    }
 }
 
 /// `create_schema` succeeds when the schema is new and again when it already exists.
