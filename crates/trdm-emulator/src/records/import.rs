@@ -11,7 +11,9 @@
 //! duplicate keys and, for `full`, the records absent from the file) live in temporary SQLite tables. A row
 //! that names an existing record (or creates one) is remembered by its record id, an integer key; only a
 //! delete of a key that has no record is remembered by its key text. Two rows with one key always meet in one
-//! of the two: the first leaves a current version of its record behind, which the second finds.
+//! of the two: the first leaves a current version of its record behind, which the second finds. The records
+//! a `full` file leaves out are tombstoned a page of keys at a time, so deleting every record costs no more
+//! memory than deleting none.
 //!
 //! Into a table that was empty, upserts neither look nor are remembered: each creates the next record, so the
 //! partial unique index on the current keys stops a second row with a key at its insert, and the row that
@@ -32,6 +34,9 @@ use super::{ApplyError, ImportPattern, ImportSpec};
 use crate::db::ident;
 use crate::decisions;
 use crate::store::{Counts, Table};
+
+/// Records a `full` import tombstones are looked up this many at a time.
+const ABSENT_PAGE: usize = 4096;
 
 /// Separates primary-key parts in the key text of deletes without a record; it cannot occur in canonical
 /// values of non-text types, and text keys are length-prefixed so it cannot be forged by text either.
@@ -809,25 +814,35 @@ pub(crate) fn apply_file(
         applied?;
 
         if spec.pattern == ImportPattern::Full && !table.allow_manual_rows && !table_was_empty {
-            let absent: Vec<i64> = tx
-                .prepare(&format!(
-                    "SELECT trdm_sk FROM {t} WHERE trdm_state = 'C' AND trdm_is_deleted = 0
-                       AND trdm_created_at < ?1
-                       AND trdm_record_id NOT IN (SELECT record_id FROM temp.trdm_seen)
-                     ORDER BY trdm_sk"
-                ))?
-                .query_map([change], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            for sk in absent {
-                applier.close.execute(params![change, sk])?;
-                applier.tombstone.execute(params![
-                    change,
-                    HIGH_DATE_MICROS,
-                    spec.actor_type,
-                    spec.actor_id,
-                    sk
-                ])?;
-                applier.counts.deleted += 1;
+            // Keyset pages of the records the file did not mention, so memory does not grow with the
+            // number deleted. Closed versions leave `C` and tombstones are deleted rows stamped `change`,
+            // so neither comes up again in a later page.
+            let mut page = tx.prepare(&format!(
+                "SELECT trdm_sk FROM {t} WHERE trdm_state = 'C' AND trdm_is_deleted = 0
+                   AND trdm_created_at < ?1 AND trdm_sk > ?2
+                   AND trdm_record_id NOT IN (SELECT record_id FROM temp.trdm_seen)
+                 ORDER BY trdm_sk LIMIT {ABSENT_PAGE}"
+            ))?;
+            let mut absent: Vec<i64> = Vec::with_capacity(ABSENT_PAGE);
+            let mut after = i64::MIN;
+            loop {
+                absent.clear();
+                for sk in page.query_map(params![change, after], |r| r.get::<_, i64>(0))? {
+                    absent.push(sk?);
+                }
+                let Some(&last) = absent.last() else { break };
+                for &sk in &absent {
+                    applier.close.execute(params![change, sk])?;
+                    applier.tombstone.execute(params![
+                        change,
+                        HIGH_DATE_MICROS,
+                        spec.actor_type,
+                        spec.actor_id,
+                        sk
+                    ])?;
+                    applier.counts.deleted += 1;
+                }
+                after = last;
             }
         }
         (applier.counts, applier.next_record_id)
