@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use trdm_testkit::EmulatorProcess;
 use trdm_testkit::process::emulator_command;
 
-pub use trdm_testkit::fixture::wide::{CLIENT_ID, CLIENT_SECRET, FIXTURE, write_csv};
+pub use trdm_testkit::fixture::wide::{
+    CLIENT_ID, CLIENT_SECRET, FIXTURE, write_csv, write_csv_range,
+};
 pub use trdm_testkit::process::peak_rss_mib;
 
 /// A `trdm emulator` child process serving [`FIXTURE`] (written to `dir/bench.toml`) with uploads of up to
@@ -181,6 +183,19 @@ impl Api {
         let result = self.finish_import(&slot).await;
         assert_eq!(result["import"]["status"], "completed", "{result}");
         assert_eq!(result["import"]["insert_row_count"], rows, "{result}");
+    }
+
+    /// Imports the file at `path` into `table` in one `full` batch and checks its
+    /// `[inserted, updated, deleted]` counts.
+    pub async fn import_file_counts(&self, table: &Value, path: &Path, counts: [u64; 3]) {
+        let slot = self.start_import(table).await;
+        self.put_file(&slot, path).await;
+        let result = self.finish_import(&slot).await;
+        let i = &result["import"];
+        assert_eq!(i["status"], "completed", "{result}");
+        let got =
+            ["insert_row_count", "update_row_count", "delete_row_count"].map(|k| i[k].as_u64());
+        assert_eq!(got, counts.map(Some), "{result}");
     }
 
     /// Creates a `full` export of `table` on branch 1 and waits until it is completed (or failed).

@@ -5,6 +5,9 @@
 //! SQLite table (no versioning, no indexes) and selected back out to CSV. That is what this machine can do at
 //! best with the same engine; the ratio says what versioning, validation and HTTP cost on top.
 //!
+//! Then two more full imports, each from a fresh peak RSS: the same file (deletes nothing) and a file of
+//! new keys only (deletes every record): the import's memory must not grow with what it deletes.
+//!
 //! Usage: `cargo run --release -p trdm-bench --bin emulator-bench -- [ROWS ...]` (default 100000 1000000).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -13,7 +16,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use trdm_bench::{Api, start_server, trdm_binary, write_csv};
+use trdm_bench::{Api, start_server, trdm_binary, write_csv, write_csv_range};
 use trdm_format::csv::{CsvReader, CsvWriter, Record};
 
 struct Measured {
@@ -24,6 +27,9 @@ struct Measured {
     export_s: f64,
     download_s: f64,
     rss_mib: f64,
+    keep_all_rss_mib: f64,
+    delete_all_rss_mib: f64,
+    delete_all_s: f64,
     base_import_s: f64,
     base_export_s: f64,
 }
@@ -56,6 +62,20 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
     let download_s = started.elapsed().as_secs_f64();
     assert_eq!(downloaded, export["bytes_exported"].as_u64().unwrap());
     let rss_mib = server.peak_rss_mib();
+
+    // Two more full imports, each measured from a fresh peak: the same file again (deletes none), then one
+    // whose keys are all new (deletes every record and inserts as many).
+    server.reset_peak_rss().unwrap();
+    api.import_file_counts(&table, &csv, [0, 0, 0]).await;
+    let keep_all_rss_mib = server.peak_rss_mib();
+    let other = dir.path().join("other.csv");
+    write_csv_range(&other, rows..2 * rows).unwrap();
+    server.reset_peak_rss().unwrap();
+    let started = Instant::now();
+    api.import_file_counts(&table, &other, [rows, 0, rows])
+        .await;
+    let delete_all_s = started.elapsed().as_secs_f64();
+    let delete_all_rss_mib = server.peak_rss_mib();
     drop(server);
 
     let (base_import_s, base_export_s) = baseline(&csv, &dir.path().join("baseline.db"));
@@ -67,6 +87,9 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
         export_s,
         download_s,
         rss_mib,
+        keep_all_rss_mib,
+        delete_all_rss_mib,
+        delete_all_s,
         base_import_s,
         base_export_s,
     }
@@ -160,6 +183,24 @@ async fn main() {
             m.export_s / m.base_export_s,
             m.download_s,
             m.rss_mib
+        )
+        .unwrap();
+    }
+    writeln!(
+        out,
+        "\n| rows | full import deleting none: peak RSS MiB | deleting every record: s, peak RSS MiB | ratio |"
+    )
+    .unwrap();
+    writeln!(out, "|---:|---:|---|---:|").unwrap();
+    for m in &results {
+        writeln!(
+            out,
+            "| {} | {:.0} | {:.2}, {:.0} | {:.2}× |",
+            m.rows,
+            m.keep_all_rss_mib,
+            m.delete_all_s,
+            m.delete_all_rss_mib,
+            m.delete_all_rss_mib / m.keep_all_rss_mib
         )
         .unwrap();
     }

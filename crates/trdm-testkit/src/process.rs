@@ -46,9 +46,15 @@ impl EmulatorProcess {
         EmulatorProcess { child, url }
     }
 
-    /// Peak resident set size of the server process so far, in MiB.
+    /// Peak resident set size of the server process so far (or since [`reset_peak_rss`](Self::reset_peak_rss)),
+    /// in MiB.
     pub fn peak_rss_mib(&self) -> f64 {
         peak_rss_mib(self.child.id())
+    }
+
+    /// Starts a new peak: see [`reset_peak_rss`].
+    pub fn reset_peak_rss(&self) -> std::io::Result<()> {
+        reset_peak_rss(self.child.id())
     }
 }
 
@@ -76,4 +82,10 @@ pub fn peak_rss_mib(pid: u32) -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Resets a live process's peak resident set size to its current size (Linux `clear_refs` 5), so the next
+/// [`peak_rss_mib`] covers only what runs from now on.
+pub fn reset_peak_rss(pid: u32) -> std::io::Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
 }
