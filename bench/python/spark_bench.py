@@ -352,7 +352,8 @@ def main() -> int:
     # 1 when a worker or a call raised, or a call of ours (side B) did not check out; the incumbent's results
     # that do not check out (its bugs) are reported above, not a failure of the run.
     raised = any("error" in r or "warm_error" in r for s in todo for rs in s.results.values() for r in rs)
-    ours_bad = any(check(r, s, prefix) for s in todo for r in s.results.get(sides[1][0], [])
+    ours = (sides[1][0], no_plan_label(sides))
+    ours_bad = any(check(r, s, prefix) for s in todo for label in ours for r in s.results.get(label, [])
                    for prefix in ("", "warm_") if "error" not in r and r.get(prefix + "wall_s") is not None)
     return 1 if raised or ours_bad else 0
 
@@ -396,11 +397,15 @@ def run_scenarios(args: argparse.Namespace, todo: list[Scenario], sides: list[tu
         emu = Emulator(trdm, fixture, sdir / "db", sc.emulator_args, sdir / "emulator.log")
         print(f"\n({sc.key}) {sc.title}: emulator {emu.url} (loaded in {emu.startup_s:.1f} s)")
         try:
+            # Uploads: ours once more without the plan its mass-delete guard reads, to show what it costs.
+            runs = [(label, python, []) for label, python in sides]
+            if sc.kind == "upload":
+                runs.append((no_plan_label(sides), sides[1][1], ["--no-plan"]))
             for rnd in range(1, rounds + 1):
-                for label, python in sides:
+                for label, python, extra in runs:
                     wargs = ["--scenario", sc.kind, "--url", emu.url, "--client-id", CLIENT_ID,
                              "--client-secret", CLIENT_SECRET, "--domain", sc.domain, "--branch", "prod",
-                             "--expect-rows", str(sc.rows * sc.tables), *lane_args, *upload_args]
+                             "--expect-rows", str(sc.rows * sc.tables), *lane_args, *upload_args, *extra]
                     log = sdir / f"{label}-{rnd}.log"
                     r = run_worker(python, wargs, log, args.timeout)
                     if sdk_said(log):
@@ -412,6 +417,11 @@ def run_scenarios(args: argparse.Namespace, todo: list[Scenario], sides: list[tu
             emu.stop()
         print(f"  emulator peak RSS {fmt(server_rss, 0)} MiB")
     return True
+
+
+def no_plan_label(sides: list[tuple[str, str]]) -> str:
+    """The label of ours without the upload plan (and so without the mass-delete guard)."""
+    return f"{sides[1][0]}-no-plan"
 
 
 def sdk_said(log: Path) -> list[str]:
@@ -542,6 +552,17 @@ def report(todo: list[Scenario], sides: list[tuple[str, str]], rounds: int, lane
         print(f"\n({sc.key}) until the emulator finished processing the import (call + server work): "
               f"cold {a_label} {cell(a, pa)} s, {b_label} {cell(b, pb)} s ({fmt(ratio(pa, pb), 1)}×); "
               f"warm {a_label} {cell(a, qa)} s, {b_label} {cell(b, qb)} s ({fmt(ratio(qa, qb), 1)}×)")
+        c = sc.results.get(no_plan_label(sides), [])
+        if c:
+            print(f"({sc.key}) the mass-delete guard's cost: {b_label} plans every upload first (an export of the "
+                  f"table's current records, read while the source is read); {no_plan_label(sides)} is the same "
+                  "call with allow_mass_delete=True, which makes no plan:")
+            for name, key in (("call, cold", "wall_s"), ("call, warm", "warm_wall_s"),
+                              ("until applied, cold", "processed_s"), ("until applied, warm", "warm_processed_s")):
+                with_plan, without = median_of(b, key, sc), median_of(c, key, sc)
+                over = f"+{fmt((with_plan / without - 1) * 100, 0)}%" if with_plan and without else "n/a"
+                print(f"  {name}: with the guard {cell(b, with_plan)} s, without {cell(c, without)} s ({over}); "
+                      f"incumbent {cell(a, median_of(a, key, sc))} s")
     failed = problems(todo)
     if failed:
         print("\nCalls that failed or did not check out (left out of the medians; `failed` above: no call counted):")

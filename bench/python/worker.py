@@ -9,7 +9,9 @@ what a notebook's first sync sees; the second is what every later sync in that n
 write ``{catalog}.rdmin.*`` (dropped before the first call, so it creates them and the second replaces them);
 uploads read ``{catalog}.rdmout.{abbr}_{table}`` and the second call re-uploads the same source once the
 first import has finished (waited for untimed); the source equals the seeded table, so ours gets
-``upload_unchanged=True`` (it would skip the table otherwise; the incumbent has no such check and sends).
+``upload_unchanged=True`` (it would skip the table otherwise; the incumbent has no such check and sends), and
+plans the upload first for its mass-delete guard; ``--no-plan`` adds ``allow_mass_delete=True``, so no plan
+is made (what the guard costs is the difference).
 Prints one line ``BENCH_RESULT {json}``:
 
   wall_s            first (cold) call: seconds spent in download_sync_by_convention / upload_sync_by_convention
@@ -272,6 +274,10 @@ def measure(args: argparse.Namespace) -> dict:
         upload_kwargs = {}
         if "upload_unchanged" in inspect.signature(sync.upload_sync_by_convention).parameters:
             upload_kwargs["upload_unchanged"] = True
+            # --no-plan: with the mass-delete guard off too, ours makes no plan (no export before the
+            # upload); the report sets this beside the default run to show what the guard costs.
+            if args.no_plan:
+                upload_kwargs["allow_mass_delete"] = True
 
         timer = SparkTimer(spark)
 
@@ -352,6 +358,7 @@ def main() -> int:
     p.add_argument("--lane-jars", default="", help="delta-uc: comma-separated jars for spark.jars")
     p.add_argument("--uc-url", help="delta-uc: the Unity Catalog server")
     p.add_argument("--source-parquet")
+    p.add_argument("--no-plan", action="store_true", help="upload: ours without the plan (guard off)")
     p.add_argument("--expect-rows", type=int)
     p.add_argument("--csv")
     p.add_argument("--parquet")

@@ -253,6 +253,52 @@ def test_a_download_dry_run_plans_what_the_download_then_does_and_writes_nothing
     assert spark.table(table).count() == before - 2
 
 
+def test_an_upload_dry_run_plans_what_the_upload_then_applies_and_the_guard_stops_a_mass_delete(
+    spark, client
+):
+    branch = client.get_branch_by_name("dev")
+    sync = SparkSync(client, spark)
+    down = sync.download_sync_by_convention(
+        branch.id, CAT, "rdmin_guard", "Clinics", source_table_names=["Site"], **FAST
+    )
+    assert down[0]["status"] == "success", down
+    # A filtered source: 15 of the 150 sites, one of them renamed. A `full` upload of it deletes 135 (90%).
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CAT}.rdmout_guard")
+    spark.sql(
+        f"""CREATE TABLE {CAT}.rdmout_guard.clin_sites USING parquet AS
+            SELECT * REPLACE (CASE WHEN site_code = '0001' THEN 'Guarded rename' ELSE site_name END AS site_name)
+            FROM {CAT}.rdmin_guard.clin_sites ORDER BY site_code LIMIT 15"""
+    )
+
+    def current_sites() -> int:
+        _, frames = ConventionSync(client).download_by_convention(
+            branch.id, "Clinics", table_names=["Site"], output="arrow", **FAST
+        )
+        return int(frames["clin_sites"].num_rows)
+
+    def upload(**kwargs):
+        return sync.upload_sync_by_convention(
+            branch.id, CAT, "rdmout_guard", "Clinics", target_table_names=["Site"], **kwargs, **FAST
+        )
+
+    plan = upload(dry_run=True)
+    assert plan[0]["status"] == "planned" and plan[0]["import_id"] is None, plan
+    counts = plan[0]["plan"]
+    planned = (counts["inserted"], counts["updated"], counts["deleted"])
+    assert (counts["current"], *planned) == (150, 0, 1, 135), counts
+    assert [c["key"]["site_code"] for c in counts["changes"] if c["change"] == "updated"] == ["0001"], counts
+    assert current_sites() == 150, "a dry run writes nothing"
+
+    refused = upload()
+    assert refused[0]["failed"] and "would delete 135 of the 150" in refused[0]["status"], refused
+    assert refused[0]["import_id"] is None and current_sites() == 150, refused
+
+    applied = upload(allow_mass_delete=True)
+    assert applied[0]["status"] == "success", applied
+    assert (applied[0]["inserted"], applied[0]["updated"], applied[0]["deleted"]) == planned, applied
+    assert current_sites() == 15
+
+
 def test_a_failed_write_is_reported_as_that_tables_error(spark, client):
     """Incumbent bug: a failed saveAsTable left the table's status `success`."""
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CAT}.rdmin_blocked")
