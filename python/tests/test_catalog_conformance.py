@@ -45,13 +45,12 @@ def run(catalog, prefix: str, check: str, known: dict[str, tuple[str, ...]]) -> 
 
 
 def test_the_checks_are_the_suites_in_its_order():
+    # The suite names its checks once (its `checks!` list yields CHECKS and run_check); every public check
+    # function must be in it, in the order defined, or run_all and this package would skip it.
     source = SUITE.read_text(encoding="utf-8")
     public = re.findall(r"^pub async fn (\w+)\(", source, flags=re.MULTILINE)
-    run_all = source[source.index("pub async fn run_all(") :]
-    run_all = run_all[: run_all.index("\n}\n")]
-    in_run_all = re.findall(r"^\s+(\w+)\(catalog, unique_prefix\)\.await;", run_all, flags=re.MULTILINE)
     assert public[0] == "run_all"
-    assert list(CATALOG_CONFORMANCE_CHECKS) == public[1:] == in_run_all
+    assert list(CATALOG_CONFORMANCE_CHECKS) == public[1:]
 
 
 # ---- a dict of pyarrow tables (no merge of its own: PyCatalog merges in Rust by read + overwrite) ----

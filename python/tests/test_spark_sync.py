@@ -264,10 +264,12 @@ def test_an_upload_dry_run_plans_what_the_upload_then_applies_and_the_guard_stop
     assert down[0]["status"] == "success", down
     # A filtered source: 15 of the 150 sites, one of them renamed. A `full` upload of it deletes 135 (90%).
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CAT}.rdmout_guard")
-    spark.sql(
-        f"""CREATE TABLE {CAT}.rdmout_guard.clin_sites USING parquet AS
-            SELECT * REPLACE (CASE WHEN site_code = '0001' THEN 'Guarded rename' ELSE site_name END AS site_name)
-            FROM {CAT}.rdmin_guard.clin_sites ORDER BY site_code LIMIT 15"""
+    from pyspark.sql import functions as F
+
+    source = spark.table(f"{CAT}.rdmin_guard.clin_sites").orderBy("site_code").limit(15)
+    renamed = F.when(F.col("site_code") == "0001", F.lit("Guarded rename")).otherwise(F.col("site_name"))
+    source.withColumn("site_name", renamed).write.format("parquet").saveAsTable(
+        f"{CAT}.rdmout_guard.clin_sites"
     )
 
     def current_sites() -> int:
@@ -286,7 +288,7 @@ def test_an_upload_dry_run_plans_what_the_upload_then_applies_and_the_guard_stop
     counts = plan[0]["plan"]
     planned = (counts["inserted"], counts["updated"], counts["deleted"])
     assert (counts["current"], *planned) == (150, 0, 1, 135), counts
-    assert [c["key"]["site_code"] for c in counts["changes"] if c["change"] == "updated"] == ["0001"], counts
+    assert [c["key"]["site_code"] for c in counts["changes"] if c["change"] == "update"] == ["0001"], counts
     assert current_sites() == 150, "a dry run writes nothing"
 
     refused = upload()
