@@ -17,7 +17,7 @@ use super::SyncEngine;
 use crate::codec::ImportPattern;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, ManifestTable, manifest};
-use crate::plan::{SAMPLE_CHANGES, TablePlan, plan_table};
+use crate::plan::{CurrentRecords, SAMPLE_CHANGES, TablePlan, plan_against};
 use crate::report::{Phase, TableResult, TableStatus};
 use crate::transfer;
 
@@ -458,10 +458,20 @@ impl SyncEngine {
             return self.prepare_upload(m, t, request, file).await;
         }
         let current_file = work.join(format!("{i}.current.csv"));
-        let (prepared, current) = tokio::join!(
-            self.prepare_upload(m, t, request, file),
-            self.fetch_current(t, request, current_file)
-        );
+        // Pass 1 of the plan (indexing the current records) runs as soon as the export is saved, beside the
+        // reading and encoding of the source; pass 2 needs the upload file.
+        let indexed = async {
+            let path = self
+                .fetch_current(t, request, current_file)
+                .await
+                .map_err(|e| format!("exporting the current records failed: {e}"))?;
+            let table = t.table.clone();
+            tokio::task::spawn_blocking(move || CurrentRecords::read(&table, &path))
+                .await
+                .map_err(|e| format!("planning failed: {e}"))?
+                .map_err(|e| format!("reading the current records failed: {e}"))
+        };
+        let (prepared, current) = tokio::join!(self.prepare_upload(m, t, request, file), indexed);
         let (mut result, file) = prepared;
         let Some(file) = file else {
             return (result, None);
@@ -469,9 +479,7 @@ impl SyncEngine {
         let current = match current {
             Ok(current) => current,
             Err(e) => {
-                result.status = TableStatus::Error(format!(
-                    "cannot plan the upload: exporting the current records failed: {e}"
-                ));
+                result.status = TableStatus::Error(format!("cannot plan the upload: {e}"));
                 result.rows = 0;
                 return (result, None);
             }
@@ -481,7 +489,7 @@ impl SyncEngine {
         let manual = t.definition.allow_manual_rows.unwrap_or(false);
         let upload = file.clone();
         let planned = tokio::task::spawn_blocking(move || {
-            plan_table(&table, pattern, manual, &current, &upload, SAMPLE_CHANGES)
+            plan_against(&table, pattern, manual, current, &upload, SAMPLE_CHANGES)
         })
         .await
         .map_err(|e| Error::Invalid(format!("planning failed: {e}")))

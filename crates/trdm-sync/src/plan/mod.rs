@@ -14,7 +14,7 @@ mod upload;
 use serde::Serialize;
 
 pub use download::{DownloadPlanSpec, plan_download};
-pub use upload::plan_table;
+pub use upload::{CurrentRecords, plan_against, plan_table};
 
 /// How many changes a plan shows by default.
 pub const SAMPLE_CHANGES: usize = 10;

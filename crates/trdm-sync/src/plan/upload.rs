@@ -1,6 +1,10 @@
 //! The plan of an upload: the branch's current records (a full export, taken while the source is read)
 //! against the very file the upload would send, joined by primary key. Values compare as TitanRDM compares
 //! them: parsed by the column's type, in their canonical text.
+//!
+//! The current side is indexed on its own ([`CurrentRecords::read`]), so the engine builds the index while
+//! the source is still being read and encoded; the upload file then only probes it. Both passes digest a
+//! record through one reused buffer and keep the values of the few changes they show.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hasher};
@@ -70,19 +74,45 @@ impl Layout {
             .collect()
     }
 
+    /// The record's key (as [`key_of`](Self::key_of) its values) and the [`digest`] of its values, without
+    /// keeping them: each value is written in canonical text into `buf` and hashed from there.
+    fn key_and_digest(
+        &self,
+        record: &Record,
+        what: &str,
+        row: u64,
+        buf: &mut String,
+    ) -> Result<(String, u64)> {
+        let mut key = String::new();
+        let mut h = DefaultHasher::new();
+        for i in 0..self.names.len() {
+            buf.clear();
+            let present = match self.at[i].and_then(|at| record.get(at)) {
+                None => false,
+                Some(field) => {
+                    let value = self.types[i]
+                        .parse(field.text, field.quoted, &ParseOptions::default())
+                        .map_err(|e| {
+                            Error::Invalid(format!(
+                                "{what}, row {row}, column {}: value {:?} {e}",
+                                self.names[i], field.text
+                            ))
+                        })?;
+                    self.types[i].format(&value, buf)
+                }
+            };
+            hash_value(&mut h, present.then_some(buf.as_str()));
+            if let Some(n) = self.key.iter().position(|&k| k == i) {
+                push_key_part(&mut key, n, present.then_some(buf.as_str()));
+            }
+        }
+        Ok((key, h.finish()))
+    }
+
     fn key_of(&self, values: &[Option<String>]) -> String {
         let mut key = String::new();
         for (n, &i) in self.key.iter().enumerate() {
-            if n > 0 {
-                key.push('\u{1f}');
-            }
-            match &values[i] {
-                Some(v) => {
-                    key.push('=');
-                    key.push_str(v);
-                }
-                None => key.push('\u{0}'),
-            }
+            push_key_part(&mut key, n, values[i].as_deref());
         }
         key
     }
@@ -95,17 +125,37 @@ impl Layout {
     }
 }
 
+/// Appends part `n` of a primary key (in the key's order) to `key`: parts apart by U+001F, a value after
+/// `=`, NULL as U+0000, so no two keys share a text.
+fn push_key_part(key: &mut String, n: usize, value: Option<&str>) {
+    if n > 0 {
+        key.push('\u{1f}');
+    }
+    match value {
+        Some(v) => {
+            key.push('=');
+            key.push_str(v);
+        }
+        None => key.push('\u{0}'),
+    }
+}
+
+fn hash_value(h: &mut DefaultHasher, value: Option<&str>) {
+    match value {
+        Some(text) => {
+            h.write_u8(1);
+            h.write_usize(text.len());
+            h.write(text.as_bytes());
+        }
+        None => h.write_u8(0),
+    }
+}
+
+#[cfg(test)]
 fn digest(values: &[Option<String>]) -> u64 {
     let mut h = DefaultHasher::new();
     for v in values {
-        match v {
-            Some(text) => {
-                h.write_u8(1);
-                h.write_usize(text.len());
-                h.write(text.as_bytes());
-            }
-            None => h.write_u8(0),
-        }
+        hash_value(&mut h, v.as_deref());
     }
     h.finish()
 }
@@ -134,6 +184,37 @@ fn scan(
     Ok(layout)
 }
 
+/// The branch's current records of a table, by primary key: pass 1 of a plan, built from the full export
+/// at `path` while the upload file is still being made.
+pub struct CurrentRecords {
+    path: std::path::PathBuf,
+    records: HashMap<Box<str>, Current>,
+}
+
+impl CurrentRecords {
+    /// Reads the full export at `path` of `table` into the index.
+    pub fn read(table: &TableDef, path: &Path) -> Result<CurrentRecords> {
+        let what = format!("the current export of {}", table.name);
+        let mut records: HashMap<Box<str>, Current> = HashMap::new();
+        let mut buf = String::new();
+        scan(path, &what, table, |l, record, row| {
+            let (key, digest) = l.key_and_digest(record, &what, row, &mut buf)?;
+            records.insert(
+                key.into_boxed_str(),
+                Current {
+                    digest,
+                    seen: false,
+                },
+            );
+            Ok(())
+        })?;
+        Ok(CurrentRecords {
+            path: path.to_owned(),
+            records,
+        })
+    }
+}
+
 /// The plan of uploading `upload` (the file the engine would send, pattern `pattern`) into a table whose
 /// current records are the full export `current`, showing at most `samples` changes.
 pub fn plan_table(
@@ -144,42 +225,48 @@ pub fn plan_table(
     upload: &Path,
     samples: usize,
 ) -> Result<TablePlan> {
+    let current = CurrentRecords::read(table, current)?;
+    plan_against(table, pattern, allow_manual_rows, current, upload, samples)
+}
+
+/// [`plan_table`] with pass 1 done: the upload file probes `current`.
+pub fn plan_against(
+    table: &TableDef,
+    pattern: ImportPattern,
+    allow_manual_rows: bool,
+    current: CurrentRecords,
+    upload: &Path,
+    samples: usize,
+) -> Result<TablePlan> {
     let export_what = format!("the current export of {}", table.name);
     let upload_what = format!("the upload file of {}", table.name);
     let mut plan = TablePlan::default();
-
-    // Pass 1: the current records, by key.
-    let mut records: HashMap<Box<str>, Current> = HashMap::new();
-    scan(current, &export_what, table, |l, record, row| {
-        let values = l.values(record, &export_what, row)?;
-        records.insert(
-            l.key_of(&values).into_boxed_str(),
-            Current {
-                digest: digest(&values),
-                seen: false,
-            },
-        );
-        Ok(())
-    })?;
+    let CurrentRecords {
+        path: current,
+        mut records,
+    } = current;
+    let current = current.as_path();
     plan.current = records.len() as u64;
 
     // Pass 2: the upload file probes them.
     let mut updates: Vec<(String, usize, Vec<Option<String>>)> = Vec::new(); // key, change index, new values
+    let mut buf = String::new();
     let layout = scan(upload, &upload_what, table, |l, record, row| {
-        let values = l.values(record, &upload_what, row)?;
-        let key = l.key_of(&values);
+        let (key, digest) = l.key_and_digest(record, &upload_what, row, &mut buf)?;
         let delete = l
             .tran
             .and_then(|t| record.get(t))
             .is_some_and(|f| f.text.trim().eq_ignore_ascii_case("d"));
         let found = records.get_mut(key.as_str());
+        let sample = plan.changes.len() < samples;
         if delete {
             if let Some(c) = found
                 && !c.seen
             {
                 c.seen = true;
                 plan.deleted += 1;
-                if plan.changes.len() < samples {
+                if sample {
+                    let values = l.values(record, &upload_what, row)?;
                     plan.changes.push(PlannedChange {
                         change: ChangeKind::Delete,
                         key: l.key_values(&values),
@@ -192,27 +279,29 @@ pub fn plan_table(
         match found {
             None => {
                 plan.inserted += 1;
-                if plan.changes.len() < samples {
+                if sample {
+                    let values = l.values(record, &upload_what, row)?;
                     plan.changes.push(PlannedChange {
                         change: ChangeKind::Insert,
                         key: l.key_values(&values),
-                        columns: ColumnChange::inserted(&l.names, values.clone()),
+                        columns: ColumnChange::inserted(&l.names, values),
                     });
                 }
             }
             Some(c) => {
                 c.seen = true;
-                if c.digest == digest(&values) {
+                if c.digest == digest {
                     plan.unchanged += 1;
                 } else {
                     plan.updated += 1;
-                    if plan.changes.len() < samples {
-                        updates.push((key, plan.changes.len(), values.clone()));
+                    if sample {
+                        let values = l.values(record, &upload_what, row)?;
                         plan.changes.push(PlannedChange {
                             change: ChangeKind::Update,
                             key: l.key_values(&values),
                             columns: Vec::new(),
                         });
+                        updates.push((key, plan.changes.len() - 1, values));
                     }
                 }
             }
@@ -387,6 +476,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!((plan.deleted, plan.unchanged, plan.inserted), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_record_digested_in_place_keys_and_digests_as_its_canonical_values() {
+        let table = table();
+        let record_of = |fields: [&str; 4]| {
+            let mut record = Record::new();
+            for f in fields {
+                record.push(f, false);
+            }
+            record
+        };
+        let header = record_of(["budget", "code", "name", "extra"]);
+        let layout = Layout::new(&table, &header);
+        let mut buf = String::from("left over");
+        for fields in [["1.5", " A ", "Alpha", "x"], ["", "B", "", "y"]] {
+            let record = record_of(fields);
+            let values = layout.values(&record, "test", 1).unwrap();
+            let got = layout.key_and_digest(&record, "test", 1, &mut buf).unwrap();
+            assert_eq!(got, (layout.key_of(&values), digest(&values)), "{fields:?}");
+        }
+        assert_ne!(
+            digest(&[Some(String::new())]),
+            digest(&[None]),
+            "'' is not NULL"
+        );
     }
 
     #[test]
