@@ -1,17 +1,17 @@
-//! A local Delta Lake warehouse as a trdm [`Catalog`]: the offline and test backend, and a way to hand
-//! reference data to Spark, DuckDB or Polars without a server.
+//! A Delta Lake warehouse as a trdm [`Catalog`], on the local disk or in an object store: the offline and
+//! test backend, and a way to hand reference data to Spark, DuckDB or Polars without a server.
 //!
-//! [`DeltaCatalog`] lays tables out as `{root}/{catalog}/{schema}/{table}`, each directory an ordinary Delta
-//! table written with delta-rs. It implements the [`Catalog`] contract exactly (the crate's tests run
+//! [`DeltaCatalog`] lays tables out as `{root}/{catalog}/{schema}/{table}`, each an ordinary Delta table
+//! written with delta-rs. It implements the [`Catalog`] contract exactly (the crate's tests run
 //! `trdm_sync::catalog::conformance::run_all` on it), and these are the choices that takes:
 //!
 //! * **One commit per write.** `overwrite` and `merge` both end in a single Delta commit that carries the new
 //!   data files, the removal of every file of the version they started from, the table `metaData` (schema
 //!   and properties) and, when needed, a protocol upgrade. Readers see the old version or the new one;
 //!   a write that fails before the commit (a failed input stream, a bad value) leaves the table as it was.
-//!   The commit is made against the snapshot the write started from, so a concurrent writer that replaced
-//!   those files makes this commit fail with a conflict instead of being silently undone. The commit is
-//!   recorded as a `WRITE` in `Overwrite` mode.
+//!   The commit is made against the snapshot the write started from, without retries, so a concurrent
+//!   writer (even one creating the same new table) makes this commit fail with a conflict instead of being
+//!   silently undone or kept beside it. The commit is recorded as a `WRITE` in `Overwrite` mode.
 //!
 //!   Why not delta-rs's `write` with `SaveMode::Overwrite` + `SchemaMode::Overwrite`: it cannot change the
 //!   table configuration of an existing table, and properties must be set in the same commit as the data.
@@ -42,6 +42,11 @@
 //!   type (`Utf8View` to `Utf8` and so on), so batches carry exactly the written schema (schema-level
 //!   metadata excepted: Delta has nowhere to keep it).
 //!
+//! * **Object stores** (`s3://`, `az://` / `abfss://`, `gs://`, see [`DeltaCatalog::open`]) go through
+//!   delta-rs's object_store backends. A commit there relies on the store's conditional put (put if absent,
+//!   which S3, Azure Blob Storage and GCS all offer), so two writers never both take one version. The
+//!   store's credentials are taken from its cloud's environment variables and never shown.
+//!
 //! Names are used as directory names as they are (exact, case-sensitive on Linux); a name that is empty,
 //! `.` or `..`, or contains `/`, `\` or NUL is rejected with [`Error::Invalid`]. Schemas need not be created
 //! before tables are written; `create_schema` just makes the directory.
@@ -59,13 +64,14 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TableRefer
 use deltalake::kernel::{Action, Add, MetadataExt as _, Protocol, StructType};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
-use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, ensure_table_uri};
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use trdm_sync::catalog::memory::{check_same_schema, collect_input, conform_batch, merge_batches};
 use trdm_sync::catalog::{
     BatchStream, Catalog, MergeSpec, Properties, PropertySource, TableRef, WriteSummary,
 };
 use trdm_sync::{Error, Result};
+use url::Url;
 
 const BACKEND: &str = "delta";
 
@@ -75,44 +81,194 @@ pub const PROPERTY_PREFIX: &str = "trdm.";
 /// Table configuration keys a write does not carry over (this writer does not do column mapping).
 const DROPPED_CONFIGURATION_PREFIX: &str = "delta.columnMapping.";
 
-/// A warehouse directory of Delta tables, `{root}/{catalog}/{schema}/{table}`. See the [crate docs](crate).
+/// A warehouse of Delta tables, `{root}/{catalog}/{schema}/{table}`, on the local disk or in an object
+/// store. See the [crate docs](crate).
 ///
 /// Cheap to clone; clones (and separate instances on the same root) see the same tables.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DeltaCatalog {
-    root: PathBuf,
+    root: Root,
 }
 
+#[derive(Clone)]
+enum Root {
+    Local(PathBuf),
+    /// A bucket or container URL ending in `/`, and the object store's options (credentials among them).
+    Store {
+        url: Url,
+        options: HashMap<String, String>,
+    },
+}
+
+/// Where one table lives: what delta-rs is given to open or write it.
+struct Location {
+    url: Url,
+    options: HashMap<String, String>,
+    /// The directory, for a local warehouse.
+    local: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for DeltaCatalog {
+    /// The location only: a store's options hold credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeltaCatalog")
+            .field("root", &self.location())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL schemes of the object stores a warehouse can live in.
+pub const STORE_SCHEMES: &[&str] = &["s3", "s3a", "az", "azure", "abfs", "abfss", "gs"];
+
+/// Prefixes of the environment variables each store's credentials and settings are read from, as that
+/// cloud's own tools read them (`AWS_ACCESS_KEY_ID`, `AZURE_STORAGE_ACCOUNT_KEY`,
+/// `GOOGLE_SERVICE_ACCOUNT`, …).
+const STORE_ENVIRONMENT: &[(&str, &[&str])] = &[
+    ("s3", &["AWS_"]),
+    ("s3a", &["AWS_"]),
+    ("az", &["AZURE_"]),
+    ("azure", &["AZURE_"]),
+    ("abfs", &["AZURE_"]),
+    ("abfss", &["AZURE_"]),
+    ("gs", &["GOOGLE_"]),
+];
+
 impl DeltaCatalog {
-    /// A catalog over the warehouse at `root`. Nothing is touched until the first call; the directory is
-    /// created by the first `create_schema` or write.
+    /// A catalog over the warehouse directory at `root`. Nothing is touched until the first call; the
+    /// directory is created by the first `create_schema` or write.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        DeltaCatalog { root: root.into() }
+        DeltaCatalog {
+            root: Root::Local(root.into()),
+        }
     }
 
-    /// The warehouse directory.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// A catalog over `location`: a local directory, or an object store URL (`s3://bucket/prefix`,
+    /// `az://container/prefix` or `abfss://container@account.dfs.core.windows.net/prefix`,
+    /// `gs://bucket/prefix`). A store's settings come from `options` (object_store / delta-rs keys such as
+    /// `AWS_ENDPOINT_URL`) and then from the environment variables of its cloud; an option given wins.
+    pub fn open(location: &str, options: HashMap<String, String>) -> Result<Self> {
+        let scheme = location.split_once("://").map(|(scheme, _)| scheme);
+        let Some(scheme) = scheme else {
+            return Ok(DeltaCatalog::new(location));
+        };
+        if scheme == "file" {
+            let url = Url::parse(location)
+                .map_err(|e| Error::Invalid(format!("warehouse {location:?}: {e}")))?;
+            let path = url.to_file_path().map_err(|()| {
+                Error::Invalid(format!("warehouse {location:?} is not a local path"))
+            })?;
+            return Ok(DeltaCatalog::new(path));
+        }
+        if !STORE_SCHEMES.contains(&scheme) {
+            return Err(Error::Invalid(format!(
+                "warehouse {location:?}: unknown scheme {scheme:?} (a directory, or one of {})",
+                STORE_SCHEMES.join(":// ")
+            )));
+        }
+        let mut url = Url::parse(location)
+            .map_err(|e| Error::Invalid(format!("warehouse {location:?}: {e}")))?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(Error::Invalid(format!(
+                "warehouse {location:?} names no bucket or container"
+            )));
+        }
+        if !url.path().ends_with('/') {
+            url.set_path(&format!("{}/", url.path()));
+        }
+        let mut options = options;
+        let prefixes = STORE_ENVIRONMENT
+            .iter()
+            .find(|(s, _)| *s == scheme)
+            .map_or(&[][..], |(_, p)| *p);
+        for (key, value) in std::env::vars() {
+            if prefixes.iter().any(|p| key.starts_with(p)) {
+                options.entry(key).or_insert(value);
+            }
+        }
+        register_store_handlers();
+        Ok(DeltaCatalog {
+            root: Root::Store { url, options },
+        })
     }
 
-    /// The directory of `table` (whether or not it exists), for pointing other tools at it.
+    /// The warehouse's location: its directory, or its URL (without any credentials).
+    pub fn location(&self) -> String {
+        match &self.root {
+            Root::Local(path) => path.display().to_string(),
+            Root::Store { url, .. } => {
+                let mut shown = url.clone();
+                let _ = shown.set_password(None);
+                shown.to_string()
+            }
+        }
+    }
+
+    /// The warehouse directory of a local warehouse; `None` in an object store.
+    pub fn root(&self) -> Option<&Path> {
+        match &self.root {
+            Root::Local(path) => Some(path),
+            Root::Store { .. } => None,
+        }
+    }
+
+    /// The directory of `table` in a local warehouse (whether or not it exists), for pointing other tools
+    /// at it. In an object store, an error: see [`table_url`](Self::table_url).
     pub fn table_path(&self, table: &TableRef) -> Result<PathBuf> {
+        self.locate(table)?.local.ok_or_else(|| {
+            Error::Invalid(format!("{table} is in an object store, not in a directory"))
+        })
+    }
+
+    /// The URL of `table` (`file://…` in a local warehouse), whether or not it exists.
+    pub fn table_url(&self, table: &TableRef) -> Result<Url> {
+        Ok(self.locate(table)?.url)
+    }
+
+    fn locate(&self, table: &TableRef) -> Result<Location> {
         for part in [&table.catalog, &table.schema, &table.table] {
             check_name(part)?;
         }
-        Ok(self
-            .root
-            .join(&table.catalog)
-            .join(&table.schema)
-            .join(&table.table))
+        match &self.root {
+            Root::Local(root) => {
+                let path = root
+                    .join(&table.catalog)
+                    .join(&table.schema)
+                    .join(&table.table);
+                // Not `ensure_table_uri`, which creates the directory: a read or a refused write must
+                // leave the disk as it was.
+                let absolute = std::path::absolute(&path)?;
+                utf8(&absolute)?;
+                let url = Url::from_directory_path(&absolute).map_err(|()| {
+                    Error::Invalid(format!("warehouse path {} has no URL", absolute.display()))
+                })?;
+                Ok(Location {
+                    url,
+                    options: HashMap::new(),
+                    local: Some(path),
+                })
+            }
+            Root::Store { url, options } => {
+                let relative = format!("{}/{}/{}/", table.catalog, table.schema, table.table);
+                let url = url.join(&relative).map_err(|e| {
+                    Error::Invalid(format!("{table} has no URL in the warehouse: {e}"))
+                })?;
+                Ok(Location {
+                    url,
+                    options: options.clone(),
+                    local: None,
+                })
+            }
+        }
     }
 
-    /// Loads the table at `path` with its files, or `None` if there is no Delta table there.
-    async fn load(&self, path: &Path) -> Result<Option<DeltaTable>> {
-        if !tokio::fs::try_exists(path.join("_delta_log")).await? {
+    /// Loads the table at `location` with its files, or `None` if there is no Delta table there.
+    async fn load(&self, location: &Location) -> Result<Option<DeltaTable>> {
+        if let Some(path) = &location.local
+            && !tokio::fs::try_exists(path.join("_delta_log")).await?
+        {
             return Ok(None);
         }
-        match builder(path)?.load().await {
+        match location.builder()?.load().await {
             Ok(table) => Ok(Some(table)),
             Err(DeltaTableError::NotATable(_) | DeltaTableError::InvalidTableLocation(_)) => {
                 Ok(None)
@@ -122,11 +278,35 @@ impl DeltaCatalog {
     }
 
     async fn load_existing(&self, table: &TableRef) -> Result<DeltaTable> {
-        let path = self.table_path(table)?;
-        self.load(&path).await?.ok_or_else(|| Error::TableNotFound {
-            table: table.to_string(),
+        let location = self.locate(table)?;
+        self.load(&location)
+            .await?
+            .ok_or_else(|| Error::TableNotFound {
+                table: table.to_string(),
+            })
+    }
+}
+
+impl Location {
+    /// A delta-rs builder for the table here, with the store's options.
+    fn builder(&self) -> Result<DeltaTableBuilder> {
+        let builder = DeltaTableBuilder::from_url(self.url.clone()).map_err(delta)?;
+        Ok(if self.options.is_empty() {
+            builder
+        } else {
+            builder.with_storage_options(self.options.clone())
         })
     }
+}
+
+/// Teaches delta-rs the object stores' URL schemes, once per process.
+fn register_store_handlers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        deltalake::aws::register_handlers(None);
+        deltalake::azure::register_handlers(None);
+        deltalake::gcp::register_handlers(None);
+    });
 }
 
 #[async_trait]
@@ -136,11 +316,13 @@ impl Catalog for DeltaCatalog {
     }
 
     async fn table_exists(&self, table: &TableRef) -> Result<bool> {
-        let path = self.table_path(table)?;
-        if !tokio::fs::try_exists(path.join("_delta_log")).await? {
+        let location = self.locate(table)?;
+        if let Some(path) = &location.local
+            && !tokio::fs::try_exists(path.join("_delta_log")).await?
+        {
             return Ok(false);
         }
-        let unloaded = builder(&path)?.build().map_err(delta)?;
+        let unloaded = location.builder()?.build().map_err(delta)?;
         unloaded.verify_deltatable_existence().await.map_err(delta)
     }
 
@@ -159,7 +341,10 @@ impl Catalog for DeltaCatalog {
     async fn create_schema(&self, catalog: &str, schema: &str) -> Result<()> {
         check_name(catalog)?;
         check_name(schema)?;
-        tokio::fs::create_dir_all(self.root.join(catalog).join(schema)).await?;
+        // An object store has no directories: a schema is there once a table is.
+        if let Root::Local(root) = &self.root {
+            tokio::fs::create_dir_all(root.join(catalog).join(schema)).await?;
+        }
         Ok(())
     }
 
@@ -170,10 +355,10 @@ impl Catalog for DeltaCatalog {
         mut data: BatchStream,
         properties: &dyn PropertySource,
     ) -> Result<WriteSummary> {
-        let path = self.table_path(table)?;
+        let location = self.locate(table)?;
         let stored = types::stored_schema(&schema)?;
-        let existing = self.load(&path).await?;
-        let mut writer = FileWriter::new(&path, &stored).await?;
+        let existing = self.load(&location).await?;
+        let mut writer = FileWriter::new(&location, &stored).await?;
         let mut rows = 0;
         while let Some(batch) = data.next().await {
             let written = match batch.and_then(|batch| conform_batch(&schema, batch)) {
@@ -190,7 +375,7 @@ impl Catalog for DeltaCatalog {
         }
         let adds = writer.finish().await?;
         commit_replace(
-            &path,
+            &location,
             existing.as_ref(),
             &stored,
             adds,
@@ -208,10 +393,10 @@ impl Catalog for DeltaCatalog {
         spec: &MergeSpec,
         properties: &dyn PropertySource,
     ) -> Result<WriteSummary> {
-        let path = self.table_path(table)?;
+        let location = self.locate(table)?;
         let stored = types::stored_schema(&schema)?;
         let input = collect_input(&schema, data).await?;
-        let existing = self.load(&path).await?;
+        let existing = self.load(&location).await?;
         let target = match &existing {
             Some(current) => {
                 check_same_schema(logical_schema_of(current)?.as_ref(), &schema)?;
@@ -225,7 +410,7 @@ impl Catalog for DeltaCatalog {
             None => Vec::new(),
         };
         let (merged, summary) = merge_batches(&schema, &target, &input, spec)?;
-        let mut writer = FileWriter::new(&path, &stored).await?;
+        let mut writer = FileWriter::new(&location, &stored).await?;
         for batch in &merged {
             if let Err(e) = writer.write(batch).await {
                 writer.abort();
@@ -234,7 +419,7 @@ impl Catalog for DeltaCatalog {
         }
         let adds = writer.finish().await?;
         commit_replace(
-            &path,
+            &location,
             existing.as_ref(),
             &stored,
             adds,
@@ -270,11 +455,14 @@ struct FileWriter {
 }
 
 impl FileWriter {
-    async fn new(path: &Path, stored: &SchemaRef) -> Result<Self> {
-        tokio::fs::create_dir_all(path).await?;
-        let uri = ensure_table_uri(utf8(path)?).map_err(delta)?;
+    async fn new(location: &Location, stored: &SchemaRef) -> Result<Self> {
+        if let Some(path) = &location.local {
+            tokio::fs::create_dir_all(path).await?;
+        }
+        let options = (!location.options.is_empty()).then(|| location.options.clone());
         let writer =
-            RecordBatchWriter::try_new(uri.as_str(), stored.clone(), None, None).map_err(delta)?;
+            RecordBatchWriter::try_new(location.url.as_str(), stored.clone(), None, options)
+                .map_err(delta)?;
         Ok(FileWriter {
             writer,
             stored: stored.clone(),
@@ -301,10 +489,10 @@ impl FileWriter {
     }
 }
 
-/// Commits `adds` as the whole content of the table at `path`, with schema `stored` and `properties`, in
+/// Commits `adds` as the whole content of the table at `location`, with schema `stored` and `properties`, in
 /// one commit against the snapshot of `existing` (or as version 0).
 async fn commit_replace(
-    path: &Path,
+    location: &Location,
     existing: Option<&DeltaTable>,
     stored: &SchemaRef,
     adds: Vec<Add>,
@@ -329,14 +517,17 @@ async fn commit_replace(
     }
     let log_store = match existing {
         Some(table) => table.log_store(),
-        None => builder(path)?.build().map_err(delta)?.log_store(),
+        None => location.builder()?.build().map_err(delta)?.log_store(),
     };
     let operation = DeltaOperation::Write {
         mode: SaveMode::Overwrite,
         partition_by: None,
         predicate: None,
     };
-    CommitBuilder::from(CommitProperties::default())
+    // No retries: a replace is based on the version it read, and a commit rebased onto a version someone
+    // else wrote meanwhile would keep that writer's files beside ours (two creates of one table would
+    // both "succeed" and leave both contents).
+    CommitBuilder::from(CommitProperties::default().with_max_retries(0))
         .with_actions(actions)
         .build(
             snapshot.map(|s| s as &dyn TableReference),
@@ -444,11 +635,6 @@ fn logical_schema_of(table: &DeltaTable) -> Result<SchemaRef> {
     let kernel_schema = table.snapshot().map_err(delta)?.schema();
     let arrow: Schema = kernel_schema.as_ref().try_into_arrow().map_err(delta)?;
     types::logical_schema(&arrow)
-}
-
-/// A builder for the table at `path`. Creates the directory if it is missing (delta-rs wants it to exist).
-fn builder(path: &Path) -> Result<DeltaTableBuilder> {
-    DeltaTableBuilder::from_url(ensure_table_uri(utf8(path)?).map_err(delta)?).map_err(delta)
 }
 
 fn utf8(path: &Path) -> Result<&str> {

@@ -62,9 +62,10 @@ async fn writes_a_valid_delta_table() {
     assert_eq!(path, dir.root().join("dev/rdmin/clin_sites"));
     assert!(path.join("_delta_log/00000000000000000000.json").is_file());
 
-    let opened = deltalake::open_table(ensure_table_uri(path.to_str().unwrap()).unwrap())
-        .await
-        .unwrap();
+    let opened =
+        deltalake::open_table(deltalake::ensure_table_uri(path.to_str().unwrap()).unwrap())
+            .await
+            .unwrap();
     assert_eq!(opened.version(), Some(0));
     let snapshot = opened.snapshot().unwrap();
     let delta_schema = snapshot.schema();
@@ -128,9 +129,10 @@ async fn writes_a_valid_delta_table() {
         )
         .await
         .unwrap();
-    let mut reopened = deltalake::open_table(ensure_table_uri(path.to_str().unwrap()).unwrap())
-        .await
-        .unwrap();
+    let mut reopened =
+        deltalake::open_table(deltalake::ensure_table_uri(path.to_str().unwrap()).unwrap())
+            .await
+            .unwrap();
     assert_eq!(reopened.version(), Some(2));
     assert_eq!(reopened.get_file_uris().unwrap().count(), 1);
     assert!(
@@ -177,9 +179,10 @@ async fn writes_a_valid_delta_table() {
         )
         .await
         .unwrap();
-    let upgraded = deltalake::open_table(ensure_table_uri(path.to_str().unwrap()).unwrap())
-        .await
-        .unwrap();
+    let upgraded =
+        deltalake::open_table(deltalake::ensure_table_uri(path.to_str().unwrap()).unwrap())
+            .await
+            .unwrap();
     assert_eq!(upgraded.version(), Some(3));
     let protocol = upgraded.snapshot().unwrap().protocol().clone();
     assert_eq!(
@@ -231,8 +234,12 @@ async fn rejects_unstorable_types_and_bad_names() {
 #[tokio::test]
 async fn a_write_based_on_a_stale_version_conflicts() {
     let dir = TempWarehouse::new();
-    let catalog = DeltaCatalog::new(dir.root());
-    let table = TableRef::new("c", "s", "t");
+    stale_write_conflicts(&DeltaCatalog::new(dir.root()), "c").await;
+}
+
+/// What [`a_write_based_on_a_stale_version_conflicts`] checks, in any warehouse, under catalog `catalog`.
+async fn stale_write_conflicts(catalog: &DeltaCatalog, catalog_name: &str) {
+    let table = TableRef::new(catalog_name, "s", "t");
     let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
     let rows = |ids: Vec<i64>| {
         RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(ids))]).unwrap()
@@ -247,8 +254,8 @@ async fn a_write_based_on_a_stale_version_conflicts() {
         .await
         .unwrap();
 
-    let path = catalog.table_path(&table).unwrap();
-    let stale = catalog.load(&path).await.unwrap().unwrap();
+    let location = catalog.locate(&table).unwrap();
+    let stale = catalog.load(&location).await.unwrap().unwrap();
     catalog
         .overwrite(
             &table,
@@ -260,10 +267,10 @@ async fn a_write_based_on_a_stale_version_conflicts() {
         .unwrap();
 
     let stored = types::stored_schema(&schema).unwrap();
-    let mut writer = FileWriter::new(&path, &stored).await.unwrap();
+    let mut writer = FileWriter::new(&location, &stored).await.unwrap();
     writer.write(&rows(vec![3])).await.unwrap();
     let adds = writer.finish().await.unwrap();
-    let err = commit_replace(&path, Some(&stale), &stored, adds, &Properties::new())
+    let err = commit_replace(&location, Some(&stale), &stored, adds, &Properties::new())
         .await
         .unwrap_err();
     assert!(
@@ -276,12 +283,26 @@ async fn a_write_based_on_a_stale_version_conflicts() {
         ),
         "{err}"
     );
-    let (_, batches) = catalog.read(&table).await.unwrap();
+    assert_eq!(ids(catalog, &table).await, vec![2]);
+}
+
+/// The `id` column of `table`, sorted.
+async fn ids(catalog: &DeltaCatalog, table: &TableRef) -> Vec<i64> {
+    let (_, batches) = catalog.read(table).await.unwrap();
     let batches: Vec<RecordBatch> = batches.try_collect().await.unwrap();
-    assert_eq!(
-        arrow_select_concat(&batches).column(0).as_ref(),
-        &Int64Array::from(vec![2]) as &dyn arrow_array::Array
-    );
+    let mut ids: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
 }
 
 fn arrow_select_concat(batches: &[RecordBatch]) -> RecordBatch {
@@ -324,9 +345,10 @@ async fn properties_are_stored_under_their_own_keys_and_legacy_keys_read_back() 
             .await
             .unwrap();
         let path = catalog.table_path(&table).unwrap();
-        let opened = deltalake::open_table(ensure_table_uri(path.to_str().unwrap()).unwrap())
-            .await
-            .unwrap();
+        let opened =
+            deltalake::open_table(deltalake::ensure_table_uri(path.to_str().unwrap()).unwrap())
+                .await
+                .unwrap();
         let stored: Vec<String> = opened
             .snapshot()
             .unwrap()
@@ -340,6 +362,98 @@ async fn properties_are_stored_under_their_own_keys_and_legacy_keys_read_back() 
         assert_eq!(
             catalog.properties(&table).await.unwrap(),
             Properties::from([("trdm.high_water_mark".to_owned(), "42".to_owned())])
+        );
+    }
+}
+
+/// Catalogs in the object stores the test command started (see
+/// [`trdm_testkit::warehouse::object_store_warehouses`]), with their locations.
+fn object_store_warehouses(test: &str) -> Vec<(String, DeltaCatalog)> {
+    trdm_testkit::warehouse::object_store_warehouses(test)
+        .into_iter()
+        .map(|location| {
+            let catalog = DeltaCatalog::open(&location, std::collections::HashMap::new())
+                .unwrap_or_else(|e| panic!("{location}: {e}"));
+            (location, catalog)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_conformance_suite_passes_in_every_object_store() {
+    for (location, catalog) in object_store_warehouses("conformance") {
+        conformance::run_all(&catalog, "conformance.delta").await;
+        assert_eq!(catalog.root(), None);
+        assert!(
+            catalog
+                .location()
+                .starts_with(location.split("://").next().unwrap())
+        );
+    }
+}
+
+/// Two writers committing to one table at once, on the local disk (see [`concurrent_writers`]).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_conflict_cleanly_and_never_corrupt_a_table() {
+    let dir = TempWarehouse::new();
+    concurrent_writers(&DeltaCatalog::new(dir.root())).await;
+}
+
+/// In every object store: a commit based on a stale version conflicts, and [`concurrent_writers`].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_every_object_store_concurrent_writers_conflict_cleanly_and_never_corrupt_a_table() {
+    for (_location, catalog) in object_store_warehouses("concurrent") {
+        stale_write_conflicts(&catalog, "stale").await;
+        concurrent_writers(&catalog).await;
+    }
+}
+
+/// Two writers committing to one table at once, five times (the first time both create it): each either
+/// succeeds or gets the backend's conflict error, and the table always reads as exactly one writer's whole
+/// content.
+async fn concurrent_writers(catalog: &DeltaCatalog) {
+    let table = TableRef::new("c", "s", "t");
+    let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+    let content = |first: i64| -> Vec<i64> { (first..first + 100).collect() };
+    let write = |ids: Vec<i64>| {
+        let (catalog, table, schema) = (catalog.clone(), table.clone(), schema.clone());
+        tokio::spawn(async move {
+            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(ids))])
+                .unwrap();
+            catalog
+                .overwrite(&table, schema, stream(vec![batch]), &Properties::new())
+                .await
+        })
+    };
+    for round in 0..5_i64 {
+        let (a, b) = (content(1_000 * round), content(1_000 * round + 500));
+        let (ra, rb) = tokio::join!(write(a.clone()), write(b.clone()));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        for r in [&ra, &rb] {
+            match r {
+                Ok(_)
+                | Err(Error::Catalog {
+                    backend: "delta", ..
+                }) => {}
+                Err(other) => panic!("round {round}: not a conflict: {other:?}"),
+            }
+        }
+        assert!(
+            ra.is_ok() || rb.is_ok(),
+            "round {round}: both writers failed"
+        );
+        let got = ids(catalog, &table).await;
+        let expected = match (&ra, &rb) {
+            (Ok(_), Err(_)) => vec![&a],
+            (Err(_), Ok(_)) => vec![&b],
+            _ => vec![&a, &b], // both, one after the other: the later one's content
+        };
+        assert!(
+            expected.contains(&&got),
+            "round {round}: the table holds {got:?}, not the content of a writer that succeeded \
+             (a: {}, b: {})",
+            ra.is_ok(),
+            rb.is_ok()
         );
     }
 }

@@ -75,3 +75,29 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Warehouse locations in the object stores the test command started emulators for, one fresh prefix
+/// per call under each: `TRDM_TEST_WAREHOUSES` holds their roots apart by spaces (`s3://…`, `az://…`),
+/// and each cloud's usual environment variables point at the emulator (see `scripts/object-stores.sh`).
+/// Empty when it is unset, which panics under `TRDM_REQUIRE_OBJECT_STORES` (the test command sets it, so a
+/// store that did not start fails the run instead of skipping its tests).
+pub fn object_store_warehouses(test: &str) -> Vec<String> {
+    let roots = std::env::var("TRDM_TEST_WAREHOUSES").unwrap_or_default();
+    assert!(
+        !roots.trim().is_empty() || std::env::var_os("TRDM_REQUIRE_OBJECT_STORES").is_none(),
+        "TRDM_REQUIRE_OBJECT_STORES is set but TRDM_TEST_WAREHOUSES names no object store"
+    );
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    roots
+        .split_whitespace()
+        .map(|root| {
+            format!(
+                "{}/{test}-{}-{run}",
+                root.trim_end_matches('/'),
+                std::process::id()
+            )
+        })
+        .collect()
+}
