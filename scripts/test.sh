@@ -4,7 +4,7 @@
 # package's tests, SparkSync on a real local PySpark 4 session included, and the Spark lanes (Delta Lake,
 # Unity Catalog, Spark 3.5, Spark Connect). First of all, the house rules (scripts/lint.sh).
 # Installs what it needs itself: the Rust toolchain is the machine's; Python packages go into a venv under
-# the cargo target directory.
+# the cargo target directory; the object-store emulators (moto from PyPI, Azurite from npm) likewise.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,6 +17,7 @@ python3 -c 'import sys, venv; sys.exit(0 if sys.version_info >= (3, 10) else 1)'
     || { echo "error: python3 >= 3.10 with the venv module is required" >&2; exit 2; }
 need java "install a Java 17 (or newer) runtime: PySpark 4 runs on it"
 need mvn "install Maven 3.8 or newer: the Spark lanes fetch Delta Lake and Unity Catalog jars with it"
+need npm "install Node.js and npm: the Azure storage emulator (Azurite) comes from npm"
 java_major="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)"
 [[ "${java_major:-0}" -ge 17 ]] \
     || { echo "error: Java 17 or newer is required for PySpark 4 (found: ${java_major:-none})" >&2; exit 2; }
@@ -26,9 +27,16 @@ target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import j
 echo "== house rules (rustfmt, clippy, ruff, mypy)"
 CARGO_TARGET_DIR="$target_dir" scripts/lint.sh
 
+echo "== object stores (moto's S3, Azurite) for the warehouse tests"
+stores="$target_dir/object-stores/run"
+rm -rf "$stores"
+store_env="$(CARGO_TARGET_DIR="$target_dir" scripts/object-stores.sh start "$stores")"
+trap 'CARGO_TARGET_DIR="$target_dir" scripts/object-stores.sh stop "$stores"' EXIT
+
 echo "== cargo test (workspace)"
 cargo build --locked -p trdm-cli
-cargo test --locked --workspace
+# The stores' variables only for the Rust tests, which write warehouses into them (and must find them).
+(eval "$store_env" && TRDM_REQUIRE_OBJECT_STORES=1 cargo test --locked --workspace)
 
 echo "== incumbent conformance (titan-rdm-sdk 2.0.0 against trdm emulator)"
 TRDM_BIN="$target_dir/debug/trdm" INCUMBENT_VENV="$target_dir/incumbent-venv" scripts/incumbent-conformance.sh

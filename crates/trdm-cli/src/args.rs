@@ -123,9 +123,12 @@ pub(crate) struct SyncArgs {
     /// Maximum seconds to wait for each export or import.
     #[arg(long, value_parser = parse_duration, default_value = "300")]
     pub(crate) max_wait: Duration,
-    /// Root of the embedded Delta Lake warehouse: tables live at DIR/{catalog}/{schema}/{table}.
-    #[arg(long, default_value = "./warehouse")]
-    pub(crate) warehouse: PathBuf,
+    /// Where the Delta tables live, at {WAREHOUSE}/{catalog}/{schema}/{table}: a directory, or an object
+    /// store: s3://bucket/prefix, az://container/prefix (or abfss://container@account.dfs.core.windows.net/
+    /// prefix), gs://bucket/prefix. A store's credentials and endpoint come from its cloud's usual
+    /// environment variables (AWS_*, AZURE_*, GOOGLE_*).
+    #[arg(long, env = "TRDM_WAREHOUSE", default_value = "./warehouse")]
+    pub(crate) warehouse: String,
     /// Tables moved at once.
     #[arg(long, default_value_t = 4)]
     pub(crate) concurrency: usize,

@@ -18,7 +18,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TRDM_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // The Delta kernel logs a missing table (the first download into an object store) as an
+                // ERROR; every failure that matters reaches the user as a table's status or an error.
+                .unwrap_or_else(|_| "warn,buoyant_kernel=off,delta_kernel=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();

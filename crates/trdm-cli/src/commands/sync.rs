@@ -1,5 +1,6 @@
-//! `trdm sync download` and `trdm sync upload` on the embedded Delta warehouse.
+//! `trdm sync download` and `trdm sync upload` on a Delta warehouse: a directory, or an object store.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -12,17 +13,21 @@ use crate::args::{DownloadArgs, OutputFormat, SyncArgs, UploadArgs};
 use crate::error::CliError;
 use crate::output::{Bars, line, result_json, results_text};
 
-async fn engine(args: &SyncArgs) -> Result<(SyncEngine, i64), CliError> {
+/// The engine, the branch's id and the warehouse's location as it may be shown (no credentials).
+async fn engine(args: &SyncArgs) -> Result<(SyncEngine, i64, String), CliError> {
+    let catalog = DeltaCatalog::open(&args.warehouse, HashMap::new())
+        .map_err(|e| CliError::Usage(format!("--warehouse: {e}")))?;
+    let location = catalog.location();
     let client = connect(&args.connect).await?;
     let branch = branch_id(&client, &args.branch, args.branch_owner).await?;
-    let catalog = Arc::new(DeltaCatalog::new(&args.warehouse));
+    let catalog = Arc::new(catalog);
     let mut engine = SyncEngine::new(client, catalog).with_concurrency(args.concurrency);
     if args.connect.output == OutputFormat::Text
         && let Some(bars) = Bars::new(args.no_progress)
     {
         engine = engine.with_reporter(Arc::new(bars) as Arc<dyn Reporter>);
     }
-    Ok((engine, branch))
+    Ok((engine, branch, location))
 }
 
 /// `--poll-interval` is the longest wait between status checks; the first checks come sooner (0.25 s,
@@ -45,7 +50,7 @@ fn status_of(results: &[TableResult]) -> ExitStatus {
 }
 
 pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, CliError> {
-    let (engine, branch) = engine(&args.sync).await?;
+    let (engine, branch, warehouse) = engine(&args.sync).await?;
     let request = DownloadRequest {
         branch_id: branch,
         catalog: args.sync.catalog.clone(),
@@ -66,7 +71,7 @@ pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, CliError>
                 "command": "download",
                 "branch_id": branch,
                 "domain": args.sync.domain,
-                "warehouse": args.sync.warehouse.display().to_string(),
+                "warehouse": warehouse,
                 "tables": results.iter().map(result_json).collect::<Vec<_>>(),
             }))
             .expect("json"),
@@ -84,8 +89,7 @@ pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, CliError>
             };
             line(&format!(
                 "{what} {} from branch {branch} into {}{written}:",
-                args.sync.domain,
-                args.sync.warehouse.display()
+                args.sync.domain, warehouse
             ));
             for l in results_text(&results) {
                 line(&l);
@@ -97,7 +101,7 @@ pub(super) async fn download(args: DownloadArgs) -> Result<ExitStatus, CliError>
 
 pub(super) async fn upload(args: UploadArgs) -> Result<ExitStatus, CliError> {
     let pattern = args.pattern;
-    let (engine, branch) = engine(&args.sync).await?;
+    let (engine, branch, warehouse) = engine(&args.sync).await?;
     let request = UploadRequest {
         branch_id: branch,
         catalog: args.sync.catalog.clone(),
@@ -122,6 +126,7 @@ pub(super) async fn upload(args: UploadArgs) -> Result<ExitStatus, CliError> {
                 "command": "upload",
                 "branch_id": branch,
                 "domain": args.sync.domain,
+                "warehouse": warehouse,
                 "import_id": report.import_id,
                 "import_status": report.import_status,
                 "abandoned_import_id": report.abandoned_import_id,
