@@ -22,11 +22,16 @@
 //! the upload checks (no plan), and sent after its plan (the default checks): the plan's time and memory
 //! beside the upload's own.
 //!
+//! `SYNC_BENCH_WAREHOUSES="s3://bucket/prefix …"` also downloads into those object stores (their endpoints and
+//! credentials in the environment, e.g. from `scripts/object-stores.sh start DIR`); `SYNC_BENCH_UPLOADS=0`
+//! skips the uploads (for the largest sizes). With several sizes, the report ends with how peak RSS grew.
+//!
 //! Usage: `target/release/sync-bench [ROWS ...]` (default 1000000); build first with
 //! `cargo build --release -p trdm-cli -p trdm-bench`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -57,8 +62,10 @@ struct Measured {
     delta_bytes: u64,
     limit_s: Vec<f64>,
     limit_bytes: u64,
-    /// Per [`UPLOADS`] scenario: seconds of each run, peak RSS.
+    /// Per [`UPLOADS`] scenario: seconds of each run, peak RSS (none under `SYNC_BENCH_UPLOADS=0`).
     uploads: Vec<(Vec<f64>, f64)>,
+    /// Per object-store warehouse root (`SYNC_BENCH_WAREHOUSES`): seconds of each download, peak RSS.
+    stores: Vec<(String, Vec<f64>, f64)>,
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -71,7 +78,7 @@ fn median(values: &[f64]) -> f64 {
 fn sync_download(
     trdm: &Path,
     url: &str,
-    warehouse: &Path,
+    warehouse: &OsStr,
     rows: u64,
     scratch: &Path,
 ) -> (f64, f64) {
@@ -93,7 +100,7 @@ fn run_trdm(
     trdm: &Path,
     url: &str,
     command_name: &str,
-    warehouse: &Path,
+    warehouse: &OsStr,
     extra: &[&str],
     scratch: &Path,
 ) -> (f64, f64, Value) {
@@ -290,7 +297,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
     let mut delta_bytes = 0;
     for k in 0..RUNS {
         let warehouse = dir.path().join(format!("warehouse-{k}"));
-        let (s, rss) = sync_download(trdm, &server.url, &warehouse, rows, dir.path());
+        let (s, rss) = sync_download(trdm, &server.url, warehouse.as_os_str(), rows, dir.path());
         eprintln!(
             "  trdm sync download #{}: {s:.2} s, peak RSS {rss:.0} MiB",
             k + 1
@@ -309,14 +316,49 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
         }
     }
 
+    // The same download into each object store (the environment points the child at it).
+    let mut stores = Vec::new();
+    let roots = std::env::var("SYNC_BENCH_WAREHOUSES").unwrap_or_default();
+    for root in roots.split_whitespace() {
+        let (mut times, mut peak) = (Vec::new(), 0f64);
+        for k in 0..RUNS {
+            let warehouse = format!(
+                "{}/bench-{}-{rows}-{k}",
+                root.trim_end_matches('/'),
+                std::process::id()
+            );
+            let (s, rss) =
+                sync_download(trdm, &server.url, OsStr::new(&warehouse), rows, dir.path());
+            eprintln!(
+                "  trdm sync download into {root} #{}: {s:.2} s, peak RSS {rss:.0} MiB",
+                k + 1
+            );
+            times.push(s);
+            peak = peak.max(rss);
+        }
+        stores.push((root.to_owned(), times, peak));
+    }
+
     // Uploads of the last download, unchanged: the plan's cost beside the upload's own.
     let source = dir.path().join(format!("warehouse-{}", RUNS - 1));
     let mut uploads = Vec::new();
-    for (name, flags) in UPLOADS {
+    let upload_scenarios: &[(&str, &[&str])] =
+        if std::env::var("SYNC_BENCH_UPLOADS").as_deref() == Ok("0") {
+            &[]
+        } else {
+            &UPLOADS
+        };
+    for &(name, flags) in upload_scenarios {
         let (mut times, mut peak) = (Vec::new(), 0f64);
         for k in 0..RUNS {
-            let (s, rss, result) =
-                run_trdm(trdm, &server.url, "upload", &source, flags, dir.path());
+            let (s, rss, result) = run_trdm(
+                trdm,
+                &server.url,
+                "upload",
+                source.as_os_str(),
+                flags,
+                dir.path(),
+            );
             let table = &result["tables"][0];
             let expected = if flags.contains(&"--plan") {
                 "planned"
@@ -360,6 +402,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
         limit_s,
         limit_bytes,
         uploads,
+        stores,
     }
 }
 
@@ -424,13 +467,75 @@ async fn main() {
         "\nmedians of {RUNS}; CSV = the export file both sides read; target: ratio ≤ 2×"
     )
     .unwrap();
+    if results.iter().any(|m| !m.stores.is_empty()) {
+        writeln!(
+            out,
+            "\n| rows | warehouse | trdm sync download s (rows/s) | × the machine limit | trdm peak RSS MiB |"
+        )
+        .unwrap();
+        writeln!(out, "|---:|---|---|---:|---:|").unwrap();
+        for m in &results {
+            let limit = median(&m.limit_s);
+            let ours = median(&m.sync_s);
+            let rate = |s: f64| with_commas((m.rows as f64 / s).round() as u64);
+            writeln!(
+                out,
+                "| {} | local disk | {ours:.2} ({}) | {:.2}× | {:.0} |",
+                with_commas(m.rows),
+                rate(ours),
+                ours / limit,
+                m.sync_rss_mib
+            )
+            .unwrap();
+            for (root, times, rss) in &m.stores {
+                let s = median(times);
+                writeln!(
+                    out,
+                    "| {} | {root} | {s:.2} ({}) | {:.2}× | {rss:.0} |",
+                    with_commas(m.rows),
+                    rate(s),
+                    s / limit
+                )
+                .unwrap();
+            }
+        }
+        writeln!(
+            out,
+            "\nthe machine limit is the local one (decode and write Parquet to the disk): a store's ratio \
+             includes its transfer"
+        )
+        .unwrap();
+    }
+    if results.len() >= 2 {
+        let (small, large) = (&results[0], &results[results.len() - 1]);
+        writeln!(
+            out,
+            "\npeak RSS at {} rows ÷ at {} rows: download {:.2}×{}",
+            with_commas(large.rows),
+            with_commas(small.rows),
+            large.sync_rss_mib / small.sync_rss_mib,
+            if small.uploads.is_empty() || large.uploads.is_empty() {
+                String::new()
+            } else {
+                UPLOADS
+                    .iter()
+                    .zip(small.uploads.iter().zip(&large.uploads))
+                    .map(|((name, _), ((_, a), (_, b)))| format!(", {name} {:.2}×", b / a))
+                    .collect()
+            }
+        )
+        .unwrap();
+    }
+    if results.iter().all(|m| m.uploads.is_empty()) {
+        return;
+    }
     writeln!(
         out,
         "\n| rows | upload scenario | s | × the upload without checks | peak RSS MiB |"
     )
     .unwrap();
     writeln!(out, "|---:|---|---:|---:|---:|").unwrap();
-    for m in &results {
+    for m in results.iter().filter(|m| !m.uploads.is_empty()) {
         let base = median(&m.uploads[1].0);
         for ((name, _), (times, rss)) in UPLOADS.iter().zip(&m.uploads) {
             let s = median(times);
