@@ -22,9 +22,10 @@
 //! the upload checks (no plan), and sent after its plan (the default checks): the plan's time and memory
 //! beside the upload's own.
 //!
-//! `SYNC_BENCH_WAREHOUSES="s3://bucket/prefix …"` also downloads into those object stores (their endpoints and
-//! credentials in the environment, e.g. from `scripts/object-stores.sh start DIR`); `SYNC_BENCH_UPLOADS=0`
-//! skips the uploads (for the largest sizes). With several sizes, the report ends with how peak RSS grew.
+//! `SYNC_BENCH_RUNS=N` sets the repetitions (3). `SYNC_BENCH_WAREHOUSES="s3://bucket/prefix …"` also
+//! downloads into those object stores (their endpoints and credentials in the environment, e.g. from
+//! `scripts/object-stores.sh start DIR`); `SYNC_BENCH_UPLOADS=0` skips the uploads (for the largest sizes).
+//! With several sizes, the report ends with how peak RSS grew.
 //!
 //! Usage: `target/release/sync-bench [ROWS ...]` (default 1000000); build first with
 //! `cargo build --release -p trdm-cli -p trdm-bench`.
@@ -47,8 +48,14 @@ use trdm_bench::{
     Api, CLIENT_ID, CLIENT_SECRET, peak_rss_mib, start_server, trdm_binary, write_csv,
 };
 
-/// Timed repetitions of each side; the median is reported.
-const RUNS: usize = 3;
+/// Timed repetitions of each side, `SYNC_BENCH_RUNS` or 3; the median is reported.
+fn runs() -> usize {
+    std::env::var("SYNC_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(3)
+}
 /// Rows per Arrow batch on the limit side (the engine's batch size).
 const BATCH_ROWS: usize = 8192;
 const GNU_TIME: &str = "/usr/bin/time";
@@ -250,6 +257,7 @@ fn machine_limit(csv: &Path, schema: &SchemaRef, out: &Path) -> (f64, u64, u64) 
 }
 
 async fn run(trdm: &Path, rows: u64) -> Measured {
+    let runs = runs();
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("data.csv");
     write_csv(&csv, rows).unwrap();
@@ -295,7 +303,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
     let mut sync_s = Vec::new();
     let mut sync_rss_mib = 0f64;
     let mut delta_bytes = 0;
-    for k in 0..RUNS {
+    for k in 0..runs {
         let warehouse = dir.path().join(format!("warehouse-{k}"));
         let (s, rss) = sync_download(trdm, &server.url, warehouse.as_os_str(), rows, dir.path());
         eprintln!(
@@ -311,7 +319,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
             table_dir.display()
         );
         delta_bytes = parquet_bytes(&table_dir);
-        if k + 1 < RUNS {
+        if k + 1 < runs {
             std::fs::remove_dir_all(&warehouse).unwrap();
         }
     }
@@ -321,7 +329,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
     let roots = std::env::var("SYNC_BENCH_WAREHOUSES").unwrap_or_default();
     for root in roots.split_whitespace() {
         let (mut times, mut peak) = (Vec::new(), 0f64);
-        for k in 0..RUNS {
+        for k in 0..runs {
             let warehouse = format!(
                 "{}/bench-{}-{rows}-{k}",
                 root.trim_end_matches('/'),
@@ -340,7 +348,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
     }
 
     // Uploads of the last download, unchanged: the plan's cost beside the upload's own.
-    let source = dir.path().join(format!("warehouse-{}", RUNS - 1));
+    let source = dir.path().join(format!("warehouse-{}", runs - 1));
     let mut uploads = Vec::new();
     let upload_scenarios: &[(&str, &[&str])] =
         if std::env::var("SYNC_BENCH_UPLOADS").as_deref() == Ok("0") {
@@ -350,7 +358,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
         };
     for &(name, flags) in upload_scenarios {
         let (mut times, mut peak) = (Vec::new(), 0f64);
-        for k in 0..RUNS {
+        for k in 0..runs {
             let (s, rss, result) = run_trdm(
                 trdm,
                 &server.url,
@@ -382,7 +390,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
 
     let mut limit_s = Vec::new();
     let mut limit_bytes = 0;
-    for k in 0..RUNS {
+    for k in 0..runs {
         let out = dir.path().join("limit.parquet");
         let (s, n, bytes) = machine_limit(&export_csv, &schema, &out);
         assert_eq!(n, rows);
@@ -464,7 +472,8 @@ async fn main() {
     }
     writeln!(
         out,
-        "\nmedians of {RUNS}; CSV = the export file both sides read; target: ratio ≤ 2×"
+        "\nmedians of {} runs; CSV = the export file both sides read; target: ratio ≤ 2×",
+        runs()
     )
     .unwrap();
     if results.iter().any(|m| !m.stores.is_empty()) {
@@ -550,7 +559,8 @@ async fn main() {
     }
     writeln!(
         out,
-        "\nuploads: the downloaded table sent back unchanged (until TitanRDM applied it), medians of {RUNS}"
+        "\nuploads: the downloaded table sent back unchanged (until TitanRDM applied it), medians of {}",
+        runs()
     )
     .unwrap();
 }
