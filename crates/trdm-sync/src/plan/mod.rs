@@ -1,12 +1,12 @@
 //! What a sync would change, computed before anything is written: the plan behind `--plan` and
 //! `dry_run=True`, the mass-delete guard and the skipping of unchanged tables.
 //!
-//! Both directions join two sides by key with a hash table: one pass over the side that is there now keeps
-//! each record's key and a 64-bit digest of its values (a few dozen bytes a record), one pass over the side
-//! that would replace it probes it, and a second pass over the first side fetches the old values of the
-//! first changes shown. A sort-merge join would bound memory by a constant, but only after sorting both
-//! sides on disk; reference tables hold at most millions of records, where hashing is faster and small.
-//! [`upload`] compares CSV files by primary key, [`download`] Arrow batches by `trdm_record_id`.
+//! Both directions join two sides by key with a hash table over 64-bit digests of the values. An upload's
+//! plan bounds its memory: both files are first split by key hash into partitions on disk (a Grace hash
+//! join), and one partition's index is in memory at a time, so a 10-million-record table costs what a
+//! million-record one does; the few changes shown get their values from one more read. A sort-merge join
+//! would bound memory too, but only after sorting both sides. [`upload`] compares CSV files by primary key,
+//! [`download`] Arrow batches by `trdm_record_id`, its index of the target in memory.
 
 mod download;
 mod upload;

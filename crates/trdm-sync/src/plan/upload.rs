@@ -2,13 +2,15 @@
 //! against the very file the upload would send, joined by primary key. Values compare as TitanRDM compares
 //! them: parsed by the column's type, in their canonical text.
 //!
-//! The current side is indexed on its own ([`CurrentRecords::read`]), so the engine builds the index while
-//! the source is still being read and encoded; the upload file then only probes it. Both passes digest a
-//! record through one reused buffer and keep the values of the few changes they show.
+//! The current side is split on its own ([`CurrentRecords::read`]), so the engine does it while the source
+//! is still being read and encoded; the upload file is then split the same way and each partition joined
+//! in memory. Both passes digest a record through one reused buffer; only the few changes shown are read
+//! again for their values.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hasher};
-use std::path::Path;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
 use trdm_format::value::{ColumnType, ParseOptions};
 use trdm_format::{CsvReader, ImportPattern, Record, TRAN_CODE_COLUMN};
@@ -184,33 +186,145 @@ fn scan(
     Ok(layout)
 }
 
-/// The branch's current records of a table, by primary key: pass 1 of a plan, built from the full export
-/// at `path` while the upload file is still being made.
+/// How many records of each side the join aims to hold in memory at once: both files are split by key
+/// hash into partitions of about this many records (sized from the export's length), spilled to disk,
+/// and joined one partition at a time.
+const RECORDS_PER_PARTITION: u64 = 131_072;
+/// The fewest bytes a record takes in an export, to size the partitions from its length (more partitions
+/// than needed only cost small files).
+const MIN_RECORD_BYTES: u64 = 24;
+/// At most this many partitions (open files per side).
+const MAX_PARTITIONS: u64 = 512;
+
+/// One side of the join on disk: per partition, its records in file order, each
+/// `row: u64, digest: u64, delete: u8, key length: u32, key`.
+struct Spill {
+    paths: Vec<PathBuf>,
+    files: Vec<BufWriter<std::fs::File>>,
+}
+
+impl Spill {
+    fn create(dir: &Path, side: &str, partitions: usize) -> Result<Spill> {
+        let paths: Vec<PathBuf> = (0..partitions)
+            .map(|p| dir.join(format!("{side}-{p}.bin")))
+            .collect();
+        let files = paths
+            .iter()
+            .map(|path| {
+                Ok(BufWriter::with_capacity(
+                    16 << 10,
+                    std::fs::File::create(path)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Spill { paths, files })
+    }
+
+    fn push(&mut self, key: &str, row: u64, digest: u64, delete: bool) -> Result<()> {
+        let mut h = DefaultHasher::new();
+        h.write_u8(0xa5); // not the digest's hash
+        h.write(key.as_bytes());
+        let partition = (h.finish() % self.files.len() as u64) as usize;
+        let file = &mut self.files[partition];
+        file.write_all(&row.to_le_bytes())?;
+        file.write_all(&digest.to_le_bytes())?;
+        file.write_all(&[u8::from(delete)])?;
+        file.write_all(&(key.len() as u32).to_le_bytes())?;
+        file.write_all(key.as_bytes())?;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Vec<PathBuf>> {
+        for mut file in self.files {
+            file.flush()?;
+        }
+        Ok(self.paths)
+    }
+}
+
+/// Calls `each(key, row, digest, delete)` for every record of a spilled partition, in file order.
+fn read_partition(path: &Path, mut each: impl FnMut(String, u64, u64, bool)) -> Result<()> {
+    let mut file = std::io::BufReader::with_capacity(64 << 10, std::fs::File::open(path)?);
+    let mut head = [0u8; 21];
+    loop {
+        match file.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        let word = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
+        let len = u32::from_le_bytes(head[17..21].try_into().expect("4 bytes")) as usize;
+        let mut key = vec![0u8; len];
+        file.read_exact(&mut key)?;
+        let key = String::from_utf8(key).map_err(|e| Error::Invalid(format!("plan spill: {e}")))?;
+        each(key, word(0), word(8), head[16] != 0);
+    }
+}
+
+/// The `limit` items with the smallest rows, in row order.
+struct FirstRows<T> {
+    limit: usize,
+    heap: BinaryHeap<(u64, T)>,
+}
+
+impl<T: Ord> FirstRows<T> {
+    fn new(limit: usize) -> Self {
+        FirstRows {
+            limit,
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    fn offer(&mut self, row: u64, item: T) {
+        if self.limit == 0 {
+            return;
+        }
+        if self.heap.len() < self.limit {
+            self.heap.push((row, item));
+        } else if self.heap.peek().is_some_and(|(last, _)| row < *last) {
+            self.heap.pop();
+            self.heap.push((row, item));
+        }
+    }
+
+    fn into_sorted(self) -> Vec<(u64, T)> {
+        self.heap.into_sorted_vec()
+    }
+}
+
+/// The branch's current records of a table, split by key into partitions on disk: pass 1 of a plan,
+/// made from the full export at `path` while the upload file is still being written.
 pub struct CurrentRecords {
-    path: std::path::PathBuf,
-    records: HashMap<Box<str>, Current>,
+    path: PathBuf,
+    dir: tempfile::TempDir,
+    partitions: Vec<PathBuf>,
 }
 
 impl CurrentRecords {
-    /// Reads the full export at `path` of `table` into the index.
+    /// Reads the full export at `path` of `table`; the partitions go into a directory beside it.
     pub fn read(table: &TableDef, path: &Path) -> Result<CurrentRecords> {
+        let bytes = std::fs::metadata(path)?.len();
+        let partitions =
+            (bytes / (RECORDS_PER_PARTITION * MIN_RECORD_BYTES)).clamp(1, MAX_PARTITIONS);
+        CurrentRecords::read_into(table, path, partitions as usize)
+    }
+
+    /// [`read`](Self::read) into exactly `partitions` partitions.
+    fn read_into(table: &TableDef, path: &Path, partitions: usize) -> Result<CurrentRecords> {
         let what = format!("the current export of {}", table.name);
-        let mut records: HashMap<Box<str>, Current> = HashMap::new();
+        let dir = tempfile::Builder::new()
+            .prefix(".plan-")
+            .tempdir_in(path.parent().unwrap_or(Path::new(".")))?;
+        let mut spill = Spill::create(dir.path(), "current", partitions)?;
         let mut buf = String::new();
         scan(path, &what, table, |l, record, row| {
             let (key, digest) = l.key_and_digest(record, &what, row, &mut buf)?;
-            records.insert(
-                key.into_boxed_str(),
-                Current {
-                    digest,
-                    seen: false,
-                },
-            );
-            Ok(())
+            spill.push(&key, row, digest, false)
         })?;
         Ok(CurrentRecords {
             path: path.to_owned(),
-            records,
+            partitions: spill.finish()?,
+            dir,
         })
     }
 }
@@ -229,7 +343,9 @@ pub fn plan_table(
     plan_against(table, pattern, allow_manual_rows, current, upload, samples)
 }
 
-/// [`plan_table`] with pass 1 done: the upload file probes `current`.
+/// [`plan_table`] with pass 1 done: the upload file is split the same way (pass 2), each partition of it
+/// probes the same partition of the current records (the join), and the few changes shown get their
+/// values from one more read of each file (pass 3).
 pub fn plan_against(
     table: &TableDef,
     pattern: ImportPattern,
@@ -241,15 +357,10 @@ pub fn plan_against(
     let export_what = format!("the current export of {}", table.name);
     let upload_what = format!("the upload file of {}", table.name);
     let mut plan = TablePlan::default();
-    let CurrentRecords {
-        path: current,
-        mut records,
-    } = current;
-    let current = current.as_path();
-    plan.current = records.len() as u64;
+    let deletes_absent = pattern == ImportPattern::Full && !allow_manual_rows;
 
-    // Pass 2: the upload file probes them.
-    let mut updates: Vec<(String, usize, Vec<Option<String>>)> = Vec::new(); // key, change index, new values
+    // Pass 2: the upload file, split by key like the current records.
+    let mut spill = Spill::create(current.dir.path(), "upload", current.partitions.len())?;
     let mut buf = String::new();
     let layout = scan(upload, &upload_what, table, |l, record, row| {
         let (key, digest) = l.key_and_digest(record, &upload_what, row, &mut buf)?;
@@ -257,107 +368,168 @@ pub fn plan_against(
             .tran
             .and_then(|t| record.get(t))
             .is_some_and(|f| f.text.trim().eq_ignore_ascii_case("d"));
-        let found = records.get_mut(key.as_str());
-        let sample = plan.changes.len() < samples;
-        if delete {
-            if let Some(c) = found
-                && !c.seen
-            {
-                c.seen = true;
-                plan.deleted += 1;
-                if sample {
-                    let values = l.values(record, &upload_what, row)?;
-                    plan.changes.push(PlannedChange {
-                        change: ChangeKind::Delete,
-                        key: l.key_values(&values),
-                        columns: Vec::new(),
-                    });
-                }
-            }
-            return Ok(());
-        }
-        match found {
-            None => {
-                plan.inserted += 1;
-                if sample {
-                    let values = l.values(record, &upload_what, row)?;
-                    plan.changes.push(PlannedChange {
-                        change: ChangeKind::Insert,
-                        key: l.key_values(&values),
-                        columns: ColumnChange::inserted(&l.names, values),
-                    });
-                }
-            }
-            Some(c) => {
-                c.seen = true;
-                if c.digest == digest {
-                    plan.unchanged += 1;
-                } else {
-                    plan.updated += 1;
-                    if sample {
-                        let values = l.values(record, &upload_what, row)?;
-                        plan.changes.push(PlannedChange {
-                            change: ChangeKind::Update,
-                            key: l.key_values(&values),
-                            columns: Vec::new(),
-                        });
-                        updates.push((key, plan.changes.len() - 1, values));
-                    }
-                }
-            }
-        }
-        Ok(())
+        spill.push(&key, row, digest, delete)
     })?;
+    let upload_partitions = spill.finish()?;
     plan.missing_columns = (0..layout.names.len())
         .filter(|&i| layout.at[i].is_none())
         .map(|i| layout.names[i].clone())
         .collect();
-    let deletes_absent = pattern == ImportPattern::Full && !allow_manual_rows;
-    if deletes_absent {
-        plan.deleted += records.values().filter(|c| !c.seen).count() as u64;
+
+    // The join, a partition at a time; the first changes by upload row, the first absent records by
+    // export row.
+    let mut shown: FirstRows<(u8, String)> = FirstRows::new(samples);
+    let mut absent: FirstRows<String> = FirstRows::new(if deletes_absent { samples } else { 0 });
+    for (current_part, upload_part) in current.partitions.iter().zip(&upload_partitions) {
+        let mut records: HashMap<Box<str>, (Current, u64)> = HashMap::new();
+        read_partition(current_part, |key, row, digest, _| {
+            records.insert(
+                key.into_boxed_str(),
+                (
+                    Current {
+                        digest,
+                        seen: false,
+                    },
+                    row,
+                ),
+            );
+        })?;
+        plan.current += records.len() as u64;
+        read_partition(upload_part, |key, row, digest, delete| {
+            let found = records.get_mut(key.as_str()).map(|(c, _)| c);
+            if delete {
+                if let Some(c) = found
+                    && !c.seen
+                {
+                    c.seen = true;
+                    plan.deleted += 1;
+                    shown.offer(row, (DELETE, key));
+                }
+                return;
+            }
+            match found {
+                None => {
+                    plan.inserted += 1;
+                    shown.offer(row, (INSERT, key));
+                }
+                Some(c) => {
+                    c.seen = true;
+                    if c.digest == digest {
+                        plan.unchanged += 1;
+                    } else {
+                        plan.updated += 1;
+                        shown.offer(row, (UPDATE, key));
+                    }
+                }
+            }
+        })?;
+        if deletes_absent {
+            for (key, (c, row)) in records {
+                if !c.seen {
+                    plan.deleted += 1;
+                    absent.offer(row, key.into_string());
+                }
+            }
+        }
     }
 
-    // Pass 3 (only when something is to be shown): old values of the sampled updates, and the first
-    // records a full upload would delete, in the export's order.
-    let mut delete_room = if deletes_absent {
-        samples.saturating_sub(plan.changes.len())
+    // Pass 3 (only when something is to be shown): the values of the changes shown, from the upload file,
+    // then the old values of the updates and the keys of the first absent records, from the export.
+    let shown = shown.into_sorted();
+    let mut absent = absent.into_sorted();
+    absent.truncate(if deletes_absent {
+        samples.saturating_sub(shown.len())
     } else {
         0
-    };
-    if updates.is_empty() && (delete_room == 0 || plan.deleted == 0) {
+    });
+    if shown.is_empty() && absent.is_empty() {
         return Ok(plan);
     }
-    let wanted: HashSet<&str> = updates.iter().map(|(k, _, _)| k.as_str()).collect();
-    let mut old: HashMap<String, Vec<Option<String>>> = HashMap::new();
-    let mut deletes = Vec::new();
-    scan(current, &export_what, table, |l, record, row| {
-        // Only the key's values are parsed for the records not shown, which are nearly all of them.
-        let mut values = vec![None; l.names.len()];
-        for &i in &l.key {
-            values[i] = l.value(record, i, &export_what, row)?;
-        }
-        let key = l.key_of(&values);
-        if wanted.contains(key.as_str()) {
-            old.insert(key, l.values(record, &export_what, row)?);
-        } else if delete_room > 0 && records.get(key.as_str()).is_some_and(|c| !c.seen) {
-            delete_room -= 1;
-            deletes.push(PlannedChange {
-                change: ChangeKind::Delete,
-                key: l.key_values(&values),
-                columns: Vec::new(),
+    let at_row: HashMap<u64, usize> = shown
+        .iter()
+        .enumerate()
+        .map(|(i, (row, _))| (*row, i))
+        .collect();
+    let mut changes: Vec<Option<PlannedChange>> = vec![None; shown.len()];
+    let mut updates: Vec<(String, usize, Vec<Option<String>>)> = Vec::new(); // key, change index, new values
+    if !shown.is_empty() {
+        scan(upload, &upload_what, table, |l, record, row| {
+            let Some(&i) = at_row.get(&row) else {
+                return Ok(());
+            };
+            let values = l.values(record, &upload_what, row)?;
+            let (kind, key) = &shown[i].1;
+            let key_values = l.key_values(&values);
+            changes[i] = Some(match *kind {
+                INSERT => PlannedChange {
+                    change: ChangeKind::Insert,
+                    key: key_values,
+                    columns: ColumnChange::inserted(&l.names, values),
+                },
+                UPDATE => {
+                    updates.push((key.clone(), i, values));
+                    PlannedChange {
+                        change: ChangeKind::Update,
+                        key: key_values,
+                        columns: Vec::new(),
+                    }
+                }
+                _ => PlannedChange {
+                    change: ChangeKind::Delete,
+                    key: key_values,
+                    columns: Vec::new(),
+                },
             });
-        }
-        Ok(())
-    })?;
-    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+            Ok(())
+        })?;
+    }
+    let wanted: HashSet<&str> = updates.iter().map(|(k, _, _)| k.as_str()).collect();
+    let absent_rows: HashMap<u64, usize> = absent
+        .iter()
+        .enumerate()
+        .map(|(i, (row, _))| (*row, i))
+        .collect();
+    let mut old: HashMap<String, Vec<Option<String>>> = HashMap::new();
+    let mut deletes: Vec<Option<PlannedChange>> = vec![None; absent.len()];
+    if !wanted.is_empty() || !absent.is_empty() {
+        scan(&current.path, &export_what, table, |l, record, row| {
+            if let Some(&i) = absent_rows.get(&row) {
+                let mut values = vec![None; l.names.len()];
+                for &k in &l.key {
+                    values[k] = l.value(record, k, &export_what, row)?;
+                }
+                deletes[i] = Some(PlannedChange {
+                    change: ChangeKind::Delete,
+                    key: l.key_values(&values),
+                    columns: Vec::new(),
+                });
+            } else if !wanted.is_empty() {
+                // Only the key's values are parsed for the records not shown, which are nearly all of them.
+                let mut values = vec![None; l.names.len()];
+                for &k in &l.key {
+                    values[k] = l.value(record, k, &export_what, row)?;
+                }
+                let key = l.key_of(&values);
+                if wanted.contains(key.as_str()) {
+                    old.insert(key, l.values(record, &export_what, row)?);
+                }
+            }
+            Ok(())
+        })?;
+    }
     for (key, index, new) in updates {
-        if let Some(before) = old.get(&key) {
-            plan.changes[index].columns = ColumnChange::differences(&names, before, &new);
+        if let (Some(before), Some(change)) = (old.get(&key), changes[index].as_mut()) {
+            change.columns = ColumnChange::differences(&layout.names, before, &new);
         }
     }
-    plan.changes.extend(deletes);
+    plan.changes = changes.into_iter().chain(deletes).flatten().collect();
     Ok(plan)
 }
+
+/// The kinds of change in [`FirstRows`], ordered as they sort (any order would do).
+const INSERT: u8 = 0;
+const UPDATE: u8 = 1;
+const DELETE: u8 = 2;
 
 #[cfg(test)]
 mod tests {
@@ -502,6 +674,44 @@ mod tests {
             digest(&[None]),
             "'' is not NULL"
         );
+    }
+
+    #[test]
+    fn a_plan_is_the_same_whatever_the_number_of_partitions() {
+        // 400 current records; the upload renames some, drops some, adds some, repeats keys and codes
+        // deletes, in a scrambled order.
+        let mut current = String::from("code,name,budget,trdm_sk,trdm_record_id\n");
+        for i in 0..400 {
+            current.push_str(&format!("K{i:03},Name {i},{}.00,{i},{i}\n", i % 7));
+        }
+        let mut upload = String::from("code,name,budget,trdm_tran_code\n");
+        for i in (0..460).map(|i| (i * 37) % 460) {
+            let budget = i % 7;
+            match i % 9 {
+                0 => {} // absent
+                1 => upload.push_str(&format!("K{i:03},Renamed {i},,\n")),
+                2 => upload.push_str(&format!("K{i:03},,,d\n")),
+                3 => upload.push_str(&format!("K{i:03},Name {i},{budget}.0,\nK{i:03},Again,,\n")),
+                _ => upload.push_str(&format!("K{i:03},Name {i},{budget}.00,\n")),
+            }
+        }
+        let (_d, c, u) = files(&current, &upload);
+        for pattern in [ImportPattern::Full, ImportPattern::IncrementalWithDelete] {
+            let plan_in = |partitions: usize| {
+                let index = CurrentRecords::read_into(&table(), &c, partitions).unwrap();
+                plan_against(&table(), pattern, false, index, &u, 10).unwrap()
+            };
+            let one = plan_in(1);
+            assert!(one.inserted > 0 && one.updated > 0 && one.deleted > 0 && one.unchanged > 0);
+            assert_eq!(one.changes.len(), 10);
+            for partitions in [2, 7, 64] {
+                assert_eq!(
+                    plan_in(partitions),
+                    one,
+                    "{pattern:?}, {partitions} partitions"
+                );
+            }
+        }
     }
 
     #[test]
