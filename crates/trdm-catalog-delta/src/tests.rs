@@ -457,3 +457,40 @@ async fn concurrent_writers(catalog: &DeltaCatalog) {
         );
     }
 }
+
+/// A write holds at most one row group in memory: large tables are written in row groups of
+/// [`ROW_GROUP_ROWS`] rows, and read back whole.
+#[tokio::test]
+async fn large_tables_are_written_in_bounded_row_groups() {
+    use deltalake::parquet::file::reader::{FileReader as _, SerializedFileReader};
+
+    let dir = TempWarehouse::new();
+    let catalog = DeltaCatalog::new(dir.root());
+    let table = TableRef::new("c", "s", "big");
+    let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+    let rows = 2 * ROW_GROUP_ROWS as i64 + 10;
+    let batches = (0..rows)
+        .step_by(8192)
+        .map(|start| {
+            let ids: Vec<i64> = (start..(start + 8192).min(rows)).collect();
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(ids))]).unwrap()
+        })
+        .collect();
+    catalog
+        .overwrite(&table, schema, stream(batches), &Properties::new())
+        .await
+        .unwrap();
+    let mut groups = Vec::new();
+    for entry in std::fs::read_dir(catalog.table_path(&table).unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "parquet") {
+            let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+            for g in reader.metadata().row_groups() {
+                groups.push(g.num_rows());
+            }
+        }
+    }
+    groups.sort_unstable();
+    assert_eq!(groups, [10, ROW_GROUP_ROWS as i64, ROW_GROUP_ROWS as i64]);
+    assert_eq!(ids(&catalog, &table).await, (0..rows).collect::<Vec<_>>());
+}
