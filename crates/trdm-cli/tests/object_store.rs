@@ -16,6 +16,32 @@ fn secrets() -> Vec<String> {
         .collect()
 }
 
+/// `trdm sync COMMAND` of the Clinics domain on branch prod, catalog `dev`, `--output json`.
+fn sync_args<'a>(
+    command: &'a str,
+    schema: &'a str,
+    warehouse: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let args = [
+        "sync",
+        command,
+        "--branch",
+        "prod",
+        "--catalog",
+        "dev",
+        "--schema",
+        schema,
+        "--domain",
+        "Clinics",
+        "--warehouse",
+        warehouse,
+        "--output",
+        "json",
+    ];
+    args.iter().chain(extra).copied().collect()
+}
+
 fn statuses(report: &serde_json::Value) -> Vec<(String, i64, String)> {
     report["tables"]
         .as_array()
@@ -36,23 +62,7 @@ fn download_plan_and_upload_round_trip_through_a_warehouse_in_every_object_store
     for warehouse in object_store_warehouses("cli") {
         let server = Server::start();
         let sync = |command: &str, schema: &str, extra: &[&str]| {
-            let args = [
-                &["sync", command, "--schema", schema][..],
-                &[
-                    "--branch",
-                    "prod",
-                    "--catalog",
-                    "dev",
-                    "--domain",
-                    "Clinics",
-                    "--warehouse",
-                    &warehouse,
-                    "--output",
-                    "json",
-                ],
-                extra,
-            ]
-            .concat();
+            let args = sync_args(command, schema, &warehouse, extra);
             let (code, report, out) = server.trdm(&args);
             for secret in secrets() {
                 assert!(
@@ -122,24 +132,12 @@ fn a_warehouse_in_a_bucket_that_does_not_exist_fails_every_table_and_prints_no_s
     for warehouse in object_store_warehouses("cli-missing") {
         let missing = warehouse.replacen("trdm-test", "trdm-no-such-bucket", 1);
         let server = Server::start();
-        let (code, report, out) = server.trdm(&[
-            "sync",
+        let (code, report, out) = server.trdm(&sync_args(
             "download",
-            "--branch",
-            "prod",
-            "--catalog",
-            "dev",
-            "--schema",
             "rdmin",
-            "--domain",
-            "Clinics",
-            "--table",
-            "Site",
-            "--warehouse",
             &missing,
-            "--output",
-            "json",
-        ]);
+            &["--table", "Site"],
+        ));
         assert_eq!(code, 1, "{missing}: {out}");
         let (table, _, status) = &statuses(&report)[0];
         assert!(
@@ -158,20 +156,12 @@ fn a_warehouse_in_a_bucket_that_does_not_exist_fails_every_table_and_prints_no_s
 #[test]
 fn an_unknown_warehouse_scheme_is_the_calls_error() {
     let server = Server::start();
-    let (code, _, out) = server.trdm(&[
-        "sync",
+    let (code, _, out) = server.trdm(&sync_args(
         "download",
-        "--branch",
-        "prod",
-        "--catalog",
-        "dev",
-        "--schema",
         "rdmin",
-        "--domain",
-        "Clinics",
-        "--warehouse",
         "ftp://example/warehouse",
-    ]);
+        &[],
+    ));
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("unknown scheme \"ftp\""), "{out}");
 }
