@@ -160,14 +160,26 @@ fn plan_upload(table: &TableDef, pattern: ImportPattern, schema: &SchemaRef) -> 
 ///   download has it empty) and any value is an error, except in a downloaded table (one that also has
 ///   system columns, e.g. merged from incremental exports), whose codes record history and are dropped.
 ///
-/// Memory stays bounded by one batch except for the set of primary keys seen, which grows with the number
-/// of rows (their canonical key texts and row numbers). With no batches at all, the file has only a header
+/// Memory stays bounded by one batch and the primary keys seen (their canonical key texts and row
+/// numbers), of which at most [`IN_MEMORY_KEYS`] are held in memory: past them every key goes to disk and
+/// the first repeat is found after the last row, with the same error. With no batches at all, the file has only a header
 /// of every user column (and `trdm_tran_code` when the pattern uses it).
 pub fn encode_upload(
     table: &TableDef,
     pattern: ImportPattern,
     batches: impl IntoIterator<Item = Result<RecordBatch>>,
     out: impl Write,
+) -> Result<EncodeSummary> {
+    encode_upload_with(table, pattern, batches, out, IN_MEMORY_KEYS)
+}
+
+/// [`encode_upload`], its key check spilling to disk past `key_limit` keys.
+fn encode_upload_with(
+    table: &TableDef,
+    pattern: ImportPattern,
+    batches: impl IntoIterator<Item = Result<RecordBatch>>,
+    out: impl Write,
+    key_limit: usize,
 ) -> Result<EncodeSummary> {
     let t = table.database_table_name.as_str();
     let mut batches = batches.into_iter();
@@ -192,7 +204,7 @@ pub fn encode_upload(
     let mut present = vec![false; plan.outputs.len()];
     let mut text = String::new();
     let mut key = String::new();
-    let mut seen = SeenKeys::default();
+    let mut seen = SeenKeys::with_limit(key_limit);
     let mut rows = 0u64;
     for batch in std::iter::once(Ok(first)).chain(batches) {
         let batch = batch?;
@@ -261,8 +273,9 @@ pub fn encode_upload(
                     // Length-prefixed, so no text can imitate a boundary between key parts.
                     _ = write!(key, "{}:{}", cells[o].len(), cells[o]);
                 }
-                if let Some(first_row) = seen.insert(&key, rows) {
-                    return Err(duplicate_key(table, &plan, &cells, rows, first_row));
+                if let Some(first_row) = seen.insert(&key, rows)? {
+                    let values = plan.key_outputs.iter().map(|&o| cells[o].clone()).collect();
+                    return Err(duplicate_key(table, &plan, values, rows, first_row));
                 }
             }
             for (o, cell) in cells.iter().enumerate() {
@@ -274,9 +287,25 @@ pub fn encode_upload(
             writer.end_record()?;
         }
     }
+    // Past the limit the check finishes here: the first row that repeats a key, as above.
+    if let Some((key, row, first_row)) = seen.finish()? {
+        return Err(duplicate_key(table, &plan, key_parts(&key), row, first_row));
+    }
     let bytes = writer.bytes_written();
     writer.into_inner()?;
     Ok(EncodeSummary { rows, bytes })
+}
+
+/// The parts of a key text (`{length}:{text}` each).
+fn key_parts(mut key: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    while let Some((len, rest)) = key.split_once(':') {
+        let Ok(len) = len.parse::<usize>() else { break };
+        let Some(part) = rest.get(..len) else { break };
+        parts.push(part.to_owned());
+        key = &rest[len..];
+    }
+    parts
 }
 
 /// Checks a row's transaction code; returns the normalised code to write, if the pattern writes one.
@@ -320,14 +349,18 @@ fn tran_code(
 }
 
 /// The primary keys seen so far (canonical key texts) and the row of each: the one structure of
-/// [`encode_upload`] that grows with the input, by about the key text plus 40 bytes a row.
+/// [`encode_upload`] that grows with the input, by about the key text plus 40 bytes a row, up to its
+/// limit; then it moves to disk.
 ///
 /// The key texts live end to end in one arena (no allocation per key), and the table is keyed by a 64-bit
 /// hash computed once per key, so growing it moves plain integers instead of rehashing texts. The texts
 /// are compared on a hash match, so a hash collision between different keys is never taken for a
 /// duplicate.
-#[derive(Default)]
 struct SeenKeys {
+    /// Keys held in memory before the check moves to disk.
+    limit: usize,
+    /// Once the limit is passed: every key with its row, on disk (and nothing in memory).
+    spill: Option<KeySpill>,
     hasher: RandomState,
     /// Every key text recorded, concatenated.
     arena: String,
@@ -337,29 +370,150 @@ struct SeenKeys {
     collided: HashMap<Box<str>, u64>,
 }
 
+/// Keys the duplicate check holds in memory (about 60 MB); past them it spills every key to disk and finds
+/// the first repeat at the end, so a table of any size takes the memory of one this size.
+const IN_MEMORY_KEYS: usize = 1 << 20;
+/// Partitions of the spilled keys, checked one at a time.
+const KEY_PARTITIONS: u64 = 64;
+
+impl Default for SeenKeys {
+    fn default() -> Self {
+        SeenKeys::with_limit(IN_MEMORY_KEYS)
+    }
+}
+
 impl SeenKeys {
-    /// Records `key` at `row`; if it was seen before, returns that earlier row instead.
-    fn insert(&mut self, key: &str, row: u64) -> Option<u64> {
+    fn with_limit(limit: usize) -> Self {
+        SeenKeys {
+            limit,
+            spill: None,
+            hasher: RandomState::default(),
+            arena: String::new(),
+            by_hash: HashMap::default(),
+            collided: HashMap::new(),
+        }
+    }
+
+    /// Records `key` at `row`; if it was seen before, returns that earlier row instead. Once the keys are
+    /// spilled it returns `None`, and [`finish`](Self::finish) finds the repeat.
+    fn insert(&mut self, key: &str, row: u64) -> Result<Option<u64>> {
+        if let Some(spill) = &mut self.spill {
+            spill.push(key, row)?;
+            return Ok(None);
+        }
         match self.by_hash.entry(self.hasher.hash_one(key)) {
             Entry::Vacant(slot) => {
                 slot.insert((self.arena.len(), key.len(), row));
                 self.arena.push_str(key);
-                None
             }
             Entry::Occupied(slot) => {
                 let &(start, len, first_row) = slot.get();
                 if &self.arena[start..start + len] == key {
-                    return Some(first_row);
+                    return Ok(Some(first_row));
                 }
                 match self.collided.entry(key.into()) {
-                    Entry::Occupied(slot) => Some(*slot.get()),
+                    Entry::Occupied(slot) => return Ok(Some(*slot.get())),
                     Entry::Vacant(slot) => {
                         slot.insert(row);
-                        None
                     }
                 }
             }
         }
+        if self.by_hash.len() + self.collided.len() >= self.limit {
+            let mut spill = KeySpill::create()?;
+            for &(start, len, row) in self.by_hash.values() {
+                spill.push(&self.arena[start..start + len], row)?;
+            }
+            for (key, &row) in &self.collided {
+                spill.push(key, row)?;
+            }
+            *self = SeenKeys {
+                spill: Some(spill),
+                ..SeenKeys::with_limit(self.limit)
+            };
+        }
+        Ok(None)
+    }
+
+    /// After the last key: the first row that repeats a key, with the key and its first row (only once
+    /// spilled; before, [`insert`](Self::insert) said so at once).
+    fn finish(self) -> Result<Option<(String, u64, u64)>> {
+        let Some(mut spill) = self.spill else {
+            return Ok(None);
+        };
+        let mut first: Option<(String, u64, u64)> = None;
+        for path in spill.flush()? {
+            // Per key its two smallest rows: the second is where the key repeats.
+            let mut rows: HashMap<Box<str>, (u64, u64)> = HashMap::new();
+            let mut file = std::io::BufReader::new(std::fs::File::open(&path)?);
+            let mut head = [0u8; 12];
+            loop {
+                match std::io::Read::read_exact(&mut file, &mut head) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(e.into()),
+                }
+                let row = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+                let len = u32::from_le_bytes(head[8..].try_into().expect("4 bytes")) as usize;
+                let mut key = vec![0u8; len];
+                std::io::Read::read_exact(&mut file, &mut key)?;
+                let key = String::from_utf8(key)
+                    .map_err(|e| Error::Invalid(format!("key spill: {e}")))?
+                    .into_boxed_str();
+                let entry = rows.entry(key).or_insert((u64::MAX, u64::MAX));
+                if row < entry.0 {
+                    *entry = (row, entry.0);
+                } else if row < entry.1 {
+                    entry.1 = row;
+                }
+            }
+            for (key, (first_row, repeat)) in rows {
+                if repeat != u64::MAX && first.as_ref().is_none_or(|f| repeat < f.1) {
+                    first = Some((key.into_string(), repeat, first_row));
+                }
+            }
+        }
+        Ok(first)
+    }
+}
+
+/// The keys of [`SeenKeys`] on disk, split by hash into [`KEY_PARTITIONS`] files of
+/// `row: u64, key length: u32, key` records; removed with it.
+struct KeySpill {
+    dir: tempfile::TempDir,
+    files: Vec<std::io::BufWriter<std::fs::File>>,
+}
+
+impl KeySpill {
+    fn create() -> Result<KeySpill> {
+        let dir = tempfile::Builder::new().prefix("trdm-keys-").tempdir()?;
+        let files = (0..KEY_PARTITIONS)
+            .map(|p| {
+                let file = std::fs::File::create(dir.path().join(format!("{p}.bin")))?;
+                Ok(std::io::BufWriter::with_capacity(16 << 10, file))
+            })
+            .collect::<Result<_>>()?;
+        Ok(KeySpill { dir, files })
+    }
+
+    fn push(&mut self, key: &str, row: u64) -> Result<()> {
+        let mut h = std::hash::DefaultHasher::new();
+        h.write(key.as_bytes());
+        let file = &mut self.files[(h.finish() % KEY_PARTITIONS) as usize];
+        file.write_all(&row.to_le_bytes())?;
+        file.write_all(&(key.len() as u32).to_le_bytes())?;
+        file.write_all(key.as_bytes())?;
+        Ok(())
+    }
+
+    /// Flushes the files; their paths, valid while the spill lives.
+    fn flush(&mut self) -> Result<Vec<std::path::PathBuf>> {
+        for file in &mut self.files {
+            file.flush()?;
+        }
+        Ok((0..KEY_PARTITIONS)
+            .map(|p| self.dir.path().join(format!("{p}.bin")))
+            .collect())
     }
 }
 
@@ -387,7 +541,7 @@ impl Hasher for PrehashedKey {
 fn duplicate_key(
     table: &TableDef,
     plan: &UploadPlan,
-    cells: &[String],
+    key_values: Vec<String>,
     row: u64,
     first_row: u64,
 ) -> Error {
@@ -396,7 +550,7 @@ fn duplicate_key(
         .iter()
         .map(|&o| table.columns[plan.outputs[o].0].name.as_str())
         .collect();
-    let shown_values: Vec<String> = plan.key_outputs.iter().map(|&o| shown(&cells[o])).collect();
+    let shown_values: Vec<String> = key_values.iter().map(|v| shown(v)).collect();
     let (columns, values, verb) = if names.len() == 1 {
         ("column", "value", "repeats")
     } else {
@@ -1326,18 +1480,69 @@ mod tests {
     }
 
     #[test]
+    fn past_the_key_limit_the_first_repeat_is_found_on_disk_with_the_same_error() {
+        let t = pair();
+        let rows = |ids: Vec<i64>| {
+            let names: Vec<Option<&str>> = ids.iter().map(|_| Some("n")).collect();
+            vec![batch(vec![
+                ("id", arc(Int64Array::from(ids))),
+                ("name", arc(StringArray::from(names))),
+            ])]
+        };
+        // Row 9 repeats row 4's key, row 11 row 2's: the first repeat is row 9.
+        let repeated = vec![10, 20, 30, 40, 50, 60, 70, 80, 40, 90, 20, 100];
+        let in_memory = encode_upload(
+            &t,
+            ImportPattern::Full,
+            rows(repeated.clone()).into_iter().map(Ok),
+            Vec::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            in_memory,
+            "table items, column id, row 9: value \"40\" repeats the primary key of row 4"
+        );
+        for limit in [1, 3, 8] {
+            let spilled = encode_upload_with(
+                &t,
+                ImportPattern::Full,
+                rows(repeated.clone()).into_iter().map(Ok),
+                Vec::new(),
+                limit,
+            )
+            .unwrap_err()
+            .to_string();
+            assert_eq!(spilled, in_memory, "limit {limit}");
+        }
+        // Without a repeat, a spilled check passes and the file is whole.
+        let mut out = Vec::new();
+        let summary = encode_upload_with(
+            &t,
+            ImportPattern::Full,
+            rows((1..=50).collect()).into_iter().map(Ok),
+            &mut out,
+            3,
+        )
+        .unwrap();
+        assert_eq!(summary.rows, 50);
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 51);
+        assert_eq!(key_parts("2:ab3:c:d0:"), ["ab", "c:d", ""]);
+    }
+
+    #[test]
     fn seen_keys_tell_collisions_from_duplicates() {
         let mut seen = SeenKeys::default();
-        assert_eq!(seen.insert("1:a", 1), None);
-        assert_eq!(seen.insert("1:b", 2), None);
-        assert_eq!(seen.insert("1:a", 3), Some(1));
+        assert_eq!(seen.insert("1:a", 1).unwrap(), None);
+        assert_eq!(seen.insert("1:b", 2).unwrap(), None);
+        assert_eq!(seen.insert("1:a", 3).unwrap(), Some(1));
         // Force a collision: a different key filed under the hash of "1:a".
         let hash = seen.hasher.hash_one("1:a");
         let start = seen.arena.len();
         seen.arena.push_str("1:z");
         seen.by_hash.insert(hash, (start, 3, 9));
-        assert_eq!(seen.insert("1:a", 4), None);
-        assert_eq!(seen.insert("1:a", 5), Some(4));
+        assert_eq!(seen.insert("1:a", 4).unwrap(), None);
+        assert_eq!(seen.insert("1:a", 5).unwrap(), Some(4));
         let mut hasher = PrehashedKey::default();
         hasher.write_u64(42);
         assert_eq!(hasher.finish(), 42);
