@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_array::StringArray;
-use common::Server;
+use common::{Server, sync_args};
 use support::{Warehouse, copy_dir, history, runtime, tables};
 use trdm_sync::catalog::Properties;
 
@@ -31,27 +31,6 @@ impl Seeded {
         z ^= z >> 31;
         (z >> 11) as f64 / (1u64 << 53) as f64
     }
-}
-
-fn sync_args<'a>(command: &'a str, schema: &'a str, warehouse: &'a str) -> Vec<&'a str> {
-    vec![
-        "sync",
-        command,
-        "--branch",
-        "prod",
-        "--catalog",
-        "dev",
-        "--schema",
-        schema,
-        "--domain",
-        "Clinics",
-        "--warehouse",
-        warehouse,
-        "--poll-interval",
-        "0.05",
-        "--output",
-        "json",
-    ]
 }
 
 /// Runs `trdm` with `args` against `server`, SIGKILLs it after `after` (if it is still running); whether it

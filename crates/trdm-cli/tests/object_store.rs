@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Server;
+use common::{Server, sync_args};
 use trdm_testkit::warehouse::object_store_warehouses;
 
 /// Values of the environment that must never be printed.
@@ -14,32 +14,6 @@ fn secrets() -> Vec<String> {
         .filter_map(|k| std::env::var(k).ok())
         .filter(|v| v.len() > 4)
         .collect()
-}
-
-/// `trdm sync COMMAND` of the Clinics domain on branch prod, catalog `dev`, `--output json`.
-fn sync_args<'a>(
-    command: &'a str,
-    schema: &'a str,
-    warehouse: &'a str,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    let args = [
-        "sync",
-        command,
-        "--branch",
-        "prod",
-        "--catalog",
-        "dev",
-        "--schema",
-        schema,
-        "--domain",
-        "Clinics",
-        "--warehouse",
-        warehouse,
-        "--output",
-        "json",
-    ];
-    args.iter().chain(extra).copied().collect()
 }
 
 fn statuses(report: &serde_json::Value) -> Vec<(String, i64, String)> {
@@ -62,7 +36,7 @@ fn download_plan_and_upload_round_trip_through_a_warehouse_in_every_object_store
     for warehouse in object_store_warehouses("cli") {
         let server = Server::start();
         let sync = |command: &str, schema: &str, extra: &[&str]| {
-            let args = sync_args(command, schema, &warehouse, extra);
+            let args = [sync_args(command, schema, &warehouse), extra.to_vec()].concat();
             let (code, report, out) = server.trdm(&args);
             for secret in secrets() {
                 assert!(
@@ -132,12 +106,12 @@ fn a_warehouse_in_a_bucket_that_does_not_exist_fails_every_table_and_prints_no_s
     for warehouse in object_store_warehouses("cli-missing") {
         let missing = warehouse.replacen("trdm-test", "trdm-no-such-bucket", 1);
         let server = Server::start();
-        let (code, report, out) = server.trdm(&sync_args(
-            "download",
-            "rdmin",
-            &missing,
-            &["--table", "Site"],
-        ));
+        let args = [
+            sync_args("download", "rdmin", &missing),
+            vec!["--table", "Site"],
+        ]
+        .concat();
+        let (code, report, out) = server.trdm(&args);
         assert_eq!(code, 1, "{missing}: {out}");
         let (table, _, status) = &statuses(&report)[0];
         assert!(
@@ -156,12 +130,7 @@ fn a_warehouse_in_a_bucket_that_does_not_exist_fails_every_table_and_prints_no_s
 #[test]
 fn an_unknown_warehouse_scheme_is_the_calls_error() {
     let server = Server::start();
-    let (code, _, out) = server.trdm(&sync_args(
-        "download",
-        "rdmin",
-        "ftp://example/warehouse",
-        &[],
-    ));
+    let (code, _, out) = server.trdm(&sync_args("download", "rdmin", "ftp://example/warehouse"));
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("unknown scheme \"ftp\""), "{out}");
 }

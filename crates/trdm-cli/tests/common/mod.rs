@@ -54,3 +54,25 @@ impl Server {
         )
     }
 }
+
+/// `trdm sync COMMAND` of the Clinics domain on branch prod, catalog `dev`, fast polling, `--output json`.
+pub fn sync_args<'a>(command: &'a str, schema: &'a str, warehouse: &'a str) -> Vec<&'a str> {
+    vec![
+        "sync",
+        command,
+        "--branch",
+        "prod",
+        "--catalog",
+        "dev",
+        "--schema",
+        schema,
+        "--domain",
+        "Clinics",
+        "--warehouse",
+        warehouse,
+        "--poll-interval",
+        "0.05",
+        "--output",
+        "json",
+    ]
+}
