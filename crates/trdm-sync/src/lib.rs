@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod plan;
 pub mod report;
 pub mod schema;
+mod spill;
 pub mod transfer;
 
 pub use catalog::{Catalog, InMemoryCatalog, TableRef};

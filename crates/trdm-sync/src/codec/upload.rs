@@ -16,6 +16,7 @@ use super::encode::{Source, sources, unpack};
 use super::{EncodeSummary, ImportPattern, row_error, shown, value_error};
 use crate::error::{Error, Result};
 use crate::schema::{SYSTEM_COLUMNS, TRAN_CODE_COLUMN, TableDef};
+use crate::spill::{Spill, read_partition};
 
 // ---------------------------------------------------------------------------------------------------------
 // Arrow → CSV: uploads
@@ -359,8 +360,9 @@ fn tran_code(
 struct SeenKeys {
     /// Keys held in memory before the check moves to disk.
     limit: usize,
-    /// Once the limit is passed: every key with its row, on disk (and nothing in memory).
-    spill: Option<KeySpill>,
+    /// Once the limit is passed: every key with its row, on disk (and nothing in memory), in a directory
+    /// removed with it.
+    spill: Option<(tempfile::TempDir, Spill)>,
     hasher: RandomState,
     /// Every key text recorded, concatenated.
     arena: String,
@@ -374,7 +376,7 @@ struct SeenKeys {
 /// the first repeat at the end, so a table of any size takes the memory of one this size.
 const IN_MEMORY_KEYS: usize = 1 << 20;
 /// Partitions of the spilled keys, checked one at a time.
-const KEY_PARTITIONS: u64 = 64;
+const KEY_PARTITIONS: usize = 64;
 
 impl Default for SeenKeys {
     fn default() -> Self {
@@ -397,8 +399,8 @@ impl SeenKeys {
     /// Records `key` at `row`; if it was seen before, returns that earlier row instead. Once the keys are
     /// spilled it returns `None`, and [`finish`](Self::finish) finds the repeat.
     fn insert(&mut self, key: &str, row: u64) -> Result<Option<u64>> {
-        if let Some(spill) = &mut self.spill {
-            spill.push(key, row)?;
+        if let Some((_, spill)) = &mut self.spill {
+            spill.push(key, row, 0, false)?;
             return Ok(None);
         }
         match self.by_hash.entry(self.hasher.hash_one(key)) {
@@ -420,15 +422,16 @@ impl SeenKeys {
             }
         }
         if self.by_hash.len() + self.collided.len() >= self.limit {
-            let mut spill = KeySpill::create()?;
+            let dir = tempfile::Builder::new().prefix("trdm-keys-").tempdir()?;
+            let mut spill = Spill::create(dir.path(), "keys", KEY_PARTITIONS)?;
             for &(start, len, row) in self.by_hash.values() {
-                spill.push(&self.arena[start..start + len], row)?;
+                spill.push(&self.arena[start..start + len], row, 0, false)?;
             }
             for (key, &row) in &self.collided {
-                spill.push(key, row)?;
+                spill.push(key, row, 0, false)?;
             }
             *self = SeenKeys {
-                spill: Some(spill),
+                spill: Some((dir, spill)),
                 ..SeenKeys::with_limit(self.limit)
             };
         }
@@ -438,35 +441,23 @@ impl SeenKeys {
     /// After the last key: the first row that repeats a key, with the key and its first row (only once
     /// spilled; before, [`insert`](Self::insert) said so at once).
     fn finish(self) -> Result<Option<(String, u64, u64)>> {
-        let Some(mut spill) = self.spill else {
+        let Some((_dir, spill)) = self.spill else {
             return Ok(None);
         };
         let mut first: Option<(String, u64, u64)> = None;
-        for path in spill.flush()? {
+        for path in spill.finish()? {
             // Per key its two smallest rows: the second is where the key repeats.
             let mut rows: HashMap<Box<str>, (u64, u64)> = HashMap::new();
-            let mut file = std::io::BufReader::new(std::fs::File::open(&path)?);
-            let mut head = [0u8; 12];
-            loop {
-                match std::io::Read::read_exact(&mut file, &mut head) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                    Err(e) => return Err(e.into()),
-                }
-                let row = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
-                let len = u32::from_le_bytes(head[8..].try_into().expect("4 bytes")) as usize;
-                let mut key = vec![0u8; len];
-                std::io::Read::read_exact(&mut file, &mut key)?;
-                let key = String::from_utf8(key)
-                    .map_err(|e| Error::Invalid(format!("key spill: {e}")))?
-                    .into_boxed_str();
-                let entry = rows.entry(key).or_insert((u64::MAX, u64::MAX));
+            read_partition(&path, |key, row, _, _| {
+                let entry = rows
+                    .entry(key.into_boxed_str())
+                    .or_insert((u64::MAX, u64::MAX));
                 if row < entry.0 {
                     *entry = (row, entry.0);
                 } else if row < entry.1 {
                     entry.1 = row;
                 }
-            }
+            })?;
             for (key, (first_row, repeat)) in rows {
                 if repeat != u64::MAX && first.as_ref().is_none_or(|f| repeat < f.1) {
                     first = Some((key.into_string(), repeat, first_row));
@@ -474,46 +465,6 @@ impl SeenKeys {
             }
         }
         Ok(first)
-    }
-}
-
-/// The keys of [`SeenKeys`] on disk, split by hash into [`KEY_PARTITIONS`] files of
-/// `row: u64, key length: u32, key` records; removed with it.
-struct KeySpill {
-    dir: tempfile::TempDir,
-    files: Vec<std::io::BufWriter<std::fs::File>>,
-}
-
-impl KeySpill {
-    fn create() -> Result<KeySpill> {
-        let dir = tempfile::Builder::new().prefix("trdm-keys-").tempdir()?;
-        let files = (0..KEY_PARTITIONS)
-            .map(|p| {
-                let file = std::fs::File::create(dir.path().join(format!("{p}.bin")))?;
-                Ok(std::io::BufWriter::with_capacity(16 << 10, file))
-            })
-            .collect::<Result<_>>()?;
-        Ok(KeySpill { dir, files })
-    }
-
-    fn push(&mut self, key: &str, row: u64) -> Result<()> {
-        let mut h = std::hash::DefaultHasher::new();
-        h.write(key.as_bytes());
-        let file = &mut self.files[(h.finish() % KEY_PARTITIONS) as usize];
-        file.write_all(&row.to_le_bytes())?;
-        file.write_all(&(key.len() as u32).to_le_bytes())?;
-        file.write_all(key.as_bytes())?;
-        Ok(())
-    }
-
-    /// Flushes the files; their paths, valid while the spill lives.
-    fn flush(&mut self) -> Result<Vec<std::path::PathBuf>> {
-        for file in &mut self.files {
-            file.flush()?;
-        }
-        Ok((0..KEY_PARTITIONS)
-            .map(|p| self.dir.path().join(format!("{p}.bin")))
-            .collect())
     }
 }
 

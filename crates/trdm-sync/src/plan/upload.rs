@@ -9,7 +9,6 @@
 
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hasher};
-use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use trdm_format::value::{ColumnType, ParseOptions};
@@ -18,6 +17,7 @@ use trdm_format::{CsvReader, ImportPattern, Record, TRAN_CODE_COLUMN};
 use super::{ChangeKind, ColumnChange, PlannedChange, TablePlan};
 use crate::error::{Error, Result};
 use crate::schema::TableDef;
+use crate::spill::{Spill, read_partition};
 
 /// A record of the current export, as the join keeps it.
 struct Current {
@@ -195,71 +195,6 @@ const RECORDS_PER_PARTITION: u64 = 131_072;
 const MIN_RECORD_BYTES: u64 = 24;
 /// At most this many partitions (open files per side).
 const MAX_PARTITIONS: u64 = 512;
-
-/// One side of the join on disk: per partition, its records in file order, each
-/// `row: u64, digest: u64, delete: u8, key length: u32, key`.
-struct Spill {
-    paths: Vec<PathBuf>,
-    files: Vec<BufWriter<std::fs::File>>,
-}
-
-impl Spill {
-    fn create(dir: &Path, side: &str, partitions: usize) -> Result<Spill> {
-        let paths: Vec<PathBuf> = (0..partitions)
-            .map(|p| dir.join(format!("{side}-{p}.bin")))
-            .collect();
-        let files = paths
-            .iter()
-            .map(|path| {
-                Ok(BufWriter::with_capacity(
-                    16 << 10,
-                    std::fs::File::create(path)?,
-                ))
-            })
-            .collect::<Result<_>>()?;
-        Ok(Spill { paths, files })
-    }
-
-    fn push(&mut self, key: &str, row: u64, digest: u64, delete: bool) -> Result<()> {
-        let mut h = DefaultHasher::new();
-        h.write_u8(0xa5); // not the digest's hash
-        h.write(key.as_bytes());
-        let partition = (h.finish() % self.files.len() as u64) as usize;
-        let file = &mut self.files[partition];
-        file.write_all(&row.to_le_bytes())?;
-        file.write_all(&digest.to_le_bytes())?;
-        file.write_all(&[u8::from(delete)])?;
-        file.write_all(&(key.len() as u32).to_le_bytes())?;
-        file.write_all(key.as_bytes())?;
-        Ok(())
-    }
-
-    fn finish(self) -> Result<Vec<PathBuf>> {
-        for mut file in self.files {
-            file.flush()?;
-        }
-        Ok(self.paths)
-    }
-}
-
-/// Calls `each(key, row, digest, delete)` for every record of a spilled partition, in file order.
-fn read_partition(path: &Path, mut each: impl FnMut(String, u64, u64, bool)) -> Result<()> {
-    let mut file = std::io::BufReader::with_capacity(64 << 10, std::fs::File::open(path)?);
-    let mut head = [0u8; 21];
-    loop {
-        match file.read_exact(&mut head) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
-        let word = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
-        let len = u32::from_le_bytes(head[17..21].try_into().expect("4 bytes")) as usize;
-        let mut key = vec![0u8; len];
-        file.read_exact(&mut key)?;
-        let key = String::from_utf8(key).map_err(|e| Error::Invalid(format!("plan spill: {e}")))?;
-        each(key, word(0), word(8), head[16] != 0);
-    }
-}
 
 /// The `limit` items with the smallest rows, in row order.
 struct FirstRows<T> {
