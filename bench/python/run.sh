@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SparkSync benchmark: incumbent titan-rdm-sdk==2.0.0 vs trdm (ours), same PySpark, same emulator, one run.
 #
-#   bench/python/run.sh                 # install everything, then 3 alternating rounds of (a), (b), (c)
+#   bench/python/run.sh                 # install everything, then 3 alternating rounds of (a), (b), (c) and one of (d)
 #   bench/python/run.sh --quick         # small sizes, one round (checks the harness in a few minutes)
 #   bench/python/run.sh --scenarios b --rounds 5
 #   BENCH_OURS=incumbent bench/python/run.sh --quick   # incumbent on both sides (validates the harness)

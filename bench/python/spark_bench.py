@@ -12,7 +12,14 @@ A B A B … against ONE emulator per scenario, and the medians of both are compa
       (target: >= 10x faster);
   (b) ``download_sync_by_convention`` of one 1,000,000-row x 12-column table;
   (c) ``upload_sync_by_convention`` of the same table from a Spark table
-      (targets for b and c: >= 3x faster and <= 1/2 the peak RSS of the Python process).
+      (targets for b and c: >= 3x faster, cold and warm, and <= 1/2 the peak RSS of the Python process);
+  (d) ``download_sync_by_convention`` of a domain of 200 tables x 500 rows, emulator export delay 1 s
+      (target: >= 25x faster). The incumbent moves one table after the other (minutes per call), so (d)
+      runs one round whatever ``--rounds`` says.
+
+In (b) and (c) ours runs a third time as ``trdm-direct`` (``staging_location=False``: tables cross through
+``createDataFrame`` / ``toArrow`` instead of staged Parquet files), and in (c) a fourth as ``trdm-no-plan``
+(the mass-delete guard off, so no plan), to show what each costs.
 
 Lanes (``--lane``): ``parquet`` (default; PySpark 4.3, parquet tables in ``spark_catalog``) and ``delta-uc``
 (PySpark 4.2.1, Delta Lake 4.4 and a real Unity Catalog OSS server, managed Delta tables in the catalog ``dev``,
@@ -212,19 +219,23 @@ class Scenario:
     emulator_args: list[str]
     speed_target: float
     rss_target: float | None  # ours / incumbent at most this, or None
+    max_rounds: int | None = None  # at most this many rounds (for scenarios the incumbent takes minutes on)
     results: dict[str, list[dict]] = field(default_factory=dict)
 
 
 def scenarios(quick: bool) -> list[Scenario]:
     big = 20_000 if quick else 1_000_000
     small_tables, small_rows = (5, 200) if quick else (20, 1_000)
+    many_tables, many_rows = (10, 100) if quick else (200, 500)
     return [
         Scenario("a", f"download {small_tables} tables x {small_rows:,} rows, export delay 1 s", "download",
-                 "Reference", "ref", small_tables, small_rows, ["--export-delay", "1"], 10.0, None),
+                 "Reference", "ref", small_tables, small_rows, ["--export-delay", "1"], 12.0, None),
         Scenario("b", f"download 1 table x {big:,} rows x 12 cols", "download",
                  "Bench", "b", 1, big, [], 3.0, 0.5),
         Scenario("c", f"upload 1 table x {big:,} rows x 12 cols", "upload",
                  "Bench", "b", 1, big, [], 3.0, 0.5),
+        Scenario("d", f"download {many_tables} tables x {many_rows:,} rows, export delay 1 s", "download",
+                 "Many", "many", many_tables, many_rows, ["--export-delay", "1"], 25.0, None, max_rounds=1),
     ]
 
 
@@ -293,7 +304,7 @@ def main() -> int:
     p.add_argument("--uc-server-jars", help="delta-uc: classpath directory of the Unity Catalog server")
     p.add_argument("--rounds", type=int, default=3, help="A B pairs per scenario (default 3)")
     p.add_argument("--quick", action="store_true", help="small sizes: 5 x 200 rows and 20,000 rows, 1 round")
-    p.add_argument("--scenarios", default="a,b,c", help="comma-separated subset of a,b,c")
+    p.add_argument("--scenarios", default="a,b,c,d", help="comma-separated subset of a,b,c,d")
     p.add_argument("--work", help="scratch directory, recreated (default: bench-python, on delta-uc "
                                   "bench-python-delta-uc, in the target directory)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds allowed per worker run")
@@ -352,7 +363,7 @@ def main() -> int:
     # 1 when a worker or a call raised, or a call of ours (side B) did not check out; the incumbent's results
     # that do not check out (its bugs) are reported above, not a failure of the run.
     raised = any("error" in r or "warm_error" in r for s in todo for rs in s.results.values() for r in rs)
-    ours = (sides[1][0], no_plan_label(sides))
+    ours = (sides[1][0], no_plan_label(sides), direct_label(sides))
     ours_bad = any(check(r, s, prefix) for s in todo for label in ours for r in s.results.get(label, [])
                    for prefix in ("", "warm_") if "error" not in r and r.get(prefix + "wall_s") is not None)
     return 1 if raised or ours_bad else 0
@@ -373,7 +384,7 @@ def run_scenarios(args: argparse.Namespace, todo: list[Scenario], sides: list[tu
             t0 = time.monotonic()
             size = write_rows_csv(csv, sc.rows)
             print(f"wrote {csv.name}: {sc.rows:,} rows, {size / 2**20:.1f} MiB in {time.monotonic() - t0:.1f} s")
-        names = [f"Table {k:02d}" for k in range(1, sc.tables + 1)] if sc.tables > 1 else ["Wide"]
+        names = [f"Table {k:03d}" for k in range(1, sc.tables + 1)] if sc.tables > 1 else ["Wide"]
         fixture = sdir / "fixture.toml"
         write_fixture(fixture, sc.domain, sc.abbreviation, [(n, str(csv)) for n in names])
 
@@ -397,11 +408,14 @@ def run_scenarios(args: argparse.Namespace, todo: list[Scenario], sides: list[tu
         emu = Emulator(trdm, fixture, sdir / "db", sc.emulator_args, sdir / "emulator.log")
         print(f"\n({sc.key}) {sc.title}: emulator {emu.url} (loaded in {emu.startup_s:.1f} s)")
         try:
-            # Uploads: ours once more without the plan its mass-delete guard reads, to show what it costs.
+            # Ours once more without staged Parquet (b, c), and without the plan its mass-delete guard reads
+            # (c), to show what each costs.
             runs = [(label, python, []) for label, python in sides]
+            if sc.tables == 1:
+                runs.append((direct_label(sides), sides[1][1], ["--direct"]))
             if sc.kind == "upload":
                 runs.append((no_plan_label(sides), sides[1][1], ["--no-plan"]))
-            for rnd in range(1, rounds + 1):
+            for rnd in range(1, min(rounds, sc.max_rounds or rounds) + 1):
                 for label, python, extra in runs:
                     wargs = ["--scenario", sc.kind, "--url", emu.url, "--client-id", CLIENT_ID,
                              "--client-secret", CLIENT_SECRET, "--domain", sc.domain, "--branch", "prod",
@@ -417,6 +431,11 @@ def run_scenarios(args: argparse.Namespace, todo: list[Scenario], sides: list[tu
             emu.stop()
         print(f"  emulator peak RSS {fmt(server_rss, 0)} MiB")
     return True
+
+
+def direct_label(sides: list[tuple[str, str]]) -> str:
+    """The label of ours with tables crossing directly (no staged Parquet files)."""
+    return f"{sides[1][0]}-direct"
 
 
 def no_plan_label(sides: list[tuple[str, str]]) -> str:
@@ -544,6 +563,20 @@ def report(todo: list[Scenario], sides: list[tuple[str, str]], rounds: int, lane
         print(f"| ({sc.key}) {sc.title} | {cell(a, ra, 0)} | {cell(b, rb, 0)} | {fmt(ratio(rb, ra))} | "
               f"{cell(a, ja, 0)} / {cell(b, jb, 0)} | {cell(a, sa, 1)} / {cell(b, sb, 1)} | "
               f"{cell(a, wa, 1)} / {cell(b, wb, 1)} |")
+
+    for sc in todo:
+        d = sc.results.get(direct_label(sides), [])
+        if not d:
+            continue
+        b = sc.results.get(b_label, [])
+        print(f"\n({sc.key}) staged Parquet against direct transfers ({direct_label(sides)}: "
+              "staging_location=False, createDataFrame / toArrow):")
+        for name, key in (("call, cold", "wall_s"), ("call, warm", "warm_wall_s"),
+                          ("in PySpark calls, cold", "spark_s"), ("in PySpark calls, warm", "warm_spark_s"),
+                          ("Python peak RSS MiB", "peak_rss_mib")):
+            staged, direct = median_of(b, key, sc), median_of(d, key, sc)
+            print(f"  {name}: staged {cell(b, staged)}, direct {cell(d, direct)} "
+                  f"({fmt(ratio(direct, staged), 2)}× of staged)")
 
     for sc in (sc for sc in todo if sc.kind == "upload"):
         a, b = sc.results.get(a_label, []), sc.results.get(b_label, [])

@@ -119,7 +119,8 @@ def spark_session(warehouse: str, lane: str = "parquet", jars: str = "", uc_url:
 
 class SparkTimer:
     """Wall time during which at least one of the PySpark calls that move data between Python and Spark
-    (createDataFrame, saveAsTable, DataFrameWriterV2's create/createOrReplace/append, toPandas, toArrow, sql)
+    (createDataFrame, saveAsTable, write.parquet, DataFrameWriterV2's create/createOrReplace/append, toPandas,
+    toArrow, sql)
     was running, whichever SDK makes them and from
     whichever thread (the union of their intervals). The rest of the timed call is the SDK's own work: HTTP,
     waiting for the server, decoding, encoding."""
@@ -137,6 +138,7 @@ class SparkTimer:
             (type(spark), "createDataFrame"),
             (type(spark), "sql"),
             (type(probe.write), "saveAsTable"),
+            (type(probe.write), "parquet"),
             (writer_v2, "create"),
             (writer_v2, "createOrReplace"),
             (writer_v2, "append"),
@@ -247,7 +249,10 @@ def measure(args: argparse.Namespace) -> dict:
         client = TitanRDMClient(url=args.url, client_id=args.client_id, client_secret=args.client_secret)
         branch = client.get_branch_by_name(args.branch)
         domain = client.get_domain_by_name(args.domain)
-        sync = SparkSync(client=client, spark=spark)
+        # --direct: ours moving tables through createDataFrame / toArrow instead of staged Parquet files.
+        sync = SparkSync(client=client, spark=spark, staging_location=False) if args.direct else SparkSync(
+            client=client, spark=spark
+        )
         schema = "rdmin" if args.scenario == "download" else "rdmout"
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS {catalog}.{schema}")
         tables = [
@@ -359,6 +364,7 @@ def main() -> int:
     p.add_argument("--uc-url", help="delta-uc: the Unity Catalog server")
     p.add_argument("--source-parquet")
     p.add_argument("--no-plan", action="store_true", help="upload: ours without the plan (guard off)")
+    p.add_argument("--direct", action="store_true", help="ours without staged Parquet (staging_location=False)")
     p.add_argument("--expect-rows", type=int)
     p.add_argument("--csv")
     p.add_argument("--parquet")

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,6 +81,28 @@ def client(emulator_url: str):  # noqa: ANN201
     from titan_rdm_sdk import TitanRDMClient
 
     return TitanRDMClient(emulator_url, CLIENT_ID, CLIENT_SECRET)
+
+
+@contextlib.contextmanager
+def staged_or_direct(way: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """SparkSync's keyword for one way tables cross to Spark: `staged`, as Parquet files in a directory of
+    the test's own, which must be empty again afterwards (also after a failure), or `direct`."""
+    if way == "direct":
+        yield {"staging_location": False}
+        return
+    staging = tmp_path_factory.mktemp("staging")
+    yield {"staging_location": str(staging)}
+    left = sorted(p.name for p in staging.iterdir())
+    assert left == [], f"staged files left behind: {left}"
+
+
+@pytest.fixture(params=["staged", "direct"])
+def transfer(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """Runs a test once per way tables cross to Spark (see :func:`staged_or_direct`)."""
+    with staged_or_direct(request.param, tmp_path_factory) as options:
+        yield options
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ import pytest
 from conftest import CLIENT_ID, CLIENT_SECRET, ROOT, by_table, history_rows, running_emulator
 
 from titan_rdm_sdk import TitanRDMClient
+from titan_rdm_sdk.exceptions import ValidationError
 from titan_rdm_sdk.spark_sync import ConventionSync, SparkSync
 
 CAT = "spark_catalog"
@@ -126,12 +127,12 @@ def test_a_table_name_that_matches_nothing_is_an_error_listing_the_valid_names(s
         )
 
 
-def test_types_come_from_the_column_definitions(spark, client):
+def test_types_come_from_the_column_definitions(spark, client, transfer):
     """Incumbent bug: types guessed from CSV (`0001` → 1, an integer column with a NULL → double)."""
     from pyspark.sql import types as T
 
     branch = client.get_branch_by_name("dev")
-    results = SparkSync(client, spark).download_sync_by_convention(
+    results = SparkSync(client, spark, **transfer).download_sync_by_convention(
         branch.id, CAT, "rdmin_types", "Clinics", **FAST
     )
     assert all(r["status"] == "success" for r in results), results
@@ -336,10 +337,27 @@ class _Delegating:
 
 
 class FailingStagedWrites(_Delegating):
-    """A SparkSession whose writes of staging tables (`..__trdm_..`) fail halfway, as a full disk would."""
+    """A SparkSession whose writes of staging tables (`..__trdm_..`) fail halfway, as a full disk would,
+    whether their rows come from `createDataFrame` or from staged Parquet files (`read....parquet`)."""
 
     def createDataFrame(self, *args, **kwargs):  # noqa: N802 - Spark's name
         return _Frame(self._inner.createDataFrame(*args, **kwargs), self._inner)
+
+    @property
+    def read(self):
+        return _Reader(self._inner.read, self._inner)
+
+
+class _Reader(_Delegating):
+    def __init__(self, inner, spark) -> None:
+        super().__init__(inner)
+        self._spark = spark
+
+    def schema(self, schema):
+        return _Reader(self._inner.schema(schema), self._spark)
+
+    def parquet(self, *paths: str):
+        return _Frame(self._inner.parquet(*paths), self._spark)
 
 
 class _Frame(_Delegating):
@@ -369,7 +387,7 @@ class _FailingWriter:
         raise RuntimeError("injected: no space left on device")
 
 
-def test_a_failed_rewrite_leaves_the_previous_table_as_it_was(spark, client):
+def test_a_failed_rewrite_leaves_the_previous_table_as_it_was(spark, client, transfer):
     """A parquet table is replaced by writing beside it and swapping: a failed write changes nothing."""
     branch = client.get_branch_by_name("dev")
     first = by_table(
@@ -381,7 +399,7 @@ def test_a_failed_rewrite_leaves_the_previous_table_as_it_was(spark, client):
     props_before = dict(spark.sql(f"SHOW TBLPROPERTIES {table}").collect())
     assert rows_before == first["sites"]["rows"] > 0
 
-    failing = SparkSync(client, FailingStagedWrites(spark))
+    failing = SparkSync(client, FailingStagedWrites(spark), **transfer)
     second = by_table(failing.download_sync_by_convention(branch.id, CAT, "rdmin_swap", "Clinics", **FAST))
     assert second["sites"]["status"].startswith("error (write):"), second["sites"]
     assert "no space left on device" in second["sites"]["status"]
@@ -449,9 +467,9 @@ def test_invalid_tables_fail_before_anything_is_sent(spark, client):
     assert history_rows(client, branch.id) == before
 
 
-def test_a_download_uploaded_back_unchanged_creates_no_versions(spark, client):
+def test_a_download_uploaded_back_unchanged_creates_no_versions(spark, client, transfer):
     branch = client.get_branch_by_name("dev")
-    sync = SparkSync(client, spark)
+    sync = SparkSync(client, spark, **transfer)
     down = sync.download_sync_by_convention(branch.id, CAT, "rdmin_rt", "Clinics", **FAST)
     assert all(r["status"] == "success" for r in down), down
     copy_schema(spark, "rdmin_rt", "rdmout_rt")
@@ -494,3 +512,55 @@ def test_the_warm_up_runs_a_job_and_stores_nothing(spark):
     catalog.warm_up().join()
     assert len(spark.sparkContext.statusTracker().getJobIdsForGroup()) >= jobs_before + 2
     assert everything() == before
+
+
+def test_staged_and_direct_transfers_write_and_read_the_same_tables(spark, client, tmp_path):
+    """Parquet files in a staging directory (the default on a local session) and createDataFrame / toArrow
+    (the direct way) give identical tables: types, comments, values, and what a read hands the engine."""
+    from titan_rdm_sdk._spark_catalog import SparkCatalog
+
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    branch = client.get_branch_by_name("dev")
+    for schema, where in (("rdmin_way_staged", str(staging)), ("rdmin_way_direct", False)):
+        results = SparkSync(client, spark, staging_location=where).download_sync_by_convention(
+            branch.id, CAT, schema, "Clinics", **FAST
+        )
+        assert all(r["status"] == "success" for r in results), results
+    assert list(staging.iterdir()) == []
+
+    staged, direct = SparkCatalog(spark, staging), SparkCatalog(spark, False)
+    assert repr(staged).endswith(f"staged in {staging})") and repr(direct).endswith("direct)")
+    for name in ("clin_sites", "clin_delivery_centre", "clin_org_unit"):
+        a, b = spark.table(f"{CAT}.rdmin_way_staged.{name}"), spark.table(f"{CAT}.rdmin_way_direct.{name}")
+        assert a.schema == b.schema and a.schema.jsonValue() == b.schema.jsonValue()  # comments too
+        assert sorted(a.collect()) == sorted(b.collect()) and a.count() > 0
+        read_staged = staged.read(CAT, "rdmin_way_staged", name)
+        read_direct = direct.read(CAT, "rdmin_way_staged", name)
+        assert read_staged.schema.equals(read_direct.schema, check_metadata=True), name
+        key = read_staged.schema.names[0]
+        assert read_staged.sort_by(key).equals(read_direct.sort_by(key)), name
+    assert list(staging.iterdir()) == []
+
+    # An empty table reads as its schema, both ways.
+    spark.sql(
+        f"CREATE TABLE {CAT}.rdmin_way_staged.empty USING parquet AS SELECT * FROM {CAT}.rdmin_way_staged.clin_sites WHERE false"
+    )
+    empty = staged.read(CAT, "rdmin_way_staged", "empty")
+    assert empty.num_rows == 0
+    assert empty.schema.equals(direct.read(CAT, "rdmin_way_staged", "empty").schema, check_metadata=True)
+
+
+@pytest.mark.parametrize("where", ["s3://bucket/staging", "", True, 42])
+def test_a_staging_location_must_be_a_directory_both_sides_reach(spark, client, where):
+    with pytest.raises(ValidationError, match="staging_location"):
+        SparkSync(client, spark, staging_location=where)
+
+
+def test_a_local_session_stages_in_a_temporary_directory_by_default(spark, client):
+    import tempfile
+
+    from titan_rdm_sdk._spark_catalog import SparkCatalog
+
+    assert SparkSync(client, spark)._catalog._staging == tempfile.gettempdir()
+    assert SparkCatalog(spark, False)._staging is None

@@ -30,6 +30,7 @@ def test_download_merge_and_round_trip_over_spark_connect(spark_connect, client)
     spark = spark_connect
     assert type(spark).__module__.startswith("pyspark.sql.connect")
     sync = SparkSync(client=client, spark=spark)
+    assert sync._catalog._staging is None  # the server may be elsewhere: direct unless told where to stage
     branch = client.get_branch_by_name("dev")
 
     down = {

@@ -32,6 +32,13 @@ operations its contract names (see ``python/src/catalog.rs``), passing and takin
   only Delta managed tables and cannot rename tables. There new tables are Delta too (when the session has
   Delta, whatever ``spark.sql.sources.default`` says), so only ``CREATE OR REPLACE`` and ``MERGE INTO`` run,
   never a rename.
+* with a staging location (a directory both this process and Spark can read and write: a temporary
+  directory on a local session, a Unity Catalog volume ``/Volumes/...`` on Databricks), tables cross as
+  Parquet files instead: writes save the Arrow data with pyarrow and Spark reads it (``spark.read.parquet``)
+  inside the same replace or merge statement; reads have Spark write the table as Parquet and pyarrow read
+  it. Both skip Spark's conversion between Arrow and its rows, which is most of a transfer's time, and
+  Spark 3's detour through pandas. Each transfer gets its own directory, removed afterwards, also on
+  failure (:meth:`SparkCatalog._staged`);
 * ``createDataFrame(arrow_table)`` makes one partition per Arrow batch of
   ``spark.sql.execution.arrow.maxRecordsPerBatch`` rows (100 for a million rows), and each becomes a task
   and a file. Writes coalesce to one partition per :data:`_ROWS_PER_PARTITION` rows (measured on local
@@ -46,6 +53,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import uuid
@@ -101,6 +109,9 @@ def join_long_values(properties: dict[str, str]) -> dict[str, str]:
 # Rows per partition when a table is written (see the module docs): large enough that per-task and per-file
 # costs vanish, small enough that a multi-million-row table still spreads over several cores.
 _ROWS_PER_PARTITION = 500_000
+
+# Rows per row group of a staged Parquet file: Spark splits a file between tasks at row group boundaries.
+_STAGED_ROW_GROUP_ROWS = 131_072
 
 
 def quote(*parts: str) -> str:
@@ -249,11 +260,9 @@ def _arrow_before_spark4(frame: Any) -> Any:
     time zone shifts, and those become ``timestamp(us, UTC)`` again.
     """
     import pyarrow as pa
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 
     fields = frame.schema.fields
-    stamps = {f.name for f in fields if isinstance(f.dataType, T.TimestampType)}
+    stamps = _instant_columns(fields)
     collect = getattr(frame, "_collect_as_arrow", None)
     if collect is not None:
         batches = collect()
@@ -264,11 +273,17 @@ def _arrow_before_spark4(frame: Any) -> Any:
 
             table = to_arrow_schema(frame.schema).empty_table()
     else:
-        selected = [
-            F.unix_micros(F.col(quote(f.name))).alias(f.name) if f.name in stamps else F.col(quote(f.name))
-            for f in fields
-        ]
+        selected = _as_micros(fields, stamps)
         table = pa.Table.from_pandas(frame.select(*selected).toPandas(), preserve_index=False)
+    return _with_spark_fields(table, fields, stamps)
+
+
+def _with_spark_fields(table: Any, fields: list[Any], stamps: set[str]) -> Any:
+    """``table`` (the columns of Spark ``fields``, in order) with each field's nullability and comment, and
+    the ``stamps`` columns, delivered as instants (timestamps labelled with any zone, or microseconds since
+    the epoch), as ``timestamp(us, UTC)``."""
+    import pyarrow as pa
+
     out_fields, columns = [], []
     for i, f in enumerate(fields):
         column = table.column(i)
@@ -281,6 +296,24 @@ def _arrow_before_spark4(frame: Any) -> Any:
         out_fields.append(pa.field(f.name, column.type, f.nullable, metadata))
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=pa.schema(out_fields))
+
+
+def _instant_columns(fields: list[Any]) -> set[str]:
+    """The names of the ``timestamp`` (instant, not ``timestamp_ntz``) columns among Spark ``fields``."""
+    from pyspark.sql import types as T
+
+    return {f.name for f in fields if isinstance(f.dataType, T.TimestampType)}
+
+
+def _as_micros(fields: list[Any], stamps: set[str]) -> list[Any]:
+    """Spark columns selecting ``fields``, the ``stamps`` ones as microseconds since the epoch
+    (``unix_micros``: no session time zone shifts them, and no writer turns them into INT96)."""
+    from pyspark.sql import functions as F
+
+    return [
+        F.unix_micros(F.col(quote(f.name))).alias(f.name) if f.name in stamps else F.col(quote(f.name))
+        for f in fields
+    ]
 
 
 def merge_statement(target: str, source: str, key_columns: list[str], delete_column: str | None) -> str:
@@ -299,14 +332,42 @@ def merge_statement(target: str, source: str, key_columns: list[str], delete_col
     return f"MERGE INTO {target} AS t USING {source} AS s ON {on} " + " ".join(clauses)
 
 
-class SparkCatalog:
-    """The catalog protocol of ``RawSyncEngine`` over a ``SparkSession`` (classic or Spark Connect)."""
+def staging_root(spark: Any, location: str | os.PathLike[str] | bool | None) -> str | None:
+    """The directory staged transfers use, or ``None`` for direct ones (see the module docs).
 
-    def __init__(self, spark: Any) -> None:
+    ``None``: a temporary directory when Spark runs on this machine (a classic ``local[...]`` session),
+    else direct. ``False``: direct. A path: that directory, which Spark and this process must both reach
+    as the same path (a Unity Catalog volume ``/Volumes/catalog/schema/volume/...`` on Databricks).
+    """
+    if location is None:
+        return tempfile.gettempdir() if _is_local(spark) else None
+    if location is False:
+        return None
+    if location is True or not isinstance(location, (str, os.PathLike)):
+        raise TypeError(f"staging_location must be a directory path, None or False, got {location!r}")
+    path = os.fspath(location)
+    if not path or "://" in path:
+        raise ValueError(
+            "staging_location must be a directory path that this Python process and Spark both reach "
+            f"(e.g. /Volumes/<catalog>/<schema>/<volume>/trdm), got {path!r}"
+        )
+    return os.path.abspath(path)
+
+
+class SparkCatalog:
+    """The catalog protocol of ``RawSyncEngine`` over a ``SparkSession`` (classic or Spark Connect).
+
+    ``staging``: where tables cross as Parquet files (see :func:`staging_root`); ``None`` keeps the
+    default, ``False`` always transfers directly.
+    """
+
+    def __init__(self, spark: Any, staging: str | os.PathLike[str] | bool | None = None) -> None:
         self._spark = spark
+        self._staging = staging_root(spark, staging)
 
     def __repr__(self) -> str:
-        return f"SparkCatalog(spark version {getattr(self._spark, 'version', '?')})"
+        transfer = f"staged in {self._staging}" if self._staging else "direct"
+        return f"SparkCatalog(spark version {getattr(self._spark, 'version', '?')}, {transfer})"
 
     # The engine's catalog protocol.
 
@@ -317,6 +378,8 @@ class SparkCatalog:
         if not self.table_exists(catalog, schema, table):
             raise LookupError(f"table {catalog}.{schema}.{table} does not exist")
         frame = self._spark.table(quote(catalog, schema, table))
+        if self._staging is not None:
+            return self._read_staged(frame)
         if hasattr(frame, "toArrow"):
             return _comments_from_spark(frame.toArrow())
         return _arrow_before_spark4(frame)
@@ -327,10 +390,23 @@ class SparkCatalog:
             self._spark.sql(f"CREATE SCHEMA IF NOT EXISTS {quote(catalog, schema)}")
 
     def overwrite(self, catalog: str, schema: str, table: str, data: Any, properties: dict[str, str]) -> None:
-        name = quote(catalog, schema, table)
         exists = self.table_exists(catalog, schema, table)
         provider = self._provider(catalog, schema, table, exists)
-        frame = self._frame(data)
+        with self._incoming(data) as frame:
+            self._replace(frame, catalog, schema, table, exists, provider, properties)
+
+    def _replace(
+        self,
+        frame: Any,
+        catalog: str,
+        schema: str,
+        table: str,
+        exists: bool,
+        provider: str,
+        properties: dict[str, str],
+    ) -> None:
+        """The work of :meth:`overwrite`, with the incoming rows as ``frame``."""
+        name = quote(catalog, schema, table)
         if provider == "delta":
             with self._view(frame) as view:
                 self._spark.sql(
@@ -380,7 +456,7 @@ class SparkCatalog:
         if self._provider(catalog, schema, table, exists=True) != "delta":
             return NotImplemented
         name = quote(catalog, schema, table)
-        with self._view(self._frame(data)) as view:
+        with self._incoming(data) as frame, self._view(frame) as view:
             self._spark.sql(merge_statement(name, quote(view), key_columns, delete_column))
         if properties:
             self._spark.sql(f"ALTER TABLE {name} SET{self._tblproperties(properties)}")
@@ -450,14 +526,58 @@ class SparkCatalog:
         )
         return f" TBLPROPERTIES ({items})"
 
-    def _frame(self, data: Any) -> Any:
-        """``data`` as a DataFrame typed by :func:`spark_schema`, in partitions of about
-        :data:`_ROWS_PER_PARTITION` rows."""
+    @contextlib.contextmanager
+    def _incoming(self, data: Any) -> Iterator[Any]:
+        """``data`` as a DataFrame typed by :func:`spark_schema`, valid inside the ``with``.
+
+        Staged: a Parquet file in a directory of its own, read by Spark with that schema (row groups of
+        :data:`_STAGED_ROW_GROUP_ROWS` rows, so Spark can split the file over its cores). Direct:
+        ``createDataFrame``, in partitions of about :data:`_ROWS_PER_PARTITION` rows.
+        """
         import pyarrow as pa
 
         arrow = _spark_ready(pa.table(data))
-        frame = create_frame(self._spark, arrow, spark_schema(arrow.schema))
-        return frame.coalesce(max(1, -(-arrow.num_rows // _ROWS_PER_PARTITION)))
+        schema = spark_schema(arrow.schema)
+        if self._staging is None:
+            frame = create_frame(self._spark, arrow, schema)
+            yield frame.coalesce(max(1, -(-arrow.num_rows // _ROWS_PER_PARTITION)))
+            return
+        import pyarrow.parquet as pq
+
+        with self._staged() as directory:
+            os.makedirs(directory)
+            pq.write_table(
+                arrow, os.path.join(directory, "part-00000.parquet"), row_group_size=_STAGED_ROW_GROUP_ROWS
+            )
+            yield self._spark.read.schema(schema).parquet(directory)
+
+    def _read_staged(self, frame: Any) -> Any:
+        """``frame`` as a pyarrow Table through Parquet files in the staging location: Spark writes them
+        (timestamps as microseconds, see :func:`_as_micros`), pyarrow reads them."""
+        import pyarrow.parquet as pq
+
+        fields = frame.schema.fields
+        stamps = _instant_columns(fields)
+        with self._staged() as directory:
+            frame.select(*_as_micros(fields, stamps)).write.parquet(directory)
+            table = pq.read_table(directory)
+        return _with_spark_fields(table, fields, stamps)
+
+    @contextlib.contextmanager
+    def _staged(self) -> Iterator[str]:
+        """A new directory path under the staging location (not created), removed with everything in it
+        when the ``with`` ends, also on failure."""
+        assert self._staging is not None
+        directory = os.path.join(self._staging, f"trdm-staging-{uuid.uuid4().hex}")
+        try:
+            yield directory
+        finally:
+            try:
+                shutil.rmtree(directory)
+            except FileNotFoundError:  # nothing was staged (the failure came first)
+                pass
+            except OSError as e:  # the transfer succeeded or failed on its own; say what is left over
+                _log.warning("could not remove the staged files in %s: %s", directory, e)
 
     @contextlib.contextmanager
     def _view(self, frame: Any) -> Iterator[str]:

@@ -25,6 +25,7 @@ Progress is logged to the ``titan_rdm_sdk`` logger, never printed.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -237,10 +238,23 @@ class SparkSync(ConventionSync):
 
     ``spark`` is a ``SparkSession`` (classic or Spark Connect); without it, the active session is used, and
     a ``RuntimeError`` says so when there is none.
+
+    ``staging_location`` is a directory that this Python process and Spark both reach under the same path,
+    on Databricks a Unity Catalog volume (``/Volumes/<catalog>/<schema>/<volume>/trdm``). Tables then cross
+    between the engine and Spark as Parquet files there (each transfer in a directory of its own, removed
+    afterwards, also on failure), which skips Spark's conversion between Arrow and its rows: most of the
+    time of a large transfer. The default, ``None``, stages in a temporary directory when Spark runs on
+    this machine (a classic ``local[...]`` session) and transfers directly otherwise; ``False`` always
+    transfers directly.
     """
 
     def __init__(
-        self, client: TitanRDMClient, spark: Any | None = None, *, concurrency: int | None = None
+        self,
+        client: TitanRDMClient,
+        spark: Any | None = None,
+        *,
+        concurrency: int | None = None,
+        staging_location: str | os.PathLike[str] | bool | None = None,
     ) -> None:
         super().__init__(client, concurrency=concurrency)
         if spark is None:
@@ -252,7 +266,10 @@ class SparkSync(ConventionSync):
         from titan_rdm_sdk._spark_catalog import SparkCatalog
 
         self._spark = spark
-        self._catalog = SparkCatalog(spark)
+        try:
+            self._catalog = SparkCatalog(spark, staging_location)
+        except (TypeError, ValueError) as e:
+            raise ValidationError(str(e)) from None
 
     def upload_sync_by_convention(
         self,

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from lane_support import CAT, CONNECT, LANE, SESSION_TIME_ZONE, UNITY, lane_session
+from lane_support import CAT, CONNECT, LANE, SESSION_TIME_ZONE, UNITY, lane_session, staged_or_direct
 
 if not LANE:
     collect_ignore_glob = ["test_*.py"]
@@ -52,6 +53,16 @@ def spark(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(params=["staged", "direct"])
+def transfer(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """Runs a test once per way tables cross to Spark: staged as Parquet files (in a directory of its own,
+    on Spark Connect too: the lane's server runs on this machine) or direct."""
+    with staged_or_direct(request.param, tmp_path_factory) as options:
+        yield options
 
 
 @pytest.fixture(scope="session")

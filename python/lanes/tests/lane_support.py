@@ -28,6 +28,7 @@ CLIENT_ID: str = _conftest.CLIENT_ID
 CLIENT_SECRET: str = _conftest.CLIENT_SECRET
 running_emulator = _conftest.running_emulator
 by_table = _conftest.by_table
+staged_or_direct = _conftest.staged_or_direct
 history_rows = _conftest.history_rows
 
 _spec = importlib.util.spec_from_file_location(

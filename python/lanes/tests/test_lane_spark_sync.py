@@ -75,6 +75,11 @@ def provider(spark, table: str) -> str:
     return next(str(r[1]).lower() for r in rows if str(r[0]).strip().lower() == "provider")
 
 
+def way(transfer: dict) -> str:
+    """`staged` or `direct`: which way the `transfer` fixture's options send tables."""
+    return "direct" if transfer["staging_location"] is False else "staged"
+
+
 def copy_schema(spark, source: str, target: str, **replace: str) -> None:
     """`{CAT}.{target}` as managed Delta copies of `{CAT}.{source}`'s tables; `replace` maps a column to a SQL
     expression (for edits)."""
@@ -157,13 +162,14 @@ def test_the_seed_complete_example_runs_with_the_seed_names(spark, client):
     assert properties(spark, sites)["trdm.export_id"] == str(again["sites"]["export_id"])
 
 
-def test_incremental_download_merges_tombstones_and_applies_twice(spark, client):
+def test_incremental_download_merges_tombstones_and_applies_twice(spark, client, transfer):
     """Incumbent bug: an incremental download overwrote the table with only the changed rows."""
     branch = client.get_branch_by_name("dev")
-    sync = SparkSync(client, spark)
-    first = by_table(sync.download_sync_by_convention(branch.id, CAT, "rdmin_inc", "Clinics", **FAST))
+    sync = SparkSync(client, spark, **transfer)
+    schema = f"rdmin_inc_{way(transfer)}"
+    first = by_table(sync.download_sync_by_convention(branch.id, CAT, schema, "Clinics", **FAST))
     assert all(r["status"] == "success" for r in first.values()), first
-    sites = f"{CAT}.rdmin_inc.clin_sites"
+    sites = f"{CAT}.{schema}.clin_sites"
     assert properties(spark, sites)["trdm.high_water_mark"] == first["sites"]["high_water_mark"]
 
     site = spark.table(sites).filter("site_code = '0047'").toArrow() if not _spark3(spark) else None
@@ -199,9 +205,7 @@ def test_incremental_download_merges_tombstones_and_applies_twice(spark, client)
     marks = []
     for _ in range(2):  # the same increment applied twice changes nothing the second time
         again = by_table(
-            sync.download_sync_by_convention(
-                branch.id, CAT, "rdmin_inc", "Clinics", pattern="incremental", **FAST
-            )
+            sync.download_sync_by_convention(branch.id, CAT, schema, "Clinics", pattern="incremental", **FAST)
         )
         assert all(r["status"] == "success" for r in again.values()), again
         table = spark.table(sites)
@@ -210,7 +214,7 @@ def test_incremental_download_merges_tombstones_and_applies_twice(spark, client)
         assert table.filter("site_code = '0047'").collect()[0]["site_name"] == "Renamed Day Hospital"
         assert table.select("site_code").distinct().count() == table.count()
         for t in ("delivery_centre", "org_unit"):  # no changes: still whole, not emptied
-            assert spark.table(f"{CAT}.rdmin_inc.clin_{t}").count() == first[t]["rows"]
+            assert spark.table(f"{CAT}.{schema}.clin_{t}").count() == first[t]["rows"]
         marks.append(properties(spark, sites)["trdm.high_water_mark"])
     assert marks[0] == marks[1] > first["sites"]["high_water_mark"]
     operations = [h["operation"] for h in delta_history(spark, sites)]
@@ -218,15 +222,15 @@ def test_incremental_download_merges_tombstones_and_applies_twice(spark, client)
     assert "MERGE" in operations[1:] and not any("REPLACE" in o for o in operations[1:]), operations
 
     # The merged tables upload back unchanged: nothing new in TitanRDM.
-    up = sync.upload_sync_by_convention(branch.id, CAT, "rdmin_inc", "Clinics", upload_unchanged=True, **FAST)
+    up = sync.upload_sync_by_convention(branch.id, CAT, schema, "Clinics", upload_unchanged=True, **FAST)
     assert all(r["status"] == "success" for r in up), up
     assert all((r["inserted"], r["updated"], r["deleted"]) == (0, 0, 0) for r in up), up
 
 
-def test_a_download_uploaded_back_unchanged_creates_no_versions(spark, client):
+def test_a_download_uploaded_back_unchanged_creates_no_versions(spark, client, transfer):
     """Every value survives Delta and the read path exactly (on delta3: timestamps in a non-UTC session)."""
     branch = client.get_branch_by_name("dev")
-    sync = SparkSync(client, spark)
+    sync = SparkSync(client, spark, **transfer)
     down = sync.download_sync_by_convention(branch.id, CAT, "rdmin_rt", "Clinics", **FAST)
     assert all(r["status"] == "success" for r in down), down
     copy_schema(spark, "rdmin_rt", "rdmout_rt")
@@ -252,21 +256,37 @@ class _Delegating:
 
 class FailingWrites(_Delegating):
     """A SparkSession whose written frames fail while Spark runs the write (as a full disk would): the
-    first column of every frame made by createDataFrame raises."""
+    first column of every frame made by createDataFrame, or read from staged Parquet files, raises."""
 
     def createDataFrame(self, *args, **kwargs):  # noqa: N802 - Spark's name
-        from pyspark.sql import functions as F
+        return _failing(self._inner.createDataFrame(*args, **kwargs))
 
-        frame = self._inner.createDataFrame(*args, **kwargs)
-        first = frame.columns[0]
-        failing = F.when(
-            F.col(first).isNull() | F.col(first).isNotNull(),
-            F.raise_error(F.lit("injected: no space left on device")),
-        )
-        return frame.withColumn(first, failing.otherwise(F.col(first)))
+    @property
+    def read(self):
+        return _FailingReader(self._inner.read)
 
 
-def test_a_failed_write_leaves_the_table_and_its_history_untouched(spark, client):
+class _FailingReader(_Delegating):
+    def schema(self, schema):
+        return _FailingReader(self._inner.schema(schema))
+
+    def parquet(self, *paths: str):
+        return _failing(self._inner.parquet(*paths))
+
+
+def _failing(frame):
+    """`frame` with its first column raising when Spark computes it."""
+    from pyspark.sql import functions as F
+
+    first = frame.columns[0]
+    failing = F.when(
+        F.col(first).isNull() | F.col(first).isNotNull(),
+        F.raise_error(F.lit("injected: no space left on device")),
+    )
+    return frame.withColumn(first, failing.otherwise(F.col(first)))
+
+
+def test_a_failed_write_leaves_the_table_and_its_history_untouched(spark, client, transfer):
     """Incumbent bug: a failed saveAsTable left the table's status `success` (and dropped the table)."""
     branch = client.get_branch_by_name("dev")
     first = by_table(
@@ -278,7 +298,7 @@ def test_a_failed_write_leaves_the_table_and_its_history_untouched(spark, client
 
     for pattern in ("full", "incremental"):
         failed = by_table(
-            SparkSync(client, FailingWrites(spark)).download_sync_by_convention(
+            SparkSync(client, FailingWrites(spark), **transfer).download_sync_by_convention(
                 branch.id, CAT, "rdmin_fail", "Clinics", pattern=pattern, **FAST
             )
         )
@@ -294,12 +314,12 @@ def test_a_failed_write_leaves_the_table_and_its_history_untouched(spark, client
         assert delta_history(spark, sites) == history
 
 
-def test_types_and_comments_come_from_the_column_definitions(spark, client):
+def test_types_and_comments_come_from_the_column_definitions(spark, client, transfer):
     """Incumbent bug: types guessed from CSV (`0001` → 1, an integer column with a NULL → double)."""
     from pyspark.sql import types as T
 
     branch = client.get_branch_by_name("dev")
-    results = SparkSync(client, spark).download_sync_by_convention(
+    results = SparkSync(client, spark, **transfer).download_sync_by_convention(
         branch.id, CAT, "rdmin_types", "Clinics", **FAST
     )
     assert all(r["status"] == "success" for r in results), results
@@ -319,7 +339,7 @@ def test_types_and_comments_come_from_the_column_definitions(spark, client):
     assert sites.filter("bed_count IS NULL").count() == empty_beds > 0
 
 
-def test_reads_give_back_the_exact_instants_in_any_session_time_zone(spark, client):
+def test_reads_give_back_the_exact_instants_in_any_session_time_zone(spark, client, transfer):
     """Spark < 4 has no toArrow, and toPandas made timestamps naive session-local times, then read as UTC
     (shifted by the zone's offset; the DST fall-back hour ambiguous). Reads must return the instants."""
     from titan_rdm_sdk._spark_catalog import SparkCatalog
@@ -339,7 +359,7 @@ def test_reads_give_back_the_exact_instants_in_any_session_time_zone(spark, clie
         }
     )
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CAT}.rdmin_tz")
-    catalog = SparkCatalog(spark)
+    catalog = SparkCatalog(spark, transfer["staging_location"])
     catalog.overwrite(CAT, "rdmin_tz", "stamps", data, {"trdm.k": "v"})
     back = catalog.read(CAT, "rdmin_tz", "stamps").sort_by("k")
     assert back.column("at").to_pylist() == instants
@@ -351,7 +371,7 @@ def test_reads_give_back_the_exact_instants_in_any_session_time_zone(spark, clie
 
     # The engine's own view of a downloaded table: the same instants TitanRDM sent.
     branch = client.get_branch_by_name("dev")
-    down = SparkSync(client, spark).download_sync_by_convention(
+    down = SparkSync(client, spark, **transfer).download_sync_by_convention(
         branch.id, CAT, "rdmin_tz", "Clinics", source_table_names=["Site"], **FAST
     )
     assert down[0]["status"] == "success", down
