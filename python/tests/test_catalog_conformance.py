@@ -1,6 +1,7 @@
 """trdm-sync's catalog conformance suite (crates/trdm-sync/src/catalog/conformance.rs) against the catalogs
 written in Python: the smallest one (a dict of pyarrow tables) and the ``SparkCatalog`` that ``SparkSync``
-drives, on the local PySpark session (one catalog, ``spark_catalog``, parquet tables).
+drives, on the local PySpark session (one catalog, ``spark_catalog``, parquet tables), with tables crossing
+as staged Parquet files and directly.
 
 ``_internal._catalog_conformance`` wraps the object in the same ``PyCatalog`` the sync engine uses and runs
 the suite's checks by name; a broken clause is an ``AssertionError`` naming the check. Each check is its own
@@ -163,10 +164,11 @@ def spark_prefix(spark):
 
 
 @pytest.mark.parametrize("check", params(SPARK_KNOWN))
-def test_spark_catalog(spark, spark_prefix, check):
+def test_spark_catalog(spark, spark_prefix, check, transfer):
+    # Once with tables crossing as staged Parquet files, once directly (createDataFrame / toArrow).
     from titan_rdm_sdk._spark_catalog import SparkCatalog
 
-    run(SparkCatalog(spark), spark_prefix, check, SPARK_KNOWN)
+    run(SparkCatalog(spark, transfer["staging_location"]), spark_prefix, check, SPARK_KNOWN)
 
 
 def test_spark_catalog_names_are_exact_on_a_case_sensitive_session(spark, spark_prefix):
