@@ -341,7 +341,8 @@ def measure(args: argparse.Namespace) -> dict:
         if upload_kwargs and args.scenario == "upload":
             out["upload_kwargs"] = upload_kwargs
         try:
-            out.update(timed_call("warm_"))
+            if not args.cold_only:
+                out.update(timed_call("warm_"))
         except Exception as e:  # noqa: BLE001 - reported, the cold figures still stand
             traceback.print_exc()
             out["warm_error"] = f"{type(e).__module__}.{type(e).__qualname__}: {e}"
@@ -364,6 +365,7 @@ def main() -> int:
     p.add_argument("--uc-url", help="delta-uc: the Unity Catalog server")
     p.add_argument("--source-parquet")
     p.add_argument("--no-plan", action="store_true", help="upload: ours without the plan (guard off)")
+    p.add_argument("--cold-only", action="store_true", help="make the call once (no warm call)")
     p.add_argument("--direct", action="store_true", help="ours without staged Parquet (staging_location=False)")
     p.add_argument("--expect-rows", type=int)
     p.add_argument("--csv")
