@@ -2,7 +2,7 @@
 # Runs every test of the project on a fresh machine: Rust unit, integration and doc tests of every crate,
 # the incumbent conformance test (titan-rdm-sdk 2.0.0, unchanged, against the emulator), then the Python
 # package's tests, SparkSync on a real local PySpark 4 session included, and the Spark lanes (Delta Lake,
-# Unity Catalog, Spark 3.5, Spark Connect). First of all, the house rules (scripts/lint.sh).
+# Unity Catalog, Spark 3.5, Spark Connect from Python and from the CLI's Rust catalog). First of all, the house rules (scripts/lint.sh).
 # Installs what it needs itself: the Rust toolchain is the machine's; Python packages go into a venv under
 # the cargo target directory; the object-store emulators (moto from PyPI, Azurite from npm) likewise.
 set -euo pipefail
@@ -44,5 +44,6 @@ TRDM_BIN="$target_dir/debug/trdm" INCUMBENT_VENV="$target_dir/incumbent-venv" sc
 echo "== Python package (titan_rdm_sdk over the Rust core; SparkSync on local PySpark)"
 TRDM_REQUIRE_SPARK=1 TRDM_BIN="$target_dir/debug/trdm" CARGO_TARGET_DIR="$target_dir" python/scripts/dev.sh -q
 
-echo "== Spark lanes (Delta + Unity Catalog on PySpark 4.2, classic and Spark Connect; Delta on PySpark 3.5)"
+echo "== Spark lanes (Delta + Unity Catalog on PySpark 4.2, classic and Spark Connect; Delta on PySpark 3.5;"
+echo "   the CLI's Rust Spark Connect catalog against a standalone Connect server)"
 TRDM_BIN="$target_dir/debug/trdm" CARGO_TARGET_DIR="$target_dir" python/scripts/lanes.sh

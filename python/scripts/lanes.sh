@@ -5,10 +5,16 @@
 #   connect-uc   the same over Spark Connect (SparkSession.builder.remote("local[2]"))
 #   delta3       PySpark 3.5 + Delta Lake 3.3 in spark_catalog, Delta the default format, session time
 #                zone not UTC
+#   connect-rust the CLI's Rust Spark Connect catalog (trdm-catalog-spark-connect) against a standalone
+#                Spark Connect server (PySpark 4.2's, Delta 4.4, Unity Catalog catalog `dev`), started by
+#                python/lanes/connect_server.py: the tests in modules `connect_lane` (that crate's, the CLI's
+#                test `spark_connect`) with TRDM_SPARK_CONNECT_URL set and TRDM_REQUIRE_SPARK_CONNECT=1 (so
+#                nothing skips)
 #
 #   python/scripts/lanes.sh                    # every lane
 #   python/scripts/lanes.sh delta3             # one lane (extra arguments after `--` go to pytest)
 #   python/scripts/lanes.sh delta-uc -- -k merge
+#   python/scripts/lanes.sh connect-rust -- --nocapture      # arguments after `--` go to the test binaries
 #   python/scripts/lanes.sh --print-jars spark42 [PYSPARK_JARS_DIR]   # only builds a jar set, prints its dir
 #
 # (The PySpark 4.3 parquet lane is python/scripts/dev.sh.) Needs Java 17 and Maven: jars come from the
@@ -33,7 +39,7 @@ if [[ -z "${TRDM_LANES_LOCKED:-}" ]] && command -v flock >/dev/null 2>&1; then
     TRDM_LANES_LOCKED=1 exec flock "$lanes_dir/lanes.lock" "$0" "$@"
 fi
 
-all_lanes=(delta-uc delta3 connect-uc)
+all_lanes=(delta-uc delta3 connect-uc connect-rust)
 selected=()
 pytest_args=()
 print_jars=()
@@ -42,7 +48,7 @@ while [[ $# -gt 0 ]]; do
         --print-jars) [[ $# -ge 2 ]] || { echo "error: --print-jars SET [PYSPARK_JARS_DIR]" >&2; exit 2; }
             print_jars=("${@:2}"); break ;;
         --) shift; pytest_args=("$@"); break ;;
-        delta-uc|connect-uc|delta3) selected+=("$1"); shift ;;
+        delta-uc|connect-uc|delta3|connect-rust) selected+=("$1"); shift ;;
         -*) pytest_args=("$@"); break ;;
         *) echo "error: unknown lane '$1' (lanes: ${all_lanes[*]})" >&2; exit 2 ;;
     esac
@@ -119,15 +125,19 @@ if [[ ${#print_jars[@]} -gt 0 ]]; then
 fi
 
 # The wheel: the same build as dev.sh's `pip install ./python` (its target directory, so nothing is
-# compiled again when dev.sh ran first), kept as a file to install into every lane's venv.
-echo "== lanes: trdm wheel" >&2
-wheel_dir="$lanes_dir/wheel"
-builder="$lanes_dir/build-venv"
-[[ -x "$builder/bin/python" ]] || "$py" -m venv "$builder"
-rm -rf "$wheel_dir" && mkdir -p "$wheel_dir"
-CARGO_TARGET_DIR="$target/python" MATURIN_PEP517_ARGS="--profile dev --locked --compression-method stored" \
-    "$builder/bin/python" -m pip wheel "${pip_quiet[@]}" --no-deps -w "$wheel_dir" "$root/python"
-wheel=("$wheel_dir"/trdm-*.whl)
+# compiled again when dev.sh ran first), kept as a file to install into every lane's venv. The connect-rust
+# lane tests no Python and needs none.
+wheel=()
+if [[ " ${selected[*]} " != " connect-rust " ]]; then
+    echo "== lanes: trdm wheel" >&2
+    wheel_dir="$lanes_dir/wheel"
+    builder="$lanes_dir/build-venv"
+    [[ -x "$builder/bin/python" ]] || "$py" -m venv "$builder"
+    rm -rf "$wheel_dir" && mkdir -p "$wheel_dir"
+    CARGO_TARGET_DIR="$target/python" MATURIN_PEP517_ARGS="--profile dev --locked --compression-method stored" \
+        "$builder/bin/python" -m pip wheel "${pip_quiet[@]}" --no-deps -w "$wheel_dir" "$root/python"
+    wheel=("$wheel_dir"/trdm-*.whl)
+fi
 
 # The trdm binary (the tests start the emulator with it).
 if [[ -z "${TRDM_BIN:-}" ]]; then
@@ -140,7 +150,8 @@ lane_venv() {  # lane_venv NAME PIP_REQUIREMENT... : a venv with these and the w
     local venv="$lanes_dir/venv-$name"
     [[ -x "$venv/bin/python" ]] || "$py" -m venv "$venv"
     "$venv/bin/python" -m pip install "${pip_quiet[@]}" pytest pyarrow 'pandas<3' "$@" >&2
-    "$venv/bin/python" -m pip install "${pip_quiet[@]}" --no-deps --force-reinstall "${wheel[0]}" >&2
+    [[ ${#wheel[@]} -eq 0 ]] \
+        || "$venv/bin/python" -m pip install "${pip_quiet[@]}" --no-deps --force-reinstall "${wheel[0]}" >&2
     echo "$venv"
 }
 
@@ -151,8 +162,8 @@ run_lane() {
     start=$(date +%s)
     echo "== lane $lane" >&2
     case "$lane" in
-        delta-uc|connect-uc)
-            venv="$(lane_venv spark42 'pyspark[connect]==4.2.1')"  # one venv for both: the same PySpark
+        delta-uc|connect-uc|connect-rust)
+            venv="$(lane_venv spark42 'pyspark[connect]==4.2.1')"  # one venv for all: the same PySpark
             jars="$(lane_jar_set spark42)"
             drop_pyspark_jars "$jars" "$(pyspark_jars "$venv")"
             server="$(lane_jar_set uc-server)"
@@ -165,6 +176,18 @@ run_lane() {
     esac
     local jar_list
     jar_list="$(ls "$jars"/*.jar | paste -sd, -)"
+    if [[ "$lane" == connect-rust ]]; then
+        # The tests that need the server live in modules named `connect_lane` (the catalog crate's and the
+        # CLI's test `spark_connect`). Selected by that name from the whole workspace's test binaries, which
+        # are the ones `cargo test --workspace` built (same packages, same features): nothing is rebuilt.
+        (cd "$root" && CARGO_TARGET_DIR="$target" "$venv/bin/python" python/lanes/connect_server.py \
+            --jars "$jar_list" --uc-server-jars "$server" --home "$lanes_dir/connect-rust" -- \
+            env TRDM_REQUIRE_SPARK_CONNECT=1 cargo test --locked --workspace --tests -- connect_lane:: \
+            ${pytest_args[@]+"${pytest_args[@]}"}) || status=$?
+        echo "== lane $lane: $(( $(date +%s) - start )) s, exit $status" >&2
+        [[ $status -eq 0 ]] || failed+=("$lane")
+        return 0
+    fi
     (cd "$root" && TRDM_LANE="$lane" TRDM_LANE_JARS="$jar_list" TRDM_UC_SERVER_JARS="$server" \
         TRDM_REQUIRE_SPARK=1 "$venv/bin/python" -m pytest python/lanes/tests -q -p no:cacheprovider \
         ${pytest_args[@]+"${pytest_args[@]}"}) || status=$?

@@ -24,7 +24,9 @@
 //!
 //! `SYNC_BENCH_RUNS=N` sets the repetitions (3). `SYNC_BENCH_WAREHOUSES="s3://bucket/prefix …"` also
 //! downloads into those object stores (their endpoints and credentials in the environment, e.g. from
-//! `scripts/object-stores.sh start DIR`); `SYNC_BENCH_UPLOADS=0` skips the uploads (for the largest sizes).
+//! `scripts/object-stores.sh start DIR`); `SYNC_BENCH_SPARK_CONNECT=sc://HOST:PORT` also downloads into that
+//! Spark Connect server (`--spark`, table `dev.rdmin.b_wide`, replaced by each run; e.g. the one
+//! `python/lanes/connect_server.py` starts with Delta and Unity Catalog `dev`); `SYNC_BENCH_UPLOADS=0` skips the uploads (for the largest sizes).
 //! With several sizes, the report ends with how peak RSS grew.
 //!
 //! Usage: `target/release/sync-bench [ROWS ...]` (default 1000000); build first with
@@ -85,11 +87,11 @@ fn median(values: &[f64]) -> f64 {
 fn sync_download(
     trdm: &Path,
     url: &str,
-    warehouse: &OsStr,
+    target: Target<'_>,
     rows: u64,
     scratch: &Path,
 ) -> (f64, f64) {
-    let (elapsed, rss, result) = run_trdm(trdm, url, "download", warehouse, &[], scratch);
+    let (elapsed, rss, result) = run_trdm(trdm, url, "download", target, &[], scratch);
     let table = &result["tables"][0];
     assert_eq!(
         result["tables"].as_array().map(Vec::len),
@@ -101,13 +103,16 @@ fn sync_download(
     (elapsed, rss)
 }
 
-/// One `trdm sync {command}` of the Bench domain with `dev.rdmin` in `warehouse`, plus `extra` flags:
+/// Where `dev.rdmin` is: `("--warehouse", DIR or URL)` or `("--spark", sc://…)`.
+type Target<'a> = (&'a str, &'a OsStr);
+
+/// One `trdm sync {command}` of the Bench domain with `dev.rdmin` in `target`, plus `extra` flags:
 /// wall-clock seconds, the child's peak RSS in MiB and its JSON output. Panics when it fails.
 fn run_trdm(
     trdm: &Path,
     url: &str,
     command_name: &str,
-    warehouse: &OsStr,
+    target: Target<'_>,
     extra: &[&str],
     scratch: &Path,
 ) -> (f64, f64, Value) {
@@ -132,9 +137,9 @@ fn run_trdm(
             "rdmin",
             "--domain",
             "Bench",
-            "--warehouse",
+            target.0,
         ])
-        .arg(warehouse)
+        .arg(target.1)
         .args([
             "--output",
             "json",
@@ -305,7 +310,8 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
     let mut delta_bytes = 0;
     for k in 0..runs {
         let warehouse = dir.path().join(format!("warehouse-{k}"));
-        let (s, rss) = sync_download(trdm, &server.url, warehouse.as_os_str(), rows, dir.path());
+        let target = ("--warehouse", warehouse.as_os_str());
+        let (s, rss) = sync_download(trdm, &server.url, target, rows, dir.path());
         eprintln!(
             "  trdm sync download #{}: {s:.2} s, peak RSS {rss:.0} MiB",
             k + 1
@@ -335,8 +341,8 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
                 root.trim_end_matches('/'),
                 std::process::id()
             );
-            let (s, rss) =
-                sync_download(trdm, &server.url, OsStr::new(&warehouse), rows, dir.path());
+            let target = ("--warehouse", OsStr::new(&warehouse));
+            let (s, rss) = sync_download(trdm, &server.url, target, rows, dir.path());
             eprintln!(
                 "  trdm sync download into {root} #{}: {s:.2} s, peak RSS {rss:.0} MiB",
                 k + 1
@@ -345,6 +351,23 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
             peak = peak.max(rss);
         }
         stores.push((root.to_owned(), times, peak));
+    }
+    // And into a Spark cluster over Spark Connect: the rows go to the server as Arrow, which writes Delta.
+    if let Ok(spark) = std::env::var("SYNC_BENCH_SPARK_CONNECT")
+        && !spark.trim().is_empty()
+    {
+        let (mut times, mut peak) = (Vec::new(), 0f64);
+        for k in 0..runs {
+            let target = ("--spark", OsStr::new(spark.trim()));
+            let (s, rss) = sync_download(trdm, &server.url, target, rows, dir.path());
+            eprintln!(
+                "  trdm sync download into Spark Connect #{}: {s:.2} s, peak RSS {rss:.0} MiB",
+                k + 1
+            );
+            times.push(s);
+            peak = peak.max(rss);
+        }
+        stores.push(("Spark Connect (`--spark`)".to_owned(), times, peak));
     }
 
     // Uploads of the last download, unchanged: the plan's cost beside the upload's own.
@@ -363,7 +386,7 @@ async fn run(trdm: &Path, rows: u64) -> Measured {
                 trdm,
                 &server.url,
                 "upload",
-                source.as_os_str(),
+                ("--warehouse", source.as_os_str()),
                 flags,
                 dir.path(),
             );
@@ -511,7 +534,7 @@ async fn main() {
         writeln!(
             out,
             "\nthe machine limit is the local one (decode and write Parquet to the disk): a store's ratio \
-             includes its transfer"
+             includes its transfer (and Spark's conversion and Delta write, for Spark Connect)"
         )
         .unwrap();
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use trdm_catalog_spark_connect::{RemoteError, SparkRemote};
 use trdm_emulator::{EndpointGroup, FaultKind};
 use trdm_sync::{ExportPattern, ImportPattern};
 
@@ -19,7 +20,8 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Move a domain between TitanRDM and a catalog (the embedded Delta warehouse by default).
+    /// Move a domain between TitanRDM and a catalog (the embedded Delta warehouse by default, or a Spark
+    /// cluster with --spark).
     #[command(subcommand)]
     Sync(SyncCommand),
     /// List branches.
@@ -129,6 +131,11 @@ pub(crate) struct SyncArgs {
     /// environment variables (AWS_*, AZURE_*, GOOGLE_*).
     #[arg(long, env = "TRDM_WAREHOUSE", default_value = "./warehouse")]
     pub(crate) warehouse: String,
+    /// A Spark cluster instead of the warehouse, over Spark Connect: sc://HOST:PORT[/;name=value;...], e.g.
+    /// Databricks' sc://WORKSPACE:443/;token=PAT;x-databricks-cluster-id=ID;use_ssl=true. Tables are Delta
+    /// tables in the cluster's catalogs; the parameters go to the server as given and are never printed.
+    #[arg(long, env = "TRDM_SPARK_REMOTE", hide_env_values = true, value_parser = SparkRemoteParser)]
+    pub(crate) spark: Option<Box<SparkRemote>>,
     /// Tables moved at once.
     #[arg(long, default_value_t = 4)]
     pub(crate) concurrency: usize,
@@ -320,4 +327,33 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     Duration::try_from_secs_f64(value * scale)
         .map_err(|_| format!("{text:?} is too long a duration"))
+}
+
+/// `--spark`: a Spark Connect string. Its own error, never clap's usual "invalid value '…'", which would
+/// print the string and with it the token.
+#[derive(Clone)]
+struct SparkRemoteParser;
+
+impl TypedValueParser for SparkRemoteParser {
+    type Value = Box<SparkRemote>;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Box<SparkRemote>, clap::Error> {
+        let refuse = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--spark (or TRDM_SPARK_REMOTE): {message}\n"),
+            )
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("the connection string is not UTF-8".to_owned()))?;
+        SparkRemote::parse(text)
+            .map(Box::new)
+            .map_err(|e: RemoteError| refuse(e.to_string()))
+    }
 }

@@ -1,26 +1,42 @@
-//! `trdm sync download` and `trdm sync upload` on a Delta warehouse: a directory, or an object store.
+//! `trdm sync download` and `trdm sync upload` on a Delta warehouse (a directory, or an object store) or on a
+//! Spark cluster over Spark Connect (`--spark`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::json;
 use trdm_catalog_delta::DeltaCatalog;
+use trdm_catalog_spark_connect::SparkConnectCatalog;
 use trdm_client::PollConfig;
-use trdm_sync::{DownloadRequest, Reporter, SyncEngine, TableResult, UploadChecks, UploadRequest};
+use trdm_sync::{
+    Catalog, DownloadRequest, Reporter, SyncEngine, TableResult, UploadChecks, UploadRequest,
+};
 
 use super::{ExitStatus, branch_id, connect};
 use crate::args::{DownloadArgs, OutputFormat, SyncArgs, UploadArgs};
 use crate::error::CliError;
 use crate::output::{Bars, line, result_json, results_text};
 
-/// The engine, the branch's id and the warehouse's location as it may be shown (no credentials).
-async fn engine(args: &SyncArgs) -> Result<(SyncEngine, i64, String), CliError> {
+/// The catalog `--spark` or `--warehouse` names, and where it is as it may be shown (no credentials).
+async fn catalog(args: &SyncArgs) -> Result<(Arc<dyn Catalog>, String), CliError> {
+    if let Some(remote) = &args.spark {
+        let location = remote.to_string();
+        let catalog = SparkConnectCatalog::connect(remote.as_ref().clone())
+            .await
+            .map_err(|e| CliError::from(e).context("--spark"))?;
+        return Ok((Arc::new(catalog), location));
+    }
     let catalog = DeltaCatalog::open(&args.warehouse, HashMap::new())
         .map_err(|e| CliError::Usage(format!("--warehouse: {e}")))?;
     let location = catalog.location();
+    Ok((Arc::new(catalog), location))
+}
+
+/// The engine, the branch's id and the catalog's location as it may be shown (no credentials).
+async fn engine(args: &SyncArgs) -> Result<(SyncEngine, i64, String), CliError> {
+    let (catalog, location) = catalog(args).await?;
     let client = connect(&args.connect).await?;
     let branch = branch_id(&client, &args.branch, args.branch_owner).await?;
-    let catalog = Arc::new(catalog);
     let mut engine = SyncEngine::new(client, catalog).with_concurrency(args.concurrency);
     if args.connect.output == OutputFormat::Text
         && let Some(bars) = Bars::new(args.no_progress)
