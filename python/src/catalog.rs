@@ -41,24 +41,12 @@ use pyo3_arrow::PyTable;
 use trdm_sync::catalog::memory::{
     check_same_schema, collect_input, conform_read, merge_batches, restore_schema, row_count,
 };
+use trdm_sync::catalog::toolkit::{STORED_SCHEMA, stored_schema, with_stored_schema};
 use trdm_sync::catalog::{BatchStream, MergeSpec, Properties, PropertySource, WriteSummary};
 use trdm_sync::{Catalog, Error, Result, TableRef};
 
 /// The name used in errors.
 const BACKEND: &str = "python";
-
-/// The table property holding the Arrow schema last written, as JSON (see the module docs).
-pub(crate) const STORED_SCHEMA: &str = "trdm.arrow_schema";
-
-/// `properties` plus the schema being written, under [`STORED_SCHEMA`].
-fn with_stored_schema(mut properties: Properties, schema: &SchemaRef) -> Result<Properties> {
-    let json = serde_json::to_string(schema.as_ref()).map_err(|e| Error::Catalog {
-        backend: BACKEND,
-        source: Box::new(e),
-    })?;
-    properties.insert(STORED_SCHEMA.to_owned(), json);
-    Ok(properties)
-}
 
 /// Whether the Python catalog says `table` exists (a failing `table_exists` counts as yes: only a clear
 /// "no" makes a table missing).
@@ -162,10 +150,7 @@ impl PyCatalog {
             Err(Error::TableNotFound { .. }) => None,
             other => other?,
         };
-        Ok(properties
-            .as_ref()
-            .and_then(|p| p.get(STORED_SCHEMA))
-            .and_then(|json| serde_json::from_str(json).ok()))
+        Ok(properties.as_ref().and_then(stored_schema))
     }
 
     async fn write_all(
@@ -176,7 +161,7 @@ impl PyCatalog {
         properties: Properties,
     ) -> Result<()> {
         let t = table.clone();
-        let properties = with_stored_schema(properties, &schema)?;
+        let properties = with_stored_schema(properties, &schema, BACKEND)?;
         self.call(None, move |obj| {
             let data = PyTable::try_new(batches, schema)?;
             obj.call_method1(
@@ -203,7 +188,7 @@ impl PyCatalog {
         let t = table.clone();
         let keys = spec.key_columns.clone();
         let delete = spec.delete_column.clone();
-        let properties = with_stored_schema(properties, &schema)?;
+        let properties = with_stored_schema(properties, &schema, BACKEND)?;
         self.call(None, move |obj| {
             if !obj.hasattr("merge")? {
                 return Ok(false);

@@ -55,6 +55,7 @@ use futures_util::stream;
 use trdm_sync::catalog::memory::{
     check_same_schema, collect_input, merge_batches, restore_schema, row_count,
 };
+use trdm_sync::catalog::toolkit::{stored_schema, with_stored_schema};
 use trdm_sync::catalog::{
     BatchStream, Catalog, MergeSpec, Properties, PropertySource, TableRef, WriteSummary,
 };
@@ -67,9 +68,7 @@ use session::{ExecuteError, Session, is_not_found};
 /// The name used in errors.
 pub(crate) const BACKEND: &str = "spark-connect";
 
-/// The table property holding the Arrow schema last written, as JSON: the same key and form as the Python
-/// package's (`python/src/catalog.rs`), so either reads the other's tables.
-pub const STORED_SCHEMA: &str = "trdm.arrow_schema";
+pub use trdm_sync::catalog::toolkit::STORED_SCHEMA;
 
 /// The namespace of the properties this catalog reads and writes.
 const PROPERTY_PREFIX: &str = "trdm.";
@@ -199,15 +198,6 @@ fn name_of(table: &TableRef) -> String {
     quote(&[&table.catalog, &table.schema, &table.table])
 }
 
-fn with_stored_schema(mut properties: Properties, schema: &SchemaRef) -> Result<Properties> {
-    let json = serde_json::to_string(schema.as_ref()).map_err(|e| Error::Catalog {
-        backend: BACKEND,
-        source: Box::new(e),
-    })?;
-    properties.insert(STORED_SCHEMA.to_owned(), json);
-    Ok(properties)
-}
-
 /// Strings as `Utf8` (the contract's one string type), whatever encoding the server chose.
 fn plain_strings(
     schema: SchemaRef,
@@ -319,10 +309,7 @@ impl SparkConnectCatalog {
 
     /// The schema the last write stored with the table, if it did and it parses.
     async fn stored_schema(&self, table: &TableRef) -> Result<Option<Schema>> {
-        let properties = self.raw_properties(table).await?;
-        Ok(properties
-            .get(STORED_SCHEMA)
-            .and_then(|json| serde_json::from_str(json).ok()))
+        Ok(stored_schema(&self.raw_properties(table).await?))
     }
 
     /// Registers `batches` as a fresh temporary view of the session and returns its quoted name; drop it
@@ -377,7 +364,7 @@ impl SparkConnectCatalog {
         batches: &[RecordBatch],
         properties: Properties,
     ) -> Result<()> {
-        let properties = with_stored_schema(properties, schema)?;
+        let properties = with_stored_schema(properties, schema, BACKEND)?;
         let name = name_of(table);
         let view = self.send_view(table, schema, batches).await?;
         let result = self
@@ -520,10 +507,7 @@ impl Catalog for SparkConnectCatalog {
             return Ok(summary);
         }
         let before = self.raw_properties(table).await?;
-        if let Some(stored) = before
-            .get(STORED_SCHEMA)
-            .and_then(|json| serde_json::from_str::<Schema>(json).ok())
-        {
+        if let Some(stored) = stored_schema(&before) {
             check_same_schema(&stored, &schema)?;
         }
         for column in spec.key_columns.iter().chain(spec.delete_column.iter()) {
@@ -550,7 +534,7 @@ impl Catalog for SparkConnectCatalog {
         self.drop_view(&view).await;
         let rows = merged?;
         // The new state, then the keys of the old one it no longer has.
-        let properties = with_stored_schema(properties.properties(), &schema)?;
+        let properties = with_stored_schema(properties.properties(), &schema, BACKEND)?;
         let what = format!("setting the properties of {table}");
         self.session
             .sql(

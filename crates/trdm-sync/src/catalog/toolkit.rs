@@ -15,7 +15,7 @@ use arrow_schema::{DataType, Schema, SchemaRef};
 use arrow_select::filter::filter_record_batch;
 use futures_util::TryStreamExt;
 
-use super::{BatchStream, MergeSpec, WriteSummary};
+use super::{BatchStream, MergeSpec, Properties, WriteSummary};
 use crate::error::{Error, Result};
 
 /// Rows in `batches`.
@@ -114,6 +114,33 @@ pub fn check_same_schema(table: &Schema, input: &Schema) -> Result<()> {
             problems.join("; ")
         )))
     }
+}
+
+/// The table property under which a catalog that cannot keep a whole Arrow schema (Spark's) stores the
+/// schema last written, as JSON, for [`restore_schema`]. One key for every such catalog, so the Python
+/// package's and the CLI's Spark catalogs read each other's tables.
+pub const STORED_SCHEMA: &str = "trdm.arrow_schema";
+
+/// `properties` plus `schema` as JSON under [`STORED_SCHEMA`]; `backend` names the catalog in the error.
+pub fn with_stored_schema(
+    mut properties: Properties,
+    schema: &Schema,
+    backend: &'static str,
+) -> Result<Properties> {
+    let json = serde_json::to_string(schema).map_err(|e| Error::Catalog {
+        backend,
+        source: Box::new(e),
+    })?;
+    properties.insert(STORED_SCHEMA.to_owned(), json);
+    Ok(properties)
+}
+
+/// The schema stored under [`STORED_SCHEMA`] in `properties`, if there is one and it parses (a table
+/// written by something else, or edited since, has none: it is then read as it is).
+pub fn stored_schema(properties: &Properties) -> Option<Schema> {
+    properties
+        .get(STORED_SCHEMA)
+        .and_then(|json| serde_json::from_str(json).ok())
 }
 
 /// Restores what a catalog could not store of a schema the engine wrote, from `stored`, a copy of that
