@@ -17,9 +17,9 @@ A B A B … against ONE emulator per scenario, and the medians of both are compa
       (target: >= 25x faster). The incumbent moves one table after the other (minutes per call), so (d)
       runs one round whatever ``--rounds`` says, and the cold call only.
 
-In (b) and (c) ours runs a third time as ``trdm-direct`` (``staging_location=False``: tables cross through
-``createDataFrame`` / ``toArrow`` instead of staged Parquet files), and in (c) a fourth as ``trdm-no-plan``
-(the mass-delete guard off, so no plan), to show what each costs.
+In (b) and (c) ours runs a third time as ``trdm-staged`` (``staging_location`` a temporary directory: tables
+cross as Parquet files instead of through ``createDataFrame`` / ``toArrow``), and in (c) a fourth as
+``trdm-no-plan`` (the mass-delete guard off, so no plan), to show what each costs.
 
 Lanes (``--lane``): ``parquet`` (default; PySpark 4.3, parquet tables in ``spark_catalog``) and ``delta-uc``
 (PySpark 4.2.1, Delta Lake 4.4 and a real Unity Catalog OSS server, managed Delta tables in the catalog ``dev``,
@@ -365,7 +365,7 @@ def main() -> int:
     # 1 when a worker or a call raised, or a call of ours (side B) did not check out; the incumbent's results
     # that do not check out (its bugs) are reported above, not a failure of the run.
     raised = any("error" in r or "warm_error" in r for s in todo for rs in s.results.values() for r in rs)
-    ours = (sides[1][0], no_plan_label(sides), direct_label(sides))
+    ours = (sides[1][0], no_plan_label(sides), staged_label(sides))
     ours_bad = any(check(r, s, prefix) for s in todo for label in ours for r in s.results.get(label, [])
                    for prefix in ("", "warm_") if "error" not in r and r.get(prefix + "wall_s") is not None)
     return 1 if raised or ours_bad else 0
@@ -410,11 +410,11 @@ def run_scenarios(args: argparse.Namespace, todo: list[Scenario], sides: list[tu
         emu = Emulator(trdm, fixture, sdir / "db", sc.emulator_args, sdir / "emulator.log")
         print(f"\n({sc.key}) {sc.title}: emulator {emu.url} (loaded in {emu.startup_s:.1f} s)")
         try:
-            # Ours once more without staged Parquet (b, c), and without the plan its mass-delete guard reads
+            # Ours once more through staged Parquet (b, c), and without the plan its mass-delete guard reads
             # (c), to show what each costs.
             runs = [(label, python, []) for label, python in sides]
             if sc.tables == 1:
-                runs.append((direct_label(sides), sides[1][1], ["--direct"]))
+                runs.append((staged_label(sides), sides[1][1], ["--staged"]))
             if sc.kind == "upload":
                 runs.append((no_plan_label(sides), sides[1][1], ["--no-plan"]))
             for rnd in range(1, min(rounds, sc.max_rounds or rounds) + 1):
@@ -436,9 +436,9 @@ def run_scenarios(args: argparse.Namespace, todo: list[Scenario], sides: list[tu
     return True
 
 
-def direct_label(sides: list[tuple[str, str]]) -> str:
-    """The label of ours with tables crossing directly (no staged Parquet files)."""
-    return f"{sides[1][0]}-direct"
+def staged_label(sides: list[tuple[str, str]]) -> str:
+    """The label of ours with tables crossing as staged Parquet files."""
+    return f"{sides[1][0]}-staged"
 
 
 def no_plan_label(sides: list[tuple[str, str]]) -> str:
@@ -570,18 +570,18 @@ def report(todo: list[Scenario], sides: list[tuple[str, str]], rounds: int, lane
               f"{cell(a, wa, 1)} / {cell(b, wb, 1)} |")
 
     for sc in todo:
-        d = sc.results.get(direct_label(sides), [])
-        if not d:
+        s = sc.results.get(staged_label(sides), [])
+        if not s:
             continue
         b = sc.results.get(b_label, [])
-        print(f"\n({sc.key}) staged Parquet against direct transfers ({direct_label(sides)}: "
-              "staging_location=False, createDataFrame / toArrow):")
+        print(f"\n({sc.key}) direct transfers ({b_label}: createDataFrame / toArrow) against staged Parquet "
+              f"({staged_label(sides)}: staging_location a temporary directory):")
         for name, key in (("call, cold", "wall_s"), ("call, warm", "warm_wall_s"),
                           ("in PySpark calls, cold", "spark_s"), ("in PySpark calls, warm", "warm_spark_s"),
                           ("Python peak RSS MiB", "peak_rss_mib")):
-            staged, direct = median_of(b, key, sc), median_of(d, key, sc)
-            print(f"  {name}: staged {cell(b, staged)}, direct {cell(d, direct)} "
-                  f"({fmt(ratio(direct, staged), 2)}× of staged)")
+            direct, staged = median_of(b, key, sc), median_of(s, key, sc)
+            print(f"  {name}: direct {cell(b, direct)}, staged {cell(s, staged)} "
+                  f"({fmt(ratio(staged, direct), 2)}× of direct)")
 
     for sc in (sc for sc in todo if sc.kind == "upload"):
         a, b = sc.results.get(a_label, []), sc.results.get(b_label, [])

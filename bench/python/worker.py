@@ -249,9 +249,12 @@ def measure(args: argparse.Namespace) -> dict:
         client = TitanRDMClient(url=args.url, client_id=args.client_id, client_secret=args.client_secret)
         branch = client.get_branch_by_name(args.branch)
         domain = client.get_domain_by_name(args.domain)
-        # --direct: ours moving tables through createDataFrame / toArrow instead of staged Parquet files.
-        sync = SparkSync(client=client, spark=spark, staging_location=False) if args.direct else SparkSync(
-            client=client, spark=spark
+        # --staged: ours moving tables as Parquet files in a temporary directory (staging_location), not
+        # through createDataFrame / toArrow.
+        sync = (
+            SparkSync(client=client, spark=spark, staging_location=tempfile.gettempdir())
+            if args.staged
+            else SparkSync(client=client, spark=spark)
         )
         schema = "rdmin" if args.scenario == "download" else "rdmout"
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS {catalog}.{schema}")
@@ -366,7 +369,7 @@ def main() -> int:
     p.add_argument("--source-parquet")
     p.add_argument("--no-plan", action="store_true", help="upload: ours without the plan (guard off)")
     p.add_argument("--cold-only", action="store_true", help="make the call once (no warm call)")
-    p.add_argument("--direct", action="store_true", help="ours without staged Parquet (staging_location=False)")
+    p.add_argument("--staged", action="store_true", help="ours through staged Parquet in a temporary directory")
     p.add_argument("--expect-rows", type=int)
     p.add_argument("--csv")
     p.add_argument("--parquet")

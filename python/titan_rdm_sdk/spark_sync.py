@@ -243,9 +243,10 @@ class SparkSync(ConventionSync):
     on Databricks a Unity Catalog volume (``/Volumes/<catalog>/<schema>/<volume>/trdm``). Tables then cross
     between the engine and Spark as Parquet files there (each transfer in a directory of its own, removed
     afterwards, also on failure), which skips Spark's conversion between Arrow and its rows: most of the
-    time of a large transfer. The default, ``None``, stages in a temporary directory when Spark runs on
-    this machine (a classic ``local[...]`` session) and transfers directly otherwise; ``False`` always
-    transfers directly.
+    time of a large transfer where Spark is a cluster. The default, ``None``, stages in a temporary
+    directory when Spark 3 runs on this machine (a classic ``local[...]`` session, whose direct way goes
+    through pandas) and transfers directly otherwise (on one machine Spark 4 takes Arrow faster than it
+    reads Parquet); ``False`` always transfers directly.
     """
 
     def __init__(

@@ -575,3 +575,14 @@ def test_the_example_notebook_runs(spark):
     assert spark.table(f"{CAT}.nb_in.clin_sites").count() == 150
     assert provider(spark, f"{CAT}.nb_in.clin_sites") == "delta"
     assert displayed
+
+
+def test_the_default_stages_only_on_a_local_spark_3_session(spark):
+    """Spark 3's direct way goes through pandas, so a local Spark 3 session stages in a temporary directory;
+    Spark 4 takes Arrow directly, and a Connect server may be elsewhere: both default to the direct way."""
+    import tempfile
+
+    from titan_rdm_sdk._spark_catalog import SparkCatalog
+
+    expected = tempfile.gettempdir() if _spark3(spark) and not CONNECT else None
+    assert SparkCatalog(spark)._staging == expected
