@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::Time64MicrosecondBuilder;
 use arrow_array::{Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use deltalake::kernel::{DataType as DeltaType, PrimitiveType};
@@ -29,23 +28,7 @@ async fn writes_a_valid_delta_table() {
     let dir = TempWarehouse::new();
     let catalog = DeltaCatalog::new(dir.root());
     let table = TableRef::new("dev", "rdmin", "clin_sites");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false)
-            .with_metadata([("comment".to_owned(), "record id".to_owned())].into()),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("opens_at", DataType::Time64(TimeUnit::Microsecond), true),
-    ]));
-    let mut opens_at = Time64MicrosecondBuilder::new();
-    opens_at.append_slice(&[45_296_000_001, 0]);
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(Int64Array::from(vec![1, 2])),
-            Arc::new(StringArray::from(vec!["Basel", "Zürich"])),
-            Arc::new(opens_at.finish()),
-        ],
-    )
-    .unwrap();
+    let (schema, batch) = trdm_testkit::fixture::sites_batch("id");
     let properties = Properties::from([("trdm.high_water_mark".to_owned(), "42".to_owned())]);
     catalog.create_schema("dev", "rdmin").await.unwrap();
     catalog

@@ -10,10 +10,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::Time64MicrosecondBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::{Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use arrow_schema::{DataType, Field, Schema};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use trdm_sync::catalog::conformance;
 
@@ -69,23 +68,7 @@ async fn a_written_table_is_delta_with_the_python_catalogs_comments_types_and_pr
     let (cat, schema_name) = prefix.split_once('.').unwrap();
     catalog.create_schema(cat, schema_name).await.unwrap();
     let table = TableRef::new(cat, schema_name, "clin_sites");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("trdm_record_id", DataType::Int64, false)
-            .with_metadata([("comment".to_owned(), "record id".to_owned())].into()),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("opens_at", DataType::Time64(TimeUnit::Microsecond), true),
-    ]));
-    let mut opens_at = Time64MicrosecondBuilder::new();
-    opens_at.append_slice(&[45_296_000_001, 0]);
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(Int64Array::from(vec![1, 2])),
-            Arc::new(StringArray::from(vec!["Basel", "Zürich"])),
-            Arc::new(opens_at.finish()),
-        ],
-    )
-    .unwrap();
+    let (schema, batch) = trdm_testkit::fixture::sites_batch("trdm_record_id");
     let properties = Properties::from([("trdm.high_water_mark".to_owned(), "42".to_owned())]);
     let data = futures_util::stream::iter([Ok(batch.clone())]).boxed();
     catalog

@@ -1,6 +1,12 @@
-//! The fixtures tests and benchmarks serve: the repository's Clinics domain, and the generated wide table.
+//! The fixtures tests and benchmarks serve: the repository's Clinics domain, the generated wide table, and
+//! a small Arrow batch for catalog tests.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::Time64MicrosecondBuilder;
+use arrow_array::{Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use trdm_format::csv::CsvWriter;
 
@@ -8,6 +14,30 @@ use trdm_format::csv::CsvWriter;
 pub const DEMO_CLIENT_ID: &str = "demo-client";
 /// OAuth client secret of the Clinics fixture's application.
 pub const DEMO_CLIENT_SECRET: &str = "demo-secret";
+
+/// Two sites as a catalog test writes them: `{id}` (Int64, not null, comment `record id`), `name` (one
+/// of them not ASCII) and `opens_at`, a time of day to the microsecond (12:34:56.000001 and midnight): the
+/// columns whose comment, text and type a catalog must carry through.
+pub fn sites_batch(id: &str) -> (SchemaRef, RecordBatch) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(id, DataType::Int64, false)
+            .with_metadata([("comment".to_owned(), "record id".to_owned())].into()),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("opens_at", DataType::Time64(TimeUnit::Microsecond), true),
+    ]));
+    let mut opens_at = Time64MicrosecondBuilder::new();
+    opens_at.append_slice(&[45_296_000_001, 0]);
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2])),
+            Arc::new(StringArray::from(vec!["Basel", "Zürich"])),
+            Arc::new(opens_at.finish()),
+        ],
+    )
+    .expect("the columns match the schema");
+    (schema, batch)
+}
 
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {

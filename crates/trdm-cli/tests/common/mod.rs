@@ -76,3 +76,8 @@ pub fn sync_args<'a>(command: &'a str, schema: &'a str, warehouse: &'a str) -> V
         "json",
     ]
 }
+
+/// `[inserted, updated, deleted]` of a table in a sync report, or of its `plan`.
+pub fn changes(table: &serde_json::Value) -> [Option<i64>; 3] {
+    ["inserted", "updated", "deleted"].map(|k| table[k].as_i64())
+}
