@@ -10,12 +10,13 @@
 //!     `data` exports __arrow_c_stream__ (`pyarrow.table(data)` takes it without copying)
 //! properties(catalog, schema, table) -> dict[str, str]; LookupError if missing
 //! merge(catalog, schema, table, data, key_columns: list[str], delete_column: str | None,
-//!       properties: dict[str, str]) -> None | NotImplemented          (optional)
+//!       properties: dict[str, str]) -> dict[str, int] | None | NotImplemented   (optional)
 //! ```
 //!
 //! A catalog that can merge by itself (Spark's `MERGE INTO` on Delta) defines `merge`: input rows replace
 //! the table's rows with the same key, rows whose `delete_column` is true delete theirs and are not
-//! inserted. Without `merge`, or when it returns `NotImplemented` (a parquet table, say), the merge is done
+//! inserted. It returns the counts of [`WriteSummary`] (`rows_after`, `rows_written`, `rows_deleted`), or
+//! `None` when it cannot tell (then the input rows count as written and nothing as removed). Without `merge`, or when it returns `NotImplemented` (a parquet table, say), the merge is done
 //! here by the contract's own [`merge_batches`]: read the table, merge in memory, overwrite. So such merges
 //! are as atomic as the catalog's `overwrite` (and hold the table in memory).
 //!
@@ -175,8 +176,8 @@ impl PyCatalog {
 }
 
 impl PyCatalog {
-    /// Calls the catalog's own `merge` if it has one; `false` when it has none or declines
-    /// (`NotImplemented`).
+    /// Calls the catalog's own `merge` if it has one: `None` when it has none or declines
+    /// (`NotImplemented`), else the counts it returned (see the module docs).
     async fn native_merge(
         &self,
         table: &TableRef,
@@ -184,14 +185,15 @@ impl PyCatalog {
         batches: Vec<RecordBatch>,
         spec: &MergeSpec,
         properties: Properties,
-    ) -> Result<bool> {
+    ) -> Result<Option<WriteSummary>> {
         let t = table.clone();
+        let rows = row_count(&batches);
         let keys = spec.key_columns.clone();
         let delete = spec.delete_column.clone();
         let properties = with_stored_schema(properties, &schema, BACKEND)?;
         self.call(None, move |obj| {
             if !obj.hasattr("merge")? {
-                return Ok(false);
+                return Ok(None);
             }
             let data = PyTable::try_new(batches, schema)?;
             let done = obj.call_method1(
@@ -200,7 +202,18 @@ impl PyCatalog {
                     &t.catalog, &t.schema, &t.table, data, keys, delete, properties,
                 ),
             )?;
-            Ok(!done.is(obj.py().NotImplemented()))
+            if done.is(obj.py().NotImplemented()) {
+                return Ok(None);
+            }
+            if done.is_none() {
+                return Ok(Some(WriteSummary::replaced(rows)));
+            }
+            let count = |key: &str| -> PyResult<u64> { done.get_item(key)?.extract() };
+            Ok(Some(WriteSummary {
+                rows_after: count("rows_after")?,
+                rows_written: count("rows_written")?,
+                rows_deleted: count("rows_deleted")?,
+            }))
         })
         .await
     }
@@ -270,7 +283,7 @@ impl Catalog for PyCatalog {
                 check_same_schema(&stored, &schema)?;
             }
         }
-        if self
+        if let Some(summary) = self
             .native_merge(
                 table,
                 schema.clone(),
@@ -280,8 +293,7 @@ impl Catalog for PyCatalog {
             )
             .await?
         {
-            // The catalog did the merge; it does not say how many rows it removed or holds now.
-            return Ok(WriteSummary::replaced(row_count(&input)));
+            return Ok(summary);
         }
         let target = if self.table_exists(table).await? {
             // Python catalogs (Spark above all) hand back their own idea of the schema: nullability,

@@ -16,7 +16,7 @@ import threading
 import uuid
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, conformance_params, run_conformance
 from test_sync_python_catalog import DictCatalog
 
 from titan_rdm_sdk._internal import CATALOG_CONFORMANCE_CHECKS, _catalog_conformance
@@ -24,25 +24,6 @@ from titan_rdm_sdk._internal import CATALOG_CONFORMANCE_CHECKS, _catalog_conform
 STORED_SCHEMA = "trdm.arrow_schema"
 
 SUITE = ROOT / "crates" / "trdm-sync" / "src" / "catalog" / "conformance.rs"
-
-
-def params(known: dict[str, tuple[str, ...]]) -> list:
-    """Every check as a test parameter; those in `known` (check -> (reason, *texts of the failure)) xfail."""
-    return [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=known[c][0]))
-        if c in known
-        else c
-        for c in CATALOG_CONFORMANCE_CHECKS
-    ]
-
-
-def run(catalog, prefix: str, check: str, known: dict[str, tuple[str, ...]]) -> None:
-    try:
-        _catalog_conformance(catalog, prefix, [check])
-    except AssertionError as failure:
-        if check in known and not all(text in str(failure) for text in known[check][1:]):
-            pytest.fail(f"{check} failed, but not as known ({known[check][0]}): {failure}")
-        raise
 
 
 def test_the_checks_are_the_suites_in_its_order():
@@ -60,9 +41,9 @@ def test_the_checks_are_the_suites_in_its_order():
 DICT_KNOWN: dict[str, tuple[str, ...]] = {}
 
 
-@pytest.mark.parametrize("check", params(DICT_KNOWN))
+@pytest.mark.parametrize("check", conformance_params(DICT_KNOWN))
 def test_dict_catalog(check):
-    run(DictCatalog(), "conformance.dict", check, DICT_KNOWN)
+    run_conformance(DictCatalog(), "conformance.dict", check, DICT_KNOWN)
 
 
 def test_the_suite_runs_against_the_object_given():
@@ -163,12 +144,12 @@ def spark_prefix(spark):
     spark.sql(f"DROP SCHEMA IF EXISTS {CAT}.{schema} CASCADE")
 
 
-@pytest.mark.parametrize("check", params(SPARK_KNOWN))
+@pytest.mark.parametrize("check", conformance_params(SPARK_KNOWN))
 def test_spark_catalog(spark, spark_prefix, check, transfer):
     # Once with tables crossing as staged Parquet files, once directly (createDataFrame / toArrow).
     from titan_rdm_sdk._spark_catalog import SparkCatalog
 
-    run(SparkCatalog(spark, transfer["staging_location"]), spark_prefix, check, SPARK_KNOWN)
+    run_conformance(SparkCatalog(spark, transfer["staging_location"]), spark_prefix, check, SPARK_KNOWN)
 
 
 def test_spark_catalog_names_are_exact_on_a_case_sensitive_session(spark, spark_prefix):

@@ -43,6 +43,11 @@ operations its contract names (see ``python/src/catalog.rs``), passing and takin
   ``spark.sql.execution.arrow.maxRecordsPerBatch`` rows (100 for a million rows), and each becomes a task
   and a file. Writes coalesce to one partition per :data:`_ROWS_PER_PARTITION` rows (measured on local
   Spark: a million rows written 2-3x faster, in a handful of files instead of a hundred).
+* dates and timestamps before 1582-10-15 (``0001-01-01`` is a common "no date") are proleptic Gregorian in
+  Arrow and TitanRDM. Spark 3 refuses to write or read them in Parquet unless told which calendar
+  (``spark.sql.parquet.*RebaseMode*`` = ``EXCEPTION``, its default; Spark 4's is ``CORRECTED``). While
+  this catalog moves data it sets those still at ``EXCEPTION`` to ``CORRECTED`` and restores them after
+  (:meth:`SparkCatalog._proleptic`); a mode the user chose is left alone.
 
 Identifiers are always backtick-quoted, so schema and table names need no escaping by the caller.
 """
@@ -109,6 +114,15 @@ def join_long_values(properties: dict[str, str]) -> dict[str, str]:
 # Rows per partition when a table is written (see the module docs): large enough that per-task and per-file
 # costs vanish, small enough that a multi-million-row table still spreads over several cores.
 _ROWS_PER_PARTITION = 500_000
+
+# Spark 3's settings of how Parquet dates and timestamps before 1582-10-15 are written and read (see
+# SparkCatalog._proleptic).
+_REBASE_MODES = (
+    "spark.sql.parquet.datetimeRebaseModeInWrite",
+    "spark.sql.parquet.datetimeRebaseModeInRead",
+    "spark.sql.parquet.int96RebaseModeInWrite",
+    "spark.sql.parquet.int96RebaseModeInRead",
+)
 
 # Rows per row group of a staged Parquet file: Spark splits a file between tasks at row group boundaries.
 _STAGED_ROW_GROUP_ROWS = 131_072
@@ -371,6 +385,10 @@ class SparkCatalog:
     def __init__(self, spark: Any, staging: str | os.PathLike[str] | bool | None = None) -> None:
         self._spark = spark
         self._staging = staging_root(spark, staging)
+        # _proleptic: how many transfers are running, and the modes they replaced.
+        self._calendar_lock = threading.Lock()
+        self._calendar_users = 0
+        self._calendar_saved: dict[str, str] = {}
 
     def __repr__(self) -> str:
         transfer = f"staged in {self._staging}" if self._staging else "direct"
@@ -385,11 +403,12 @@ class SparkCatalog:
         if not self.table_exists(catalog, schema, table):
             raise LookupError(f"table {catalog}.{schema}.{table} does not exist")
         frame = self._spark.table(quote(catalog, schema, table))
-        if self._staging is not None:
-            return self._read_staged(frame)
-        if hasattr(frame, "toArrow"):
-            return _comments_from_spark(frame.toArrow())
-        return _arrow_before_spark4(frame)
+        with self._proleptic():
+            if self._staging is not None:
+                return self._read_staged(frame)
+            if hasattr(frame, "toArrow"):
+                return _comments_from_spark(frame.toArrow())
+            return _arrow_before_spark4(frame)
 
     def create_schema(self, catalog: str, schema: str) -> None:
         # Check first: a user allowed to write into an existing schema may not be allowed to create one.
@@ -399,7 +418,7 @@ class SparkCatalog:
     def overwrite(self, catalog: str, schema: str, table: str, data: Any, properties: dict[str, str]) -> None:
         exists = self.table_exists(catalog, schema, table)
         provider = self._provider(catalog, schema, table, exists)
-        with self._incoming(data) as frame:
+        with self._proleptic(), self._incoming(data) as frame:
             self._replace(frame, catalog, schema, table, exists, provider, properties)
 
     def _replace(
@@ -457,23 +476,47 @@ class SparkCatalog:
         delete_column: str | None,
         properties: dict[str, str],
     ) -> Any:
-        """``MERGE INTO`` a Delta table; ``NotImplemented`` (the engine rewrites instead) for other providers."""
+        """``MERGE INTO`` a Delta table, returning the counts the engine reports (``rows_after``,
+        ``rows_written``, ``rows_deleted``, from Delta's merge metrics); ``NotImplemented`` (the engine
+        rewrites instead) for other providers."""
         if not self.table_exists(catalog, schema, table):
             return NotImplemented
         if self._provider(catalog, schema, table, exists=True) != "delta":
             return NotImplemented
         name = quote(catalog, schema, table)
-        with self._incoming(data) as frame, self._view(frame) as view:
-            self._spark.sql(merge_statement(name, quote(view), key_columns, delete_column))
+        before = self._stored_keys(name)
+        with self._proleptic(), self._incoming(data) as frame, self._view(frame) as view:
+            metrics = self._spark.sql(
+                merge_statement(name, quote(view), key_columns, delete_column)
+            ).collect()
+        # The new set, then the keys of the old one it lacks: each write replaces the whole set.
         if properties:
             self._spark.sql(f"ALTER TABLE {name} SET{self._tblproperties(properties)}")
-        return None
+        stale = sorted(before.keys() - split_long_values(properties).keys())
+        if stale:
+            keys = ", ".join(_sql_string(k) for k in stale)
+            self._spark.sql(f"ALTER TABLE {name} UNSET TBLPROPERTIES IF EXISTS ({keys})")
+        rows_after = int(self._spark.sql(f"SELECT count(*) FROM {name}").collect()[0][0])
+        counts = metrics[0].asDict() if metrics else {}
+        try:
+            updated, deleted, inserted = (
+                int(counts[k]) for k in ("num_updated_rows", "num_deleted_rows", "num_inserted_rows")
+            )
+        except (KeyError, TypeError, ValueError):  # a MERGE without Delta's metrics: what is known
+            import pyarrow as pa
+
+            return {"rows_after": rows_after, "rows_written": pa.table(data).num_rows, "rows_deleted": 0}
+        # A replaced row is written and removed; a deleted one only removed.
+        return {
+            "rows_after": rows_after,
+            "rows_written": updated + inserted,
+            "rows_deleted": updated + deleted,
+        }
 
     def properties(self, catalog: str, schema: str, table: str) -> dict[str, str]:
         if not self.table_exists(catalog, schema, table):
             raise LookupError(f"table {catalog}.{schema}.{table} does not exist")
-        rows = self._spark.sql(f"SHOW TBLPROPERTIES {quote(catalog, schema, table)}").collect()
-        return join_long_values({r[0]: r[1] for r in rows if str(r[0]).startswith(_PROPERTY_PREFIX)})
+        return join_long_values(self._stored_keys(quote(catalog, schema, table)))
 
     def warm_up(self) -> threading.Thread:
         """Starts, on a background thread, one write of a one-row table with every type a download writes
@@ -524,6 +567,11 @@ class SparkCatalog:
 
     # Helpers.
 
+    def _stored_keys(self, name: str) -> dict[str, str]:
+        """The ``trdm.*`` properties of table ``name`` (quoted) as stored: long values still in parts."""
+        rows = self._spark.sql(f"SHOW TBLPROPERTIES {name}").collect()
+        return {str(r[0]): str(r[1]) for r in rows if str(r[0]).startswith(_PROPERTY_PREFIX)}
+
     @staticmethod
     def _tblproperties(properties: dict[str, str]) -> str:
         if not properties:
@@ -569,6 +617,32 @@ class SparkCatalog:
             frame.select(*_as_micros(fields, stamps)).write.parquet(directory)
             table = pq.read_table(directory)
         return _with_spark_fields(table, fields, stamps)
+
+    @contextlib.contextmanager
+    def _proleptic(self) -> Iterator[None]:
+        """On Spark 3, the Parquet calendar modes still at ``EXCEPTION`` are ``CORRECTED`` inside the ``with``
+        (see the module docs). Transfers overlap (the engine runs several tables at once): the first one in
+        sets the modes, the last one out restores them."""
+        if _spark4(self._spark):
+            yield
+            return
+        with self._calendar_lock:
+            if self._calendar_users == 0:
+                self._calendar_saved = {}
+                for key in _REBASE_MODES:
+                    value = str(self._spark.conf.get(key, "EXCEPTION"))
+                    if value.upper() == "EXCEPTION":
+                        self._calendar_saved[key] = value
+                        self._spark.conf.set(key, "CORRECTED")
+            self._calendar_users += 1
+        try:
+            yield
+        finally:
+            with self._calendar_lock:
+                self._calendar_users -= 1
+                if self._calendar_users == 0:
+                    for key, value in self._calendar_saved.items():
+                        self._spark.conf.set(key, value)
 
     @contextlib.contextmanager
     def _staged(self) -> Iterator[str]:

@@ -30,6 +30,8 @@ running_emulator = _conftest.running_emulator
 by_table = _conftest.by_table
 staged_or_direct = _conftest.staged_or_direct
 history_rows = _conftest.history_rows
+conformance_params = _conftest.conformance_params
+run_conformance = _conftest.run_conformance
 
 _spec = importlib.util.spec_from_file_location(
     "trdm_lane_session", Path(__file__).parents[1] / "lane_session.py"
