@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Server, changes, sync_args};
+use common::{Server, changes, statuses, sync_args};
 use trdm_testkit::warehouse::object_store_warehouses;
 
 /// Values of the environment that must never be printed.
@@ -13,21 +13,6 @@ fn secrets() -> Vec<String> {
         .iter()
         .filter_map(|k| std::env::var(k).ok())
         .filter(|v| v.len() > 4)
-        .collect()
-}
-
-fn statuses(report: &serde_json::Value) -> Vec<(String, i64, String)> {
-    report["tables"]
-        .as_array()
-        .unwrap_or(&Vec::new())
-        .iter()
-        .map(|t| {
-            (
-                t["table"].as_str().unwrap_or_default().to_owned(),
-                t["rows"].as_i64().unwrap_or(-1),
-                t["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
         .collect()
 }
 

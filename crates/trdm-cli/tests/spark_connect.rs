@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
-use common::{Server, changes, sync_args};
+use common::{Server, changes, statuses, sync_args};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use trdm_catalog_spark_connect::{SparkConnectCatalog, SparkRemote};
 use trdm_sync::{Catalog, TableRef};
@@ -47,21 +47,6 @@ fn assert_hidden(out: &str) {
         !out.contains(TOKEN) && !out.contains(CLUSTER),
         "a secret was printed:\n{out}"
     );
-}
-
-fn statuses(report: &serde_json::Value) -> Vec<(String, i64, String)> {
-    report["tables"]
-        .as_array()
-        .unwrap_or(&Vec::new())
-        .iter()
-        .map(|t| {
-            (
-                t["table"].as_str().unwrap_or_default().to_owned(),
-                t["rows"].as_i64().unwrap_or(-1),
-                t["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
 }
 
 /// The tests that need the server (the `connect-rust` lane selects them by this module's name).

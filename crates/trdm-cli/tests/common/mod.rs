@@ -81,3 +81,19 @@ pub fn sync_args<'a>(command: &'a str, schema: &'a str, warehouse: &'a str) -> V
 pub fn changes(table: &serde_json::Value) -> [Option<i64>; 3] {
     ["inserted", "updated", "deleted"].map(|k| table[k].as_i64())
 }
+
+/// `(table, rows, status)` of every table in a sync report (`-1` rows where the report has none).
+pub fn statuses(report: &serde_json::Value) -> Vec<(String, i64, String)> {
+    report["tables"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap_or_default().to_owned(),
+                t["rows"].as_i64().unwrap_or(-1),
+                t["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
