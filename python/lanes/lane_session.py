@@ -40,32 +40,47 @@ def _post(url: str, body: dict) -> dict:
         return json.load(response)
 
 
+def free_port_pair() -> int:
+    """A port `p` with `p + 1` free too, at the time of asking (the Unity Catalog server listens on both)."""
+    while True:
+        port = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+
+
 @contextlib.contextmanager
 def unity_catalog(server_jars: str, home: Path, catalogs: tuple[str, ...] = ("dev",)) -> Iterator[str]:
     """A Unity Catalog OSS server (`java -cp`, main class io.unitycatalog.server.UnityCatalogServer) started
     in `home` (it reads and writes etc/conf/ there): in-memory database (`server.env=test`), managed tables
     under `home/storage`, the given catalogs created over REST (Spark cannot create catalogs). Yields its URL
-    and stops it afterwards. A server that does not answer within three minutes is an error naming its log."""
+    and stops it afterwards. Its two ports are free when chosen, but another process may take one before the
+    server binds it: then it exits saying so, and it is started again on other ports (three tries). A server
+    that does not answer within three minutes is an error naming its log."""
     storage = home / "storage"
     storage.mkdir(parents=True, exist_ok=True)
-    port = free_port()  # it also listens on port + 1; a clash there makes it exit, reported below
     log_path = home / "server.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [
-                "java",
-                "-Dserver.env=test",
-                f"-Dstorage-root.tables={storage.as_uri()}",
-                "-cp",
-                f"{server_jars}/*",
-                "io.unitycatalog.server.UnityCatalogServer",
-                "-p",
-                str(port),
-            ],
-            cwd=home,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    for attempt in range(1, 4):
+        port = free_port_pair()
+        with log_path.open("wb") as log:
+            server = subprocess.Popen(
+                [
+                    "java",
+                    "-Dserver.env=test",
+                    f"-Dstorage-root.tables={storage.as_uri()}",
+                    "-cp",
+                    f"{server_jars}/*",
+                    "io.unitycatalog.server.UnityCatalogServer",
+                    "-p",
+                    str(port),
+                ],
+                cwd=home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         url = f"http://127.0.0.1:{port}"
         api = f"{url}/api/2.1/unity-catalog"
         try:
@@ -76,13 +91,18 @@ def unity_catalog(server_jars: str, home: Path, catalogs: tuple[str, ...] = ("de
                     break
                 except OSError:
                     if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(
-                            f"the Unity Catalog server did not start; see {log_path}"
-                        ) from None
+                        break
                     time.sleep(0.5)
+            if server.poll() is not None:
+                if attempt < 3 and "Address already in use" in log_path.read_text(errors="replace"):
+                    continue
+                raise RuntimeError(f"the Unity Catalog server did not start; see {log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Unity Catalog server did not answer in 180 s; see {log_path}")
             for name in catalogs:
                 _post(f"{api}/catalogs", {"name": name, "comment": "trdm test lane"})
             yield url
+            return
         finally:
             server.terminate()
             try:
@@ -90,6 +110,7 @@ def unity_catalog(server_jars: str, home: Path, catalogs: tuple[str, ...] = ("de
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+    raise AssertionError("unreachable: the third try returns or raises")
 
 
 def spark_conf(
